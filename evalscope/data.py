@@ -1,0 +1,102 @@
+"""Benchmark data: find the files (local root or hub snapshot), read rows through `datasets`, hash them."""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+import os
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from evalscope.config import DatasetArgs
+
+
+class DataError(RuntimeError):
+    """Data that cannot be found or read; the message names the benchmark and the path."""
+
+
+_FORMATS = {".jsonl": "json", ".json": "json", ".csv": "csv", ".parquet": "parquet"}
+
+
+def _match(folder: Path, pattern: str) -> Path | None:
+    hits = sorted(glob.glob(str(folder / pattern)))
+    return Path(hits[0]) if hits else None
+
+
+def locate(bench: Any, dataset_dir: Path | None, args: DatasetArgs) -> dict[str, Path]:
+    """Split -> file for `bench`: from `local_path`, `<dataset_dir>/<name>`, or a hub snapshot."""
+    needed = [s for s in (bench.eval_split, bench.few_shot_split) if s]
+    candidates: list[Path] = []
+    if args.local_path:
+        candidates.append(Path(args.local_path).expanduser())
+    if dataset_dir is not None:
+        candidates.append(dataset_dir / bench.data_dir_name)
+    for folder in candidates:
+        files = {s: _match(folder, bench.splits[s]) for s in needed}
+        if all(files.values()):
+            return {s: p for s, p in files.items() if p is not None}
+    if candidates and (args.local_path or os.environ.get("HF_HUB_OFFLINE") == "1"):
+        missing = [bench.splits[s] for s in needed]
+        raise DataError(f"{bench.name}: no {' / '.join(missing)} under {candidates[0]}")
+    return _from_hub(bench, needed, candidates)
+
+
+def _from_hub(bench: Any, needed: list[str], tried: list[Path]) -> dict[str, Path]:
+    """Download the dataset repo (ModelScope first, then Hugging Face) and find the split files in it."""
+    where = f"under {tried[0]}" if tried else "locally (no --dataset-dir / EVALSCOPE_DATASET_DIR)"
+    if not bench.hub:
+        raise DataError(f"{bench.name}: no data {where}, and it has no hub id")
+    errors: list[str] = []
+    for hub, repo in bench.hub.items():
+        try:
+            folder = Path(_snapshot(hub, repo))
+        except Exception as exc:  # a hub client raises many kinds of network errors
+            errors.append(f"{hub} {repo}: {type(exc).__name__}")
+            continue
+        patterns = {**bench.splits, **bench.hub_splits}
+        files = {s: _match(folder, patterns[s]) for s in needed}
+        if all(files.values()):
+            return {s: p for s, p in files.items() if p is not None}
+        errors.append(f"{hub} {repo}: split files not found")
+    raise DataError(f"{bench.name}: no data {where}, and the hub is unreachable ({'; '.join(errors)})")
+
+
+def _snapshot(hub: str, repo: str) -> str:
+    if hub == "modelscope":
+        from modelscope.hub.snapshot_download import snapshot_download as ms_download
+
+        return str(ms_download(repo, repo_type="dataset"))
+    from huggingface_hub import snapshot_download as hf_download
+
+    return str(hf_download(repo, repo_type="dataset"))
+
+
+def read_rows(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Yield (`file:line`, row) for every record of a json/jsonl/csv/parquet file, via `datasets`."""
+    import datasets
+
+    fmt = _FORMATS.get(path.suffix)
+    if fmt is None:
+        raise DataError(f"{path}: unsupported data format {path.suffix!r}")
+    datasets.disable_progress_bars()
+    try:
+        table = datasets.load_dataset(fmt, data_files=str(path), split="train")
+    except Exception as exc:  # datasets wraps parse errors in several exception types
+        raise DataError(f"{path}: cannot read ({type(exc).__name__}: {str(exc).splitlines()[0][:200]})") from None
+    # jsonl lines and csv rows are 1-based line numbers (csv: after the header line).
+    offset = 2 if fmt == "csv" else 1
+    for i, row in enumerate(table):
+        yield f"{path}:{i + offset}", dict(row)
+
+
+def sha256_files(files: Mapping[str, Path]) -> dict[str, str]:
+    """sha256 of each data file, keyed by split; written into every report."""
+    out = {}
+    for split, path in files.items():
+        digest = hashlib.sha256()
+        with open(path, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(block)
+        out[split] = digest.hexdigest()
+    return out

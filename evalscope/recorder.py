@@ -1,0 +1,146 @@
+"""Controller-side collection of per-sample results (from every xdist worker) and the run's output files."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sys
+from collections import Counter
+from dataclasses import asdict
+from pathlib import Path
+from typing import IO, Any
+
+import pandas as pd
+import pytest
+
+import evalscope
+from evalscope import report
+from evalscope.config import RunConfig
+from evalscope.schema import SampleResult
+from evalscope.suite import Suite
+
+RESULT_PROPERTY = "evalscope_result"
+ITEM_PROPERTY = "evalscope_item"
+
+
+def new_run_dir(work_dir: Path) -> Path:
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S-%f")
+    path = work_dir / stamp
+    path.mkdir(parents=True, exist_ok=False)
+    return path
+
+
+def _property(report_: pytest.TestReport, name: str) -> Any:
+    for key, value in report_.user_properties:
+        if key == name:
+            return value
+    return None
+
+
+class Recorder:
+    """Receives every item's report; appends each sample's record to JSONL as it arrives (a crash keeps
+    what was computed), then writes the JSON report at the end of the session."""
+
+    def __init__(self, config: pytest.Config, run: RunConfig, suites: dict[str, Suite]) -> None:
+        self.config = config
+        self.run = run
+        self.suites = suites
+        self.run_dir: Path | None = None
+        self.results: dict[tuple[str, str], SampleResult] = {}
+        self.errors: Counter[str] = Counter()
+        self.workers: list[dict[str, Any]] = []
+        self.table = pd.DataFrame(columns=report.SCORE_COLUMNS)
+        self.started = dt.datetime.now(dt.timezone.utc)
+        self._files: dict[str, IO[str]] = {}
+        self.report_path: Path | None = None
+
+    def _jsonl(self, bench: str) -> IO[str]:
+        if bench not in self._files:
+            if self.run_dir is None:
+                self.run_dir = new_run_dir(self.run.work_dir)
+            path = self.run_dir / "predictions" / f"{bench}.jsonl"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._files[bench] = open(path, "a", encoding="utf-8")  # noqa: SIM115 - closed at session end
+        return self._files[bench]
+
+    def _append(self, bench: str, record: dict[str, Any]) -> None:
+        fh = self._jsonl(bench)
+        fh.write(json.dumps(record, ensure_ascii=False) + "\n")
+        fh.flush()
+
+    @pytest.hookimpl
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        item = _property(report, ITEM_PROPERTY)
+        if item is None:
+            return
+        data = _property(report, RESULT_PROPERTY)
+        if report.when == "call" and report.passed and data is not None:
+            result = SampleResult.from_json(data)
+            self.results[(result.benchmark, result.sample_id)] = result
+            self._append(result.benchmark, {**data, "correct": result.correct})
+        elif report.failed and report.when in ("setup", "call"):
+            self.errors[item["benchmark"]] += 1
+            message = report.longreprtext.strip().splitlines()
+            self._append(item["benchmark"], {**item, "error": message[-1] if message else "error"})
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node: Any, error: Any) -> None:
+        info = getattr(node, "workeroutput", {}).get("evalscope")
+        if info:
+            self.workers.append(info)
+
+    def add_local(self, info: dict[str, Any]) -> None:
+        self.workers.append(info)
+
+    def finish(self, exitstatus: int) -> None:
+        for fh in self._files.values():
+            fh.close()
+        if not self.results and not self.errors:
+            return
+        ordered = sorted(self.results.values(), key=lambda r: (r.benchmark, r.subset, r.index))
+        self.table = report.score_table(report.sample_frame(ordered))
+        assert self.run_dir is not None
+        self.report_path = self.run_dir / "report.json"
+        report.write_json(self.report_path, report.build_report(self.table, self._benchmark_info(), self._meta()))
+
+    def _benchmark_info(self) -> dict[str, dict[str, Any]]:
+        names = {b for b, _ in self.results} | set(self.errors)
+        info = {}
+        for name in names:
+            suite = self.suites.get(name)
+            entry: dict[str, Any] = {"n_scored": sum(1 for b, _ in self.results if b == name),
+                                     "n_errors": self.errors.get(name, 0)}
+            if suite is None:
+                try:
+                    suite = self.suites[name] = Suite.load(name, self.run)
+                except Exception:  # the report still gets written, without the data fingerprint
+                    suite = None
+            if suite is not None:
+                entry.update({
+                    "version": suite.bench.version,
+                    "setup": asdict(suite.setup),
+                    "primary_metric": suite.setup.primary_metric,
+                    "dataset_files": {s: str(p) for s, p in suite.files.items()},
+                    "dataset_sha256": suite.dataset_sha256,
+                })
+            info[name] = entry
+        return info
+
+    def _meta(self) -> dict[str, Any]:
+        models = [w["model"] for w in self.workers if w.get("model")]
+        return {
+            "harness": {"name": "evalscope", "version": evalscope.__version__, "git_sha": report.git_sha(),
+                        "python": sys.version.split()[0]},
+            "run": {"started": self.started.isoformat(), "finished": dt.datetime.now(dt.timezone.utc).isoformat(),
+                    "argv": sys.argv, "work_dir": str(self.run_dir),
+                    "predicted": sum(w.get("predicted", 0) for w in self.workers),
+                    "batches": sum(w.get("batches", 0) for w in self.workers),
+                    "workers": len(self.workers)},
+            "model": models[0] if models else {"id": self.run.model},
+            "model_args": asdict(self.run.model_args),
+            "generation_config": asdict(self.run.generation),
+            "template": self.run.template,
+            "seed": self.run.seed,
+            "limit": self.run.limit,
+            "eval_batch_size": self.run.eval_batch_size,
+        }

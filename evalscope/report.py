@@ -1,0 +1,96 @@
+"""Aggregate per-sample results into score tables (pandas) and write the JSON report, the source of truth."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from evalscope.schema import SampleResult
+from evalscope.stats import estimate
+
+ALL_SUBSETS = "OVERALL"
+SCORE_COLUMNS = ["benchmark", "subset", "metric", "score", "n", "stderr", "ci_low", "ci_high", "ci_method"]
+
+
+def sample_frame(results: Iterable[SampleResult]) -> pd.DataFrame:
+    """Long format: one row per (sample, metric)."""
+    rows = [
+        {"benchmark": r.benchmark, "subset": r.subset, "sample_id": r.sample_id, "metric": m, "value": v,
+         "primary": m == r.primary_metric}
+        for r in results
+        for m, v in r.metrics.items()
+    ]
+    return pd.DataFrame(rows, columns=["benchmark", "subset", "sample_id", "metric", "value", "primary"])
+
+
+def score_table(samples: pd.DataFrame) -> pd.DataFrame:
+    """Per benchmark, subset and metric: score, n, standard error, 95% interval; plus an OVERALL row
+    (micro mean over samples) for benchmarks with several subsets."""
+    rows = []
+    for (bench, metric), frame in samples.groupby(["benchmark", "metric"], sort=True):
+        subsets = sorted(frame["subset"].unique())
+        parts = [(s, frame[frame["subset"] == s]) for s in subsets]
+        if len(subsets) > 1:
+            parts.append((ALL_SUBSETS, frame))
+        for subset, part in parts:
+            est = estimate(part["value"].to_numpy())
+            rows.append({"benchmark": bench, "subset": subset, "metric": metric, "score": est.mean, "n": est.n,
+                         "stderr": est.stderr, "ci_low": est.ci_low, "ci_high": est.ci_high,
+                         "ci_method": est.ci_method})
+    return pd.DataFrame(rows, columns=SCORE_COLUMNS)
+
+
+def format_table(table: pd.DataFrame, errors: Mapping[str, int]) -> str:
+    """The terminal view: score with its 95% interval, n and standard error."""
+    if table.empty:
+        return "no scored samples"
+    view = pd.DataFrame({
+        "benchmark": table["benchmark"],
+        "subset": table["subset"],
+        "metric": table["metric"],
+        "score": table["score"].map("{:.4f}".format),
+        "95% CI": [f"[{lo:.4f}, {hi:.4f}]" if pd.notna(lo) else "-"
+                   for lo, hi in zip(table["ci_low"], table["ci_high"])],
+        "n": table["n"],
+        "stderr": table["stderr"].map(lambda v: "-" if pd.isna(v) else f"{v:.4f}"),
+        "errors": [errors.get(b, 0) for b in table["benchmark"]],
+    })
+    return view.to_string(index=False)
+
+
+def git_sha() -> str | None:
+    """The checkout's commit, when the harness runs from one."""
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent, capture_output=True, text=True, timeout=5
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return out.stdout.strip() or None if out.returncode == 0 else None
+
+
+def _clean(value: Any) -> Any:
+    """NaN -> None so the JSON stays standard."""
+    return None if isinstance(value, float) and value != value else value
+
+
+def build_report(table: pd.DataFrame, benchmarks: Mapping[str, dict[str, Any]], meta: dict[str, Any]) -> dict:
+    out = dict(meta)
+    out["benchmarks"] = []
+    for name, info in sorted(benchmarks.items()):
+        scores = [{k: _clean(v) for k, v in row.items() if k != "benchmark"}
+                  for row in table[table["benchmark"] == name].to_dict("records")]
+        out["benchmarks"].append({"name": name, **info, "scores": scores})
+    return out
+
+
+def write_json(path: Path, data: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+    tmp.replace(path)

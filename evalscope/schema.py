@@ -1,0 +1,102 @@
+"""Typed, JSON-safe records that cross module and process boundaries (samples, requests, completions, results)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One benchmark question, as read from the data files."""
+
+    id: str
+    """Readable id, unique within the benchmark: `<subset>-<index>` (e.g. `main-0042`)."""
+    index: int
+    """Position of the sample in its subset's evaluation split."""
+    subset: str
+    """Subset (subject, task, config) the sample belongs to."""
+    input: str
+    """The question as the dataset states it, before any prompt formatting."""
+    target: str
+    """The reference answer, normalised for comparison (e.g. GSM8K's number after `####`)."""
+    choices: tuple[str, ...] = ()
+    """Answer options for multiple-choice benchmarks."""
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+    """Other fields of the row that prompts or scorers need (JSON-safe values only)."""
+
+
+@dataclass(frozen=True)
+class BadRow:
+    """A data row that cannot become a sample; its test item errors with this message."""
+
+    id: str
+    index: int
+    subset: str
+    location: str
+    """`file:line` of the row."""
+    problem: str
+    """What is wrong, e.g. `missing field 'answer'`."""
+
+    @property
+    def message(self) -> str:
+        return f"{self.location}: {self.problem}"
+
+
+@dataclass(frozen=True)
+class GenerationRequest:
+    """A prompt to complete; the backend renders it (chat template or raw) and decodes greedily or by sampling."""
+
+    prompt: str
+    """The user-visible prompt text (few-shot examples included)."""
+    stop: tuple[str, ...] = ()
+    """Strings that end the completion; the completion is cut before the first one."""
+    system: str | None = None
+    """Optional system message, used only when a chat template is applied."""
+
+
+@dataclass(frozen=True)
+class Completion:
+    """What a backend returned for one request."""
+
+    text: str
+    """Generated text, cut at the first stop string, special tokens removed."""
+    prompt_tokens: int
+    completion_tokens: int
+    finish_reason: str
+    """`stop` (EOS or stop string) or `length` (max_new_tokens reached)."""
+    rendered_prompt: str
+    """The exact text fed to the model (after the chat template)."""
+
+
+@dataclass(frozen=True)
+class SampleResult:
+    """A scored sample: what the per-sample JSONL stores and what crosses xdist in `user_properties`."""
+
+    benchmark: str
+    subset: str
+    sample_id: str
+    index: int
+    metrics: Mapping[str, float]
+    """Per-metric scores of this sample (0/1 for accuracy-like metrics)."""
+    primary_metric: str
+    extracted: Mapping[str, str | None]
+    """The answer each metric's extractor found in the output (None: nothing found)."""
+    target: str
+    prompt: str
+    output: str
+    prompt_tokens: int
+    completion_tokens: int
+    finish_reason: str
+
+    @property
+    def correct(self) -> bool:
+        return self.metrics.get(self.primary_metric, 0.0) >= 1.0
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> SampleResult:
+        return cls(**data)

@@ -1,0 +1,91 @@
+"""A benchmark bound to one run: its files, setup, selected samples and few-shot exemplars."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field, replace
+from functools import cached_property
+from pathlib import Path
+
+from evalscope import benchmark as registry
+from evalscope.benchmark import Benchmark, SampleOrBad, Setup
+from evalscope.config import DatasetArgs, RunConfig
+from evalscope.data import locate, sha256_files
+from evalscope.schema import BadRow, GenerationRequest, Sample
+
+
+@dataclass
+class Suite:
+    """Everything the plugin needs about one benchmark in this run; built once per process."""
+
+    bench: Benchmark
+    setup: Setup
+    args: DatasetArgs
+    files: dict[str, Path]
+    config: RunConfig
+    total: int = 0
+    """Samples in the evaluation split before --limit."""
+    samples: list[SampleOrBad] = field(default_factory=list)
+
+    @classmethod
+    def load(cls, name: str, config: RunConfig) -> Suite:
+        bench = registry.get(name)
+        args = config.dataset_args.get(name, DatasetArgs())
+        setup = bench.resolve_setup(args)
+        unknown = set(args.subset_list or ()) - set(bench.subsets)
+        if unknown:
+            raise ValueError(f"{name}: unknown subsets {sorted(unknown)} (available: {', '.join(bench.subsets)})")
+        suite = cls(bench, setup, args, locate(bench, config.dataset_dir, args), config)
+        suite.samples = suite._read_eval_split()
+        return suite
+
+    def _read_eval_split(self) -> list[SampleOrBad]:
+        """Samples of the selected subsets, `--limit` applied per subset."""
+        out: list[SampleOrBad] = []
+        for subset in self.args.subset_list or self.bench.subsets:
+            rows = list(self.bench.rows(self.bench.eval_split, subset, self.files))
+            self.total += len(rows)
+            width = max(4, len(str(len(rows) - 1)))
+            for index, (location, row) in enumerate(rows[: self.config.limit]):
+                sample_id = f"{subset}-{index:0{width}d}"
+                try:
+                    sample = self.bench.to_sample(row, index, subset)
+                    out.append(replace(sample, id=sample_id, index=index, subset=subset))
+                except KeyError as exc:
+                    out.append(BadRow(sample_id, index, subset, location, f"missing field {exc.args[0]!r}"))
+                except (ValueError, TypeError) as exc:
+                    out.append(BadRow(sample_id, index, subset, location, str(exc)))
+        return out
+
+    @cached_property
+    def dataset_sha256(self) -> dict[str, str]:
+        return sha256_files(self.files)
+
+    @cached_property
+    def few_shot_pool(self) -> list[Sample]:
+        split = self.bench.few_shot_split
+        if split is None or self.setup.few_shot_num == 0:
+            return []
+        pool = []
+        for subset in self.bench.subsets:
+            for index, (_, row) in enumerate(self.bench.rows(split, subset, self.files)):
+                pool.append(self.bench.to_sample(row, index, subset))
+        return pool
+
+    def few_shot(self, sample: Sample) -> list[Sample]:
+        """Exemplars for one sample: seeded per sample, so they do not depend on which others run."""
+        k = self.setup.few_shot_num
+        pool = [s for s in self.few_shot_pool if s.subset == sample.subset] or self.few_shot_pool
+        if k == 0 or not pool:
+            return []
+        if not self.setup.few_shot_random:
+            return pool[:k]
+        rng = random.Random(f"{self.config.seed}:{self.bench.name}:{sample.id}")
+        return rng.sample(pool, min(k, len(pool)))
+
+    def request(self, sample: Sample) -> GenerationRequest:
+        return self.bench.request(sample, self.setup, self.few_shot(sample))
+
+    def describe(self) -> str:
+        shots = f"{self.setup.few_shot_num}-shot"
+        return f"{self.bench.name} (setup {self.setup.name}, {shots})"
