@@ -47,6 +47,16 @@ class Scored:
     extracted: Mapping[str, str | None]
 
 
+def fields(row: Mapping[str, Any], *names: str) -> list[Any]:
+    """The named fields of a row; a missing or empty (None) field raises KeyError naming it."""
+    values = []
+    for name in names:
+        if row.get(name) is None:
+            raise KeyError(name)
+        values.append(row[name])
+    return values
+
+
 class Benchmark:
     """Subclass per benchmark: say where the data is, how to read a row, prompt it and score the answer."""
 

@@ -45,8 +45,24 @@ def sample_of(item: pytest.Item) -> Sample | BadRow:
     return value
 
 
-def assign_groups(items: list[pytest.Item], size: int) -> None:
-    """Mark each benchmark item with its batch group (stash + `xdist_group`), deterministically on every process."""
+def _suffix_nodeid(item: pytest.Item, group: str) -> None:
+    """Append `@group` to the node id, which is how xdist's loadgroup scheduler sees groups.
+
+    xdist does this itself for `xdist_group` marks by assigning `item._nodeid`, which pytest >= 9.2 no
+    longer reads (node ids became structured `_id` values), so the plugin does it for both layouts.
+    """
+    new = f"{item.nodeid}@{group}"
+    if hasattr(item, "_id"):
+        from _pytest.nodeid import NodeId
+
+        item._id = NodeId.parse(new)
+    else:
+        item._nodeid = new
+
+
+def assign_groups(items: list[pytest.Item], size: int, xdist_groups: bool) -> None:
+    """Give each benchmark item its batch group, deterministically on every process; with xdist's
+    loadgroup scheduling the group also goes into the node id, so a group is one worker's unit."""
     by_bench: dict[str, list[pytest.Item]] = defaultdict(list)
     for item in items:
         if BENCH_KEY in item.stash:
@@ -58,7 +74,8 @@ def assign_groups(items: list[pytest.Item], size: int) -> None:
             group = f"{name}-{start // size:04d}"
             for item in ordered[start : start + size]:
                 item.stash[GROUP_KEY] = group
-                item.add_marker(pytest.mark.xdist_group(group))
+                if xdist_groups:
+                    _suffix_nodeid(item, group)
 
 
 class Engine:

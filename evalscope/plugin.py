@@ -111,13 +111,22 @@ def pytest_configure(config: pytest.Config) -> None:
     workers = config.workerinput.get("workercount", 1) if _is_worker(config) else 1  # type: ignore[attr-defined]
     threads = run.threads or max(1, (os.cpu_count() or 1) // workers)
     config.stash[ENGINE_KEY] = Engine(run, config.stash[SUITES_KEY], threads, _progress_factory(config))
-    if not _is_worker(config):
+    if _is_worker(config):
+        if config.workerinput.get("evalscope_loadgroup"):  # type: ignore[attr-defined]
+            # Workers re-parse the command line, so they learn of the switch below from the controller.
+            config.option.loadgroup = True
+    else:
         if config.getoption("dist", "no") in ("load", "worksteal"):
             # A group of samples is one batch: it must go to one worker whole (see engine.py).
             config.option.dist = "loadgroup"
         recorder = Recorder(config, run, config.stash[SUITES_KEY])
         config.stash[RECORDER_KEY] = recorder
         config.pluginmanager.register(recorder, "evalscope-recorder")
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    node.workerinput["evalscope_loadgroup"] = node.config.getoption("dist", "no") == "loadgroup"
 
 
 def _progress_factory(config: pytest.Config) -> Callable[[str, int], Any]:
@@ -167,16 +176,14 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     metafunc.parametrize("sample", suite.samples, ids=[s.id for s in suite.samples])
 
 
-@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    # tryfirst: the xdist_group marks must exist before xdist's worker hook reads them.
     for item in items:
         mark = item.get_closest_marker("evalscope")
         if mark is not None and hasattr(item, "callspec") and "sample" in item.callspec.params:
             name = str(mark.args[0])
             item.stash[BENCH_KEY] = name
             item.user_properties.append((ITEM_PROPERTY, {"benchmark": name, "sample_id": sample_of(item).id}))
-    assign_groups(items, config.stash[RUN_KEY].eval_batch_size)
+    assign_groups(items, config.stash[RUN_KEY].eval_batch_size, bool(config.getoption("loadgroup", False)))
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:

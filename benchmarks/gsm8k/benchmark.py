@@ -6,7 +6,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from evalscope.benchmark import Benchmark, Scored, Setup
+from evalscope.benchmark import Benchmark, Scored, Setup, fields
 from evalscope.extract import last_number, normalize_number, numbers_equal, numeric_answer
 from evalscope.schema import Completion, GenerationRequest, Sample
 
@@ -61,7 +61,7 @@ class GSM8K(Benchmark):
     default_setup = "evalscope-0.5"
 
     def to_sample(self, row: Mapping[str, Any], index: int, subset: str) -> Sample:
-        question, answer = str(row["question"]), str(row["answer"])
+        question, answer = map(str, fields(row, "question", "answer"))
         if "####" not in answer:
             raise ValueError("answer has no '#### <number>' line")
         reasoning, _, final = answer.rpartition("####")

@@ -1,0 +1,23 @@
+"""`evalscope` command line: `evalscope eval ...` (same flags as `python -m evalscope.run`)."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    commands = {"eval": "evaluate a model on benchmarks (run `evalscope eval --help`)"}
+    if not args or args[0] in ("-h", "--help") or args[0] not in commands:
+        print("usage: evalscope COMMAND [ARGS]\n\ncommands:")
+        for name, text in commands.items():
+            print(f"  {name:8s}{text}")
+        return 0 if args and args[0] in ("-h", "--help") else 2
+    from evalscope.run import main as run_main
+
+    return run_main(args[1:])
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,154 @@
+"""The plugin end to end on a tiny real model: items, batching, xdist, selection, outcomes, outputs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO, TEST_DATA
+
+
+def test_one_item_per_sample_with_readable_ids(pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest_subprocess(str(REPO / "benchmarks" / "gsm8k"), "--dataset-dir", str(TEST_DATA),
+                                           "--co", "-q")
+    ids = [line for line in result.outlines if "::test_gsm8k[" in line]
+    assert len(ids) == 10
+    assert ids[3].endswith("test_gsm8k[main-0003]")
+
+
+def test_collect_only_lists_all_1319_gsm8k_items(pytester: pytest.Pytester, shared_data: Path) -> None:
+    result = pytester.runpytest_subprocess(str(REPO / "benchmarks" / "gsm8k"), "--dataset-dir", str(shared_data),
+                                           "--co", "-q")
+    result.stdout.fnmatch_lines(["1319 tests collected*"])
+    # Collection must not load the model stack.
+    assert "torch" not in result.stderr.str()
+
+
+def test_run_writes_records_report_and_summary(run_suite) -> None:
+    run = run_suite("--limit", "5", "--eval-batch-size", "2")
+    assert run.result.ret == 0, run.result.stdout.str()
+    run.result.stdout.fnmatch_lines(["*gsm8k (setup evalscope-0.5, 4-shot): 5 of 10 samples selected*",
+                                     "*evalscope scores*", "*gsm8k*main*acc*", "report: *report.json"])
+    assert sorted(run.by_id()) == [f"main-{i:04d}" for i in range(5)]
+    record = run.records[0]
+    assert {"prompt", "output", "extracted", "target", "metrics", "correct"} <= set(record)
+    assert "Let's think step by step" in record["prompt"]
+    bench = run.report["benchmarks"][0]
+    assert bench["name"] == "gsm8k" and bench["setup"]["name"] == "evalscope-0.5"
+    score = bench["scores"][0]
+    assert score["n"] == 5 and score["ci_method"] == "wilson" and score["ci_low"] <= score["score"] <= score["ci_high"]
+    assert len(bench["dataset_sha256"]["test"]) == 64
+    assert run.report["model"]["fingerprint"].startswith("weights:")
+    assert run.report["generation_config"]["max_new_tokens"] == 4
+    # 5 samples in batches of 2: 3 backend calls, each sample predicted once.
+    assert run.report["run"]["predicted"] == 5 and run.report["run"]["batches"] == 3
+
+
+def test_wrong_answers_are_incorrect_not_failures(run_suite) -> None:
+    run = run_suite("--limit", "3")
+    assert run.result.ret == 0
+    n_wrong = sum(not r["correct"] for r in run.records)
+    assert n_wrong > 0  # a random 2-layer model answers nothing right
+    assert run.outcomes.get("incorrect") == n_wrong
+    assert "failed" not in run.outcomes
+
+
+def test_xdist_predicts_each_sample_once_and_matches_single_process(run_suite) -> None:
+    single = run_suite("--eval-batch-size", "3", max_new_tokens=6)
+    parallel = run_suite("--eval-batch-size", "3", "-n", "2", max_new_tokens=6)
+    assert parallel.result.ret == 0, parallel.result.stdout.str()
+    assert parallel.report["run"]["workers"] == 2
+    assert parallel.report["run"]["predicted"] == 10 == single.report["run"]["predicted"]
+    assert len(parallel.records) == 10
+    for sample_id, record in single.by_id().items():
+        twin = parallel.by_id()[sample_id]
+        assert (twin["output"], twin["metrics"]) == (record["output"], record["metrics"]), sample_id
+    assert parallel.report["benchmarks"][0]["scores"] == single.report["benchmarks"][0]["scores"]
+
+
+def test_keyword_selection_predicts_only_the_selected_sample(run_suite) -> None:
+    run = run_suite("--limit", "8", "-k", "0003")
+    assert run.outcomes.get("incorrect", 0) + run.outcomes.get("passed", 0) == 1
+    assert [r["sample_id"] for r in run.records] == ["main-0003"]
+    assert run.report["run"]["predicted"] == 1
+
+
+def test_item_order_does_not_change_results(run_suite, pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(reverse_items="""
+        def pytest_collection_modifyitems(items):
+            items.reverse()
+    """)
+    forward = run_suite("--eval-batch-size", "4")
+    backward = run_suite("--eval-batch-size", "4", "-p", "reverse_items")
+    assert backward.result.ret == 0
+    assert forward.by_id().keys() == backward.by_id().keys()
+    for sample_id, record in forward.by_id().items():
+        assert backward.by_id()[sample_id]["output"] == record["output"], sample_id
+
+
+def test_malformed_row_errors_with_file_and_line_and_the_rest_runs(run_suite, tmp_path: Path) -> None:
+    data = tmp_path / "gsm8k"
+    data.mkdir()
+    rows = (TEST_DATA / "gsm8k" / "test.jsonl").read_text().splitlines()
+    rows[2] = json.dumps({"question": "What is 1 + 1?"})  # no answer field
+    (data / "test.jsonl").write_text("\n".join(rows[:4]) + "\n")
+    (data / "train.jsonl").write_text((TEST_DATA / "gsm8k" / "train.jsonl").read_text())
+    run = run_suite(data=tmp_path)
+    assert run.result.ret == 1
+    run.result.stdout.fnmatch_lines(["*ERROR at setup of test_gsm8k[[]main-0002[]]*",
+                                     f"{data / 'test.jsonl'}:3: missing field 'answer'"])
+    assert run.outcomes["errors"] == 1 and run.outcomes["incorrect"] == 3
+    errors = [r for r in run.records if "error" in r]
+    assert errors == [{"benchmark": "gsm8k", "sample_id": "main-0002",
+                       "error": f"{data / 'test.jsonl'}:3: missing field 'answer'"}]
+    assert run.report["benchmarks"][0]["n_errors"] == 1
+
+
+def test_exitfirst_stops_before_predicting_the_rest(run_suite, tmp_path: Path) -> None:
+    data = tmp_path / "gsm8k"
+    data.mkdir()
+    rows = (TEST_DATA / "gsm8k" / "test.jsonl").read_text().splitlines()
+    rows[0] = "{}"
+    (data / "test.jsonl").write_text("\n".join(rows) + "\n")
+    (data / "train.jsonl").write_text((TEST_DATA / "gsm8k" / "train.jsonl").read_text())
+    run = run_suite("-x", data=tmp_path)
+    assert run.result.ret == 1
+    assert run.outcomes["errors"] == 1 and "incorrect" not in run.outcomes
+    assert run.report == {} or run.report["run"]["predicted"] == 0
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--generation-config", "max_new_tokens=lots"], "*--generation-config: max_new_tokens='lots' is not an integer*"),
+        (["--generation-config", "beams=2"], "*--generation-config: unknown key 'beams'*"),
+        (["--model-args", "precision=fp8"], "*--model-args: precision='fp8'*"),
+        (["--dataset-args", "{bad json"], "*--dataset-args: invalid JSON*"),
+        (["--dataset-args", '{"gsm8k": {"setup": "nope"}}'], "*gsm8k: unknown setup 'nope'*"),
+        (["--limit", "x"], "*--limit: 'x' is not an integer*"),
+    ],
+)
+def test_bad_options_fail_with_one_line(pytester: pytest.Pytester, args: list[str], message: str) -> None:
+    result = pytester.runpytest_subprocess(str(REPO / "benchmarks" / "gsm8k"), "--dataset-dir", str(TEST_DATA),
+                                           *args)
+    assert result.ret != 0
+    output = result.stdout.str() + result.stderr.str()
+    assert "Traceback" not in output
+    result.stdout.no_fnmatch_line("*Traceback*")
+    (result.stderr if "generation" in message or "model-args" in message or "dataset-args: invalid" in message
+     or "--limit" in message else result.stdout).fnmatch_lines([message])
+
+
+def test_missing_model_path_is_a_usage_error(run_suite, tmp_path: Path) -> None:
+    run = run_suite(model=tmp_path / "no-such-model")
+    assert run.result.ret == 4
+    run.result.stderr.fnmatch_lines([f"*model path not found: {tmp_path / 'no-such-model'}*"])
+
+
+def test_missing_data_names_the_benchmark_and_folder(run_suite, tmp_path: Path) -> None:
+    run = run_suite(data=tmp_path)
+    assert run.result.ret != 0
+    run.result.stdout.fnmatch_lines([f"*gsm8k: no test.jsonl / train.jsonl under {tmp_path / 'gsm8k'}*"])
+    run.result.stdout.no_fnmatch_line("*Traceback*")
