@@ -57,7 +57,7 @@ def _suffix_nodeid(item: pytest.Item, group: str) -> None:
 
         item._id = NodeId.parse(new)
     else:
-        item._nodeid = new
+        item._nodeid = new  # type: ignore[attr-defined]
 
 
 def assign_groups(items: list[pytest.Item], size: int, xdist_groups: bool) -> None:
@@ -146,7 +146,7 @@ class Engine:
             return
         self.predicted += len(samples)
         self.batches += 1
-        self.results.update(zip(keys, completions))
+        self.results.update(zip(keys, completions, strict=True))
 
     def info(self) -> dict[str, Any]:
         model = self.backend.info() if self.backend is not None else {}

@@ -20,6 +20,11 @@ def normalize_number(text: str) -> str:
     return repr(value)
 
 
+def first_number(text: str) -> str | None:
+    found = _NUMBER.search(text)
+    return normalize_number(found.group(0)) if found else None
+
+
 def last_number(text: str) -> str | None:
     """The last number in the text (commas, dollar signs and a trailing period allowed), normalised."""
     found = _NUMBER.findall(text)
@@ -52,10 +57,11 @@ def after_phrase(text: str, pattern: re.Pattern[str]) -> str | None:
 
 
 def numeric_answer(text: str) -> str | None:
-    """EvalScope 1.x order: \\boxed{} -> 'the answer is' -> 'ANSWER:' -> last number; always normalised."""
+    """EvalScope 1.x order: \\boxed{} -> 'the answer is' -> 'ANSWER:' -> last number; always normalised.
+    Within a box or after a phrase the first number counts ('the answer is 42 apples, not 43')."""
     for candidate in (boxed(text), after_phrase(text, _ANSWER_IS), after_phrase(text, _ANSWER_TAG)):
         if candidate:
-            number = last_number(candidate)
+            number = first_number(candidate)
             if number is not None:
                 return number
     return last_number(text)

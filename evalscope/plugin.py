@@ -67,7 +67,7 @@ def _int(config: pytest.Config, ini: str, default: int | None) -> int | None:
         value = int(text)
     except ValueError:
         raise cfg.ConfigError(f"--{ini.replace('_', '-')}: {text!r} is not an integer") from None
-    if value < 1 and ini != "limit" or value < 0:
+    if (value < 1 and ini != "limit") or value < 0:
         raise cfg.ConfigError(f"--{ini.replace('_', '-')}: {value} is out of range")
     return value
 
@@ -242,7 +242,7 @@ def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config) -
     if report.when != "call" or not report.passed:
         return None
     for key, value in report.user_properties:
-        if key == RESULT_PROPERTY and not SampleResult.from_json(value).correct:
+        if key == RESULT_PROPERTY and isinstance(value, dict) and not SampleResult.from_json(value).correct:
             return "incorrect", "i", ("INCORRECT", {"yellow": True})
     return None
 

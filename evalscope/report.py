@@ -55,7 +55,7 @@ def format_table(table: pd.DataFrame, errors: Mapping[str, int]) -> str:
         "metric": table["metric"],
         "score": table["score"].map("{:.4f}".format),
         "95% CI": [f"[{lo:.4f}, {hi:.4f}]" if pd.notna(lo) else "-"
-                   for lo, hi in zip(table["ci_low"], table["ci_high"])],
+                   for lo, hi in zip(table["ci_low"], table["ci_high"], strict=True)],
         "n": table["n"],
         "stderr": table["stderr"].map(lambda v: "-" if pd.isna(v) else f"{v:.4f}"),
         "errors": [errors.get(b, 0) for b in table["benchmark"]],

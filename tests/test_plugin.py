@@ -122,7 +122,8 @@ def test_exitfirst_stops_before_predicting_the_rest(run_suite, tmp_path: Path) -
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--generation-config", "max_new_tokens=lots"], "*--generation-config: max_new_tokens='lots' is not an integer*"),
+        (["--generation-config", "max_new_tokens=lots"],
+         "*--generation-config: max_new_tokens='lots' is not an integer*"),
         (["--generation-config", "beams=2"], "*--generation-config: unknown key 'beams'*"),
         (["--model-args", "precision=fp8"], "*--model-args: precision='fp8'*"),
         (["--dataset-args", "{bad json"], "*--dataset-args: invalid JSON*"),

@@ -53,7 +53,8 @@ class GSM8K(Benchmark):
             few_shot_num=4, few_shot_random=False, metrics=("acc",)),
         "lm-eval": Setup(
             "lm-eval", "lm-eval gsm8k: 5-shot 'Question:/Answer:' from train; strict-match and flexible-extract",
-            few_shot_num=5, few_shot_random=False, metrics=("exact_match,strict-match", "exact_match,flexible-extract")),
+            few_shot_num=5, few_shot_random=False,
+            metrics=("exact_match,strict-match", "exact_match,flexible-extract")),
         "chat-boxed": Setup(
             "chat-boxed", "EvalScope 1.x: 4-shot from train (seeded), reason step by step, answer in \\boxed{}",
             few_shot_num=4, few_shot_random=True, metrics=("acc",)),

