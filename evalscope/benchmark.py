@@ -67,8 +67,8 @@ class Benchmark:
     """The folder under `--dataset-dir` that holds the files."""
     splits: ClassVar[Mapping[str, str]]
     """Split name -> file name (relative to the data folder); glob patterns allowed."""
-    hub: ClassVar[Mapping[str, str]] = {}
-    """Dataset ids to fetch the same files when they are not local: {"modelscope": ..., "huggingface": ...}."""
+    hub: ClassVar[str | Mapping[str, str] | None] = None
+    """Dataset id fetched when the files are not local: one id, or {"modelscope": id, "huggingface": id}."""
     hub_splits: ClassVar[Mapping[str, str]] = {}
     """Split -> file pattern inside the hub snapshot, when its layout differs from the local one."""
     eval_split: ClassVar[str] = "test"

@@ -9,6 +9,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from evalscope import hub
 from evalscope.config import DatasetArgs
 
 
@@ -45,31 +46,17 @@ def locate(bench: Any, dataset_dir: Path | None, args: DatasetArgs) -> dict[str,
 def _from_hub(bench: Any, needed: list[str], tried: list[Path]) -> dict[str, Path]:
     """Download the dataset repo (ModelScope first, then Hugging Face) and find the split files in it."""
     where = f"under {tried[0]}" if tried else "locally (no --dataset-dir / EVALSCOPE_DATASET_DIR)"
-    if not bench.hub:
+    if bench.hub is None:
         raise DataError(f"{bench.name}: no data {where}, and it has no hub id")
-    errors: list[str] = []
-    for hub, repo in bench.hub.items():
-        try:
-            folder = Path(_snapshot(hub, repo))
-        except Exception as exc:  # a hub client raises many kinds of network errors
-            errors.append(f"{hub} {repo}: {type(exc).__name__}")
-            continue
-        patterns = {**bench.splits, **bench.hub_splits}
-        files = {s: _match(folder, patterns[s]) for s in needed}
-        if all(files.values()):
-            return {s: p for s, p in files.items() if p is not None}
-        errors.append(f"{hub} {repo}: split files not found")
-    raise DataError(f"{bench.name}: no data {where}, and the hub is unreachable ({'; '.join(errors)})")
-
-
-def _snapshot(hub: str, repo: str) -> str:
-    if hub == "modelscope":
-        from modelscope.hub.snapshot_download import snapshot_download as ms_download
-
-        return str(ms_download(repo, repo_type="dataset"))
-    from huggingface_hub import snapshot_download as hf_download
-
-    return str(hf_download(repo, repo_type="dataset"))
+    try:
+        folder = hub.snapshot(bench.hub, "dataset")
+    except hub.HubError as exc:
+        raise DataError(f"{bench.name}: no data {where}, and {exc}") from None
+    patterns = {**bench.splits, **bench.hub_splits}
+    files = {s: _match(folder, patterns[s]) for s in needed}
+    if not all(files.values()):
+        raise DataError(f"{bench.name}: the hub copy of {bench.hub} in {folder} lacks {patterns[bench.eval_split]}")
+    return {s: p for s, p in files.items() if p is not None}
 
 
 def read_rows(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:

@@ -219,12 +219,15 @@ def scored(request: pytest.FixtureRequest) -> SampleResult:
         pytest.fail(sample.message, pytrace=False)
     engine = request.config.stash[ENGINE_KEY]
     bench = item.stash[BENCH_KEY]
+    failure: str | None = None
     try:
         completion = engine.completion(item)
     except PredictionError as exc:
+        failure = f"{bench} {sample.id}: {exc}"
         if engine.fatal is not None:
             request.session.shouldstop = f"evalscope: the model failed to load: {exc}"
-        pytest.fail(f"{bench} {sample.id}: {exc}", pytrace=False)
+    if failure is not None:  # raised outside the except block: one line, no chained traceback
+        pytest.fail(failure, pytrace=False)
     suite = engine.suites[bench]
     verdict = suite.bench.score(sample, completion, suite.setup)
     result = SampleResult(

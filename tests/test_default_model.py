@@ -18,8 +18,8 @@ def test_gguf_is_converted_once_and_reloads_from_the_cache(default_model_folder:
 
 
 def test_default_model_answers_and_outcomes_follow_the_scores(run_suite) -> None:
-    # The tiny fixture's first problem is one of the few-shot exemplars, which SmolLM2 gets right;
-    # the others it mostly gets wrong: both outcomes show up, and the exit code stays 0.
+    # The tiny fixture's one-step problems: SmolLM2 gets some right (e.g. 4 + 6) and some wrong, so both
+    # outcomes show up, and wrong answers leave the exit code at 0.
     run = run_suite("--limit", "4", model=None, max_new_tokens=48)
     assert run.result.ret == 0, run.result.stdout.str()
     correct = sum(r["correct"] for r in run.records)
@@ -29,9 +29,10 @@ def test_default_model_answers_and_outcomes_follow_the_scores(run_suite) -> None
     assert run.report["model"]["id"] == resolve.DEFAULT_MODEL_ID
     assert run.report["model"]["fingerprint"].startswith("gguf-sha256:")
     assert run.report["model"]["chat_template"] is True
-    first = run.by_id()["main-0000"]
-    assert first["prompt"].startswith("<|im_start|>")  # the tokenizer's chat template was applied
-    assert first["extracted"]["acc"] == "5" and first["correct"] is True
+    assert 4 - correct >= 1
+    for record in run.records:
+        assert record["prompt"].startswith("<|im_start|>")  # the tokenizer's chat template was applied
+        assert record["correct"] == (record["extracted"]["acc"] == record["target"])
 
 
 def test_raw_prompts_without_chat_template(run_suite) -> None:

@@ -153,3 +153,39 @@ def test_missing_data_names_the_benchmark_and_folder(run_suite, tmp_path: Path) 
     assert run.result.ret != 0
     run.result.stdout.fnmatch_lines([f"*gsm8k: no test.jsonl / train.jsonl under {tmp_path / 'gsm8k'}*"])
     run.result.stdout.no_fnmatch_line("*Traceback*")
+
+
+@pytest.fixture
+def offline_hubs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Both hubs point at a closed local port: 'unreachable' whatever this machine's network."""
+    monkeypatch.setenv("MODELSCOPE_DOMAIN", "https://127.0.0.1:9")
+    monkeypatch.setenv("HF_ENDPOINT", "https://127.0.0.1:9")
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+
+
+def test_unreachable_model_hub_fails_fast_with_one_error(run_suite, offline_hubs: None) -> None:
+    run = run_suite("--limit", "3", model="someorg/some-model")
+    assert run.result.ret == 2  # interrupted: the session stops at the first item
+    assert run.outcomes["errors"] == 1
+    run.result.stdout.fnmatch_lines([
+        "gsm8k main-0000: ModelError: cannot fetch model someorg/some-model "
+        "(modelscope: unreachable; huggingface: unreachable)",
+        "*Interrupted: evalscope: the model failed to load*"])
+    run.result.stdout.no_fnmatch_line("*Traceback*")
+
+
+def test_no_local_data_and_unreachable_hub(pytester: pytest.Pytester, offline_hubs: None,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("EVALSCOPE_DATASET_DIR", raising=False)
+    monkeypatch.delenv("HF_DATASETS_OFFLINE", raising=False)
+    result = pytester.runpytest_subprocess(str(REPO / "benchmarks" / "gsm8k"), "--co", "-q")
+    assert result.ret == 2
+    result.stdout.fnmatch_lines(["gsm8k: no data locally (no --dataset-dir / EVALSCOPE_DATASET_DIR), and cannot "
+                                 "fetch dataset AI-ModelScope/gsm8k or openai/gsm8k (modelscope: unreachable; "
+                                 "huggingface: unreachable)"])
+
+
+def test_bfloat16_precision(run_suite) -> None:
+    run = run_suite("--limit", "2", "--model-args", "precision=bfloat16")
+    assert run.result.ret == 0
+    assert run.report["model"]["dtype"] == "bfloat16" and run.report["model_args"]["precision"] == "bfloat16"

