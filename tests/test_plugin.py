@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 
@@ -189,3 +190,38 @@ def test_bfloat16_precision(run_suite) -> None:
     run = run_suite("--limit", "2", "--model-args", "precision=bfloat16")
     assert run.result.ret == 0
     assert run.report["model"]["dtype"] == "bfloat16" and run.report["model_args"]["precision"] == "bfloat16"
+
+
+def test_progress_bar_shows_on_a_terminal(tiny_model: Path, tmp_path: Path) -> None:
+    """On a real terminal (a pty with a size) the decoding progress of each batch is drawn live."""
+    import fcntl
+    import os
+    import pty
+    import struct
+    import sys
+    import termios
+
+    cmd = [sys.executable, "-m", "pytest", str(REPO / "benchmarks" / "gsm8k"), "--model", str(tiny_model),
+           "--dataset-dir", str(TEST_DATA), "--limit", "2", "--generation-config", "max_new_tokens=6",
+           "-p", "no:cacheprovider", "--work-dir", str(tmp_path)]
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: run the suite on the pty
+        os.execv(cmd[0], cmd)
+    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
+    out = b""
+    with contextlib.suppress(OSError):  # EIO once the child has exited
+        while chunk := os.read(fd, 4096):
+            out += chunk
+    os.waitpid(pid, 0)
+    text = out.decode(errors="replace")
+    assert "gsm8k batch 0000:" in text, text
+    assert "2 incorrect" in text
+
+
+def test_sampling_is_reproducible_under_a_seed(run_suite) -> None:
+    sampling = ["--generation-config", "do_sample=true,temperature=1.0,max_new_tokens=6", "--limit", "3"]
+    first, again = run_suite(*sampling), run_suite(*sampling)
+    other = run_suite(*sampling, "--seed", "7")
+    outputs = [[r["output"] for r in sorted(run.records, key=lambda r: r["index"])] for run in (first, again, other)]
+    assert outputs[0] == outputs[1]
+    assert outputs[0] != outputs[2]

@@ -137,6 +137,9 @@ class TransformersBackend:
             stop_strings=list(stop) or None,
             **(sampling if gen.do_sample else {}),
         )
+        if gen.do_sample:
+            # Seeded per batch: a batch samples the same tokens whatever ran before it (order, -k, xdist).
+            torch.manual_seed(self.config.seed)
         with torch.inference_mode():
             output = self.model.generate(
                 **enc.to(self.model.device),
