@@ -29,6 +29,8 @@ class Setup:
     few_shot_num: int = 0
     few_shot_random: bool = True
     """Draw exemplars from the few-shot split with the run's seed (False: the first N)."""
+    fixed_exemplars: int | None = None
+    """The setup brings its own N exemplars (the few-shot split is not read); few_shot_num may not exceed N."""
     metrics: tuple[str, ...] = ("acc",)
     """Metric names; the first is the primary one (the score in the summary table and the gates)."""
     options: Mapping[str, Any] = field(default_factory=dict)
@@ -102,6 +104,10 @@ class Benchmark:
             raise ValueError(f"{self.name}: unknown setup {name!r} (choose from {', '.join(self.setups)})")
         setup = self.setups[name]
         if args.few_shot_num is not None:
+            limit = setup.fixed_exemplars
+            if args.few_shot_num < 0 or (limit is not None and args.few_shot_num > limit):
+                raise ValueError(f"{self.name}: few_shot_num={args.few_shot_num} is out of range for setup "
+                                 f"{name!r} (0..{limit if limit is not None else 'n'})")
             setup = replace(setup, few_shot_num=args.few_shot_num)
         if args.few_shot_random is not None:
             setup = replace(setup, few_shot_random=args.few_shot_random)

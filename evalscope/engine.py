@@ -109,7 +109,8 @@ class Engine:
             self._predict_group(item.stash[GROUP_KEY])
         result = self.results.get(key)
         if isinstance(result, BaseException):
-            raise PredictionError(f"{type(result).__name__}: {result}") from result
+            first_line = (str(result).strip().splitlines() or [""])[0]
+            raise PredictionError(f"{type(result).__name__}: {first_line}") from result
         assert result is not None
         return result
 

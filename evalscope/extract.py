@@ -5,7 +5,8 @@ from __future__ import annotations
 import math
 import re
 
-_NUMBER = re.compile(r"-?\$?\s?\d[\d,]*(?:\.\d+)?|-?\.\d+")
+# A minus sign only when it touches the number: "pages 10 - 20" ends in 20, not -20.
+_NUMBER = re.compile(r"-?(?:\$\s?)?\d[\d,]*(?:\.\d+)?|-?\.\d+")
 
 
 def normalize_number(text: str) -> str:
@@ -67,10 +68,12 @@ def numeric_answer(text: str) -> str | None:
     return last_number(text)
 
 
-def numbers_equal(predicted: str | None, target: str, rel_tol: float = 1e-6) -> bool:
+def numbers_equal(predicted: str | None, target: str) -> bool:
+    """Integers compare exactly (1000001 is not 1000000); decimals up to float rounding."""
     if predicted is None:
         return False
+    a, b = normalize_number(predicted), normalize_number(target)
     try:
-        return math.isclose(float(predicted), float(normalize_number(target)), rel_tol=rel_tol, abs_tol=1e-9)
+        return a == b or math.isclose(float(a), float(b), rel_tol=1e-12, abs_tol=1e-9)
     except ValueError:
-        return normalize_number(predicted) == normalize_number(target)
+        return False

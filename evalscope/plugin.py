@@ -19,13 +19,14 @@ from evalscope.engine import BENCH_KEY, Engine, PredictionError, assign_groups, 
 from evalscope.models.resolve import ModelError, looks_local, source
 from evalscope.recorder import ITEM_PROPERTY, RESULT_PROPERTY, Recorder
 from evalscope.report import format_table
-from evalscope.schema import BadRow, SampleResult
+from evalscope.schema import BadRow, Sample, SampleResult
 from evalscope.suite import Suite
 
 RUN_KEY = pytest.StashKey[cfg.RunConfig]()
 SUITES_KEY = pytest.StashKey[dict[str, Suite]]()
 ENGINE_KEY = pytest.StashKey[Engine]()
 RECORDER_KEY = pytest.StashKey[Recorder]()
+ENV_KEY = pytest.StashKey[dict[str, str | None]]()
 
 # (option, ini key, help). Every option is also readable from the ini file under the ini key.
 OPTIONS = [
@@ -59,7 +60,7 @@ def _value(config: pytest.Config, ini: str) -> str | None:
     return None if value is None else str(value)
 
 
-def _int(config: pytest.Config, ini: str, default: int | None) -> int | None:
+def _int(config: pytest.Config, ini: str, default: int | None, minimum: int = 1) -> int | None:
     text = _value(config, ini)
     if text is None:
         return default
@@ -67,8 +68,8 @@ def _int(config: pytest.Config, ini: str, default: int | None) -> int | None:
         value = int(text)
     except ValueError:
         raise cfg.ConfigError(f"--{ini.replace('_', '-')}: {text!r} is not an integer") from None
-    if (value < 1 and ini != "limit") or value < 0:
-        raise cfg.ConfigError(f"--{ini.replace('_', '-')}: {value} is out of range")
+    if value < minimum:
+        raise cfg.ConfigError(f"--{ini.replace('_', '-')}: {value} is below {minimum}")
     return value
 
 
@@ -82,9 +83,9 @@ def run_config(config: pytest.Config) -> cfg.RunConfig:
         limit=_int(config, "limit", None),
         dataset_args=cfg.parse_dataset_args(_value(config, "dataset_args")),
         dataset_dir=Path(dataset_dir).expanduser() if dataset_dir else cfg.default_dataset_dir(),
-        seed=_int(config, "seed", 42) or 42,
+        seed=_int(config, "seed", 42, minimum=0) or 0,
         work_dir=Path(_value(config, "work_dir") or "outputs"),
-        eval_batch_size=_int(config, "eval_batch_size", 8) or 8,
+        eval_batch_size=_int(config, "eval_batch_size", 8) or 1,
         threads=_int(config, "threads", None),
     )
 
@@ -96,6 +97,7 @@ def _is_worker(config: pytest.Config) -> bool:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "evalscope(name): a benchmark suite, parametrized with one item per sample")
     config.addinivalue_line("markers", "perf: serving performance tests (deselected unless -m perf)")
+    config.stash[ENV_KEY] = {}
     try:
         run = run_config(config)
         if run.model is not None and looks_local(run.model):
@@ -104,8 +106,9 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(str(exc)) from None
     if run.dataset_dir is not None and (run.model is None or looks_local(run.model)):
         # Everything is local: hub clients would otherwise retry for 20-45 s before failing offline.
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+        for name in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE"):
+            config.stash[ENV_KEY][name] = os.environ.get(name)
+            os.environ.setdefault(name, "1")
     config.stash[RUN_KEY] = run
     config.stash[SUITES_KEY] = {}
     workers = config.workerinput.get("workercount", 1) if _is_worker(config) else 1  # type: ignore[attr-defined]
@@ -179,7 +182,9 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         mark = item.get_closest_marker("evalscope")
-        if mark is not None and hasattr(item, "callspec") and "sample" in item.callspec.params:
+        params = item.callspec.params if hasattr(item, "callspec") else {}
+        # isinstance: an empty parameter set leaves pytest's NOTSET placeholder (a skipped item).
+        if mark is not None and isinstance(params.get("sample"), Sample | BadRow):
             name = str(mark.args[0])
             item.stash[BENCH_KEY] = name
             item.user_properties.append((ITEM_PROPERTY, {"benchmark": name, "sample_id": sample_of(item).id}))
@@ -262,6 +267,15 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if engine.batches:
         recorder.add_local(engine.info())
     recorder.finish(int(exitstatus))
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Give the offline flags back, so an in-process caller (run_task) can reach the hubs afterwards."""
+    for name, value in config.stash.get(ENV_KEY, {}).items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:

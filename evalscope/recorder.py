@@ -53,6 +53,7 @@ class Recorder:
         self.started = dt.datetime.now(dt.timezone.utc)
         self._files: dict[str, IO[str]] = {}
         self.report_path: Path | None = None
+        self.exitstatus: int | None = None
 
     def _jsonl(self, bench: str) -> IO[str]:
         if bench not in self._files:
@@ -99,6 +100,7 @@ class Recorder:
             return
         ordered = sorted(self.results.values(), key=lambda r: (r.benchmark, r.subset, r.index))
         self.table = report.score_table(report.sample_frame(ordered))
+        self.exitstatus = exitstatus
         assert self.run_dir is not None
         self.report_path = self.run_dir / "report.json"
         report.write_json(self.report_path, report.build_report(self.table, self._benchmark_info(), self._meta()))
@@ -135,7 +137,8 @@ class Recorder:
                     "argv": sys.argv, "work_dir": str(self.run_dir),
                     "predicted": sum(w.get("predicted", 0) for w in self.workers),
                     "batches": sum(w.get("batches", 0) for w in self.workers),
-                    "workers": len(self.workers)},
+                    "workers": len(self.workers), "exit_status": self.exitstatus,
+                    "scored": len(self.results), "errors": sum(self.errors.values())},
             "model": models[0] if models else {"id": self.run.model},
             "model_args": asdict(self.run.model_args),
             "generation_config": asdict(self.run.generation),

@@ -21,18 +21,19 @@ def sample_frame(results: Iterable[SampleResult]) -> pd.DataFrame:
     """Long format: one row per (sample, metric)."""
     rows = [
         {"benchmark": r.benchmark, "subset": r.subset, "sample_id": r.sample_id, "metric": m, "value": v,
-         "primary": m == r.primary_metric}
+         }
         for r in results
         for m, v in r.metrics.items()
     ]
-    return pd.DataFrame(rows, columns=["benchmark", "subset", "sample_id", "metric", "value", "primary"])
+    return pd.DataFrame(rows, columns=["benchmark", "subset", "sample_id", "metric", "value"])
 
 
 def score_table(samples: pd.DataFrame) -> pd.DataFrame:
     """Per benchmark, subset and metric: score, n, standard error, 95% interval; plus an OVERALL row
     (micro mean over samples) for benchmarks with several subsets."""
     rows = []
-    for (bench, metric), frame in samples.groupby(["benchmark", "metric"], sort=True):
+    # sort=False keeps the scorer's metric order: the primary metric first.
+    for (bench, metric), frame in samples.groupby(["benchmark", "metric"], sort=False):
         subsets = sorted(frame["subset"].unique())
         parts = [(s, frame[frame["subset"] == s]) for s in subsets]
         if len(subsets) > 1:

@@ -10,7 +10,7 @@ from pathlib import Path
 from evalscope import benchmark as registry
 from evalscope.benchmark import Benchmark, SampleOrBad, Setup
 from evalscope.config import DatasetArgs, RunConfig
-from evalscope.data import locate, sha256_files
+from evalscope.data import DataError, locate, sha256_files
 from evalscope.schema import BadRow, GenerationRequest, Sample
 
 
@@ -64,12 +64,17 @@ class Suite:
     @cached_property
     def few_shot_pool(self) -> list[Sample]:
         split = self.bench.few_shot_split
-        if split is None or self.setup.few_shot_num == 0:
+        if split is None or self.setup.few_shot_num == 0 or self.setup.fixed_exemplars is not None:
             return []
         pool = []
         for subset in self.bench.subsets:
-            for index, (_, row) in enumerate(self.bench.rows(split, subset, self.files)):
-                pool.append(self.bench.to_sample(row, index, subset))
+            for index, (location, row) in enumerate(self.bench.rows(split, subset, self.files)):
+                try:
+                    pool.append(self.bench.to_sample(row, index, subset))
+                except KeyError as exc:
+                    raise DataError(f"{location}: missing field {exc.args[0]!r} (few-shot split)") from None
+                except (ValueError, TypeError) as exc:
+                    raise DataError(f"{location}: {exc} (few-shot split)") from None
         return pool
 
     def few_shot(self, sample: Sample) -> list[Sample]:

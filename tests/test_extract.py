@@ -50,3 +50,14 @@ def test_numbers_equal() -> None:
     assert not numbers_equal("18.5", "18")
     assert not numbers_equal(None, "3")
     assert normalize_number(" $2,500. ") == "2500"
+
+
+def test_a_spaced_hyphen_is_not_a_minus_sign() -> None:
+    assert last_number("pages 10 - 20") == "20"
+    assert last_number("it fell to -5") == "-5"
+    assert last_number("costs $ 1,200.50") == "1200.5"
+
+
+def test_large_integers_compare_exactly() -> None:
+    assert not numbers_equal("2880001", "2,880,000")
+    assert numbers_equal("2880000.0", "2,880,000")

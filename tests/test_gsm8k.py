@@ -84,3 +84,29 @@ def test_limit_and_totals() -> None:
     assert suite.total == 10 and [s.id for s in suite.samples] == ["main-0000", "main-0001", "main-0002"]
     assert not any(isinstance(s, BadRow) for s in suite.samples)
     assert "setup evalscope-0.5, 4-shot" in suite.describe()
+
+
+def test_malformed_few_shot_row_is_a_data_error_with_its_location(tmp_path) -> None:
+    from evalscope.data import DataError
+
+    folder = tmp_path / "gsm8k"
+    folder.mkdir()
+    (folder / "test.jsonl").write_text((TEST_DATA / "gsm8k" / "test.jsonl").read_text())
+    (folder / "train.jsonl").write_text('{"question": "Q?", "answer": "#### 1"}\n{"question": "Q2?"}\n')
+    suite = Suite.load("gsm8k", RunConfig(dataset_dir=tmp_path, dataset_args={"gsm8k": DatasetArgs(setup="lm-eval")}))
+    with pytest.raises(DataError, match=r"train.jsonl:2: missing field 'answer' \(few-shot split\)"):
+        suite.request(suite.samples[0])  # type: ignore[arg-type]
+    # the default setup brings its own exemplars and never reads the train split
+    default = Suite.load("gsm8k", RunConfig(dataset_dir=tmp_path))
+    assert default.few_shot_pool == [] and "There are 15 trees" in default.request(default.samples[0]).prompt  # type: ignore[arg-type]
+
+
+def test_primary_metric_comes_first_in_the_table() -> None:
+    from evalscope.report import sample_frame, score_table
+    from evalscope.schema import SampleResult
+
+    setup = GSM8K.setups["lm-eval"]
+    results = [SampleResult("gsm8k", "main", f"main-{i}", i, {m: float(i % 2) for m in setup.metrics},
+                            setup.primary_metric, {}, "1", "p", "o", 1, 1, "stop") for i in range(4)]
+    table = score_table(sample_frame(results))
+    assert list(table["metric"]) == list(setup.metrics)

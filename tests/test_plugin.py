@@ -130,6 +130,8 @@ def test_exitfirst_stops_before_predicting_the_rest(run_suite, tmp_path: Path) -
         (["--dataset-args", "{bad json"], "*--dataset-args: invalid JSON*"),
         (["--dataset-args", '{"gsm8k": {"setup": "nope"}}'], "*gsm8k: unknown setup 'nope'*"),
         (["--limit", "x"], "*--limit: 'x' is not an integer*"),
+        (["--limit", "0"], "*--limit: 0 is below 1*"),
+        (["--dataset-args", '{"gsm8k": {"few_shot_num": 5}}'], "*gsm8k: few_shot_num=5 is out of range for setup*"),
     ],
 )
 def test_bad_options_fail_with_one_line(pytester: pytest.Pytester, args: list[str], message: str) -> None:

@@ -50,7 +50,7 @@ class GSM8K(Benchmark):
     setups = {
         "evalscope-0.5": Setup(
             "evalscope-0.5", "4 fixed chain-of-thought exemplars; 'Let's think step by step'; last number",
-            few_shot_num=4, few_shot_random=False, metrics=("acc",)),
+            few_shot_num=4, few_shot_random=False, fixed_exemplars=len(COT_EXEMPLARS), metrics=("acc",)),
         "lm-eval": Setup(
             "lm-eval", "lm-eval gsm8k: 5-shot 'Question:/Answer:' from train; strict-match and flexible-extract",
             few_shot_num=5, few_shot_random=False,

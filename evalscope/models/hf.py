@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -43,8 +42,6 @@ class TransformersBackend:
         else:
             folder = src.path if src.path is not None else resolve.download(src.id, config.model_args.revision)
             self.fingerprint = f"weights:{resolve.folder_fingerprint(folder)}"
-        # Everything is local from here on: no hub round-trips (they retry for 20-45 s when offline).
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
         args = config.model_args
         dtype = args.precision if args.precision == "auto" else getattr(torch, args.precision)
         try:
