@@ -2,8 +2,8 @@
 
 Samples are cut into groups at collection (length-sorted, `eval_batch_size` each); a group is one batch
 and one `xdist_group`, so `-n N` hands whole groups to workers and no sample is predicted twice. The first
-item of a group to run predicts every still-selected sample of that group; its mates then only look the
-prediction up. Batch composition depends only on the collected samples and the batch size, never on the
+item of a group to run predicts every sample of that group; its mates then only look the
+prediction up. Batch composition depends only on the selected samples and the batch size, never on the
 worker count or run order, which keeps results identical with and without xdist.
 """
 
@@ -61,7 +61,7 @@ def _suffix_nodeid(item: pytest.Item, group: str) -> None:
 
 
 def assign_groups(items: list[pytest.Item], size: int, xdist_groups: bool) -> None:
-    """Give each benchmark item its batch group, deterministically on every process; with xdist's
+    """Give each selected benchmark item its batch group, deterministically on every process; with xdist's
     loadgroup scheduling the group also goes into the node id, so a group is one worker's unit."""
     by_bench: dict[str, list[pytest.Item]] = defaultdict(list)
     for item in items:

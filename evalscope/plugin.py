@@ -188,11 +188,14 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             name = str(mark.args[0])
             item.stash[BENCH_KEY] = name
             item.user_properties.append((ITEM_PROPERTY, {"benchmark": name, "sample_id": sample_of(item).id}))
-    assign_groups(items, config.stash[RUN_KEY].eval_batch_size, bool(config.getoption("loadgroup", False)))
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_finish(session: pytest.Session) -> None:
+    # Groups are cut from the final selection (after -k, --lf, deselection), and before xdist's worker hook
+    # sends the node ids to the controller, since the group travels in the node id.
     config = session.config
+    assign_groups(session.items, config.stash[RUN_KEY].eval_batch_size, bool(config.getoption("loadgroup", False)))
     config.stash[ENGINE_KEY].bind(session.items)
     if _is_worker(config) or config.option.collectonly:
         return

@@ -69,11 +69,14 @@ class Recorder:
         fh.write(json.dumps(record, ensure_ascii=False) + "\n")
         fh.flush()
 
-    @pytest.hookimpl
+    @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         item = _property(report, ITEM_PROPERTY)
         if item is None:
             return
+        # Workers append `@group` to node ids for xdist's scheduler; everything after it (terminal, --lf
+        # cache, junit) sees the plain id, the same as without -n.
+        report.nodeid = report.nodeid.partition("@")[0]
         data = _property(report, RESULT_PROPERTY)
         if report.when == "call" and report.passed and data is not None:
             result = SampleResult.from_json(data)

@@ -227,3 +227,24 @@ def test_sampling_is_reproducible_under_a_seed(run_suite) -> None:
     outputs = [[r["output"] for r in sorted(run.records, key=lambda r: r["index"])] for run in (first, again, other)]
     assert outputs[0] == outputs[1]
     assert outputs[0] != outputs[2]
+
+
+def test_last_failed_after_a_parallel_run_reruns_only_the_failures(pytester: pytest.Pytester, tiny_model: Path,
+                                                                    tmp_path: Path) -> None:
+    data = tmp_path / "gsm8k"
+    data.mkdir()
+    rows = (TEST_DATA / "gsm8k" / "test.jsonl").read_text().splitlines()
+    rows[4] = "{}"
+    (data / "test.jsonl").write_text("\n".join(rows[:6]) + "\n")
+    (data / "train.jsonl").write_text((TEST_DATA / "gsm8k" / "train.jsonl").read_text())
+    args = [str(REPO / "benchmarks" / "gsm8k"), "--model", str(tiny_model), "--dataset-dir", str(tmp_path),
+            "--generation-config", "max_new_tokens=2", "--eval-batch-size", "2", "-o",
+            f"cache_dir={pytester.path / 'cache'}", "--work-dir", str(pytester.path / "out"), "-rE"]
+    parallel = pytester.runpytest_subprocess(*args, "-n", "2")
+    assert parallel.ret == 1
+    # node ids in the output are the plain ones, without xdist's @group suffix
+    parallel.stdout.fnmatch_lines(["ERROR *test_gsm8k.py::test_gsm8k[[]main-0004[]]"])
+    parallel.stdout.no_fnmatch_line("*@gsm8k-*")
+    rerun = pytester.runpytest_subprocess(*args, "--lf")
+    assert rerun.parseoutcomes() == {"errors": 1}
+    rerun.stdout.fnmatch_lines(["*run-last-failure: rerun previous 1 failure*"])
