@@ -243,7 +243,7 @@ def test_last_failed_after_a_parallel_run_reruns_only_the_failures(pytester: pyt
     parallel = pytester.runpytest_subprocess(*args, "-n", "2")
     assert parallel.ret == 1
     # node ids in the output are the plain ones, without xdist's @group suffix
-    parallel.stdout.fnmatch_lines(["ERROR *test_gsm8k.py::test_gsm8k[[]main-0004[]]"])
+    parallel.stdout.fnmatch_lines(["ERROR *test_gsm8k.py::test_gsm8k[[]main-0004[]]*"])
     parallel.stdout.no_fnmatch_line("*@gsm8k-*")
     rerun = pytester.runpytest_subprocess(*args, "--lf")
     assert rerun.parseoutcomes() == {"errors": 1}
