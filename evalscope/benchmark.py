@@ -6,7 +6,7 @@ import importlib.util
 import os
 import sys
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
 from types import ModuleType
@@ -97,8 +97,6 @@ class Benchmark:
 
     def resolve_setup(self, args: DatasetArgs) -> Setup:
         """The setup named in --dataset-args (or the default), with the few-shot overrides applied."""
-        from dataclasses import replace
-
         name = args.setup or self.default_setup
         if name not in self.setups:
             raise ValueError(f"{self.name}: unknown setup {name!r} (choose from {', '.join(self.setups)})")

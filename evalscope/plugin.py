@@ -15,7 +15,15 @@ import pytest
 from evalscope import config as cfg
 from evalscope.benchmark import UnknownBenchmark
 from evalscope.data import DataError
-from evalscope.engine import BENCH_KEY, Engine, PredictionError, assign_groups, no_progress, sample_of
+from evalscope.engine import (
+    BENCH_KEY,
+    Engine,
+    PredictionError,
+    ProgressFactory,
+    assign_groups,
+    no_progress,
+    sample_of,
+)
 from evalscope.models.resolve import ModelError, looks_local, source
 from evalscope.recorder import ITEM_PROPERTY, RESULT_PROPERTY, Recorder
 from evalscope.report import format_table
@@ -132,7 +140,7 @@ def pytest_configure_node(node: Any) -> None:
     node.workerinput["evalscope_loadgroup"] = node.config.getoption("dist", "no") == "loadgroup"
 
 
-def _progress_factory(config: pytest.Config) -> Callable[[str, int], Any]:
+def _progress_factory(config: pytest.Config) -> ProgressFactory:
     if _is_worker(config):
         return no_progress
 
