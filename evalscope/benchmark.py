@@ -13,7 +13,7 @@ from types import ModuleType
 from typing import Any, ClassVar
 
 from evalscope.config import DatasetArgs
-from evalscope.schema import BadRow, Completion, GenerationRequest, Sample
+from evalscope.schema import BadRow, Request, Response, Sample
 
 
 class UnknownBenchmark(LookupError):
@@ -76,6 +76,8 @@ class Benchmark:
     eval_split: ClassVar[str] = "test"
     few_shot_split: ClassVar[str | None] = None
     subsets: ClassVar[tuple[str, ...]] = ("default",)
+    categories: ClassVar[Mapping[str, str]] = {}
+    """Subset -> category (e.g. MMLU subject -> `stem`), for per-category rows in the report."""
     setups: ClassVar[Mapping[str, Setup]]
     default_setup: ClassVar[str]
 
@@ -89,10 +91,10 @@ class Benchmark:
         """Turn a raw row into a Sample; raise KeyError/ValueError for a malformed row."""
         raise NotImplementedError
 
-    def request(self, sample: Sample, setup: Setup, few_shot: Sequence[Sample]) -> GenerationRequest:
+    def request(self, sample: Sample, setup: Setup, few_shot: Sequence[Sample]) -> Request:
         raise NotImplementedError
 
-    def score(self, sample: Sample, completion: Completion, setup: Setup) -> Scored:
+    def score(self, sample: Sample, completion: Response, setup: Setup) -> Scored:
         raise NotImplementedError
 
     def resolve_setup(self, args: DatasetArgs) -> Setup:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import csv
 import glob
 import hashlib
+import json
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -77,13 +79,52 @@ def read_rows(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
         yield f"{path}:{i + offset}", dict(row)
 
 
+def read_csv(path: Path, columns: Sequence[str] | None = None) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Yield (`file:line`, row) for a CSV file; `columns` names the fields of a file without a header row."""
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as fh:
+            reader = csv.reader(fh)
+            header = list(columns) if columns is not None else next(reader, [])
+            line = reader.line_num + 1
+            for record in reader:
+                if len(record) != len(header):
+                    yield f"{path}:{line}", {"__error__": f"{len(record)} columns, expected {len(header)}"}
+                else:
+                    yield f"{path}:{line}", dict(zip(header, record, strict=True))
+                line = reader.line_num + 1
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise DataError(f"{path}: cannot read ({exc})") from None
+
+
+def read_jsonl(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Yield (`file:line`, row) per JSON line; a line that is not a JSON object becomes an error row."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            for number, line in enumerate(fh, 1):
+                if not line.strip():
+                    continue
+                try:
+                    row = json.loads(line)
+                except json.JSONDecodeError as exc:
+                    row = {"__error__": f"invalid JSON ({exc.msg} at column {exc.colno})"}
+                if not isinstance(row, dict):
+                    row = {"__error__": "not a JSON object"}
+                yield f"{path}:{number}", row
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DataError(f"{path}: cannot read ({exc})") from None
+
+
 def sha256_files(files: Mapping[str, Path]) -> dict[str, str]:
-    """sha256 of each data file, keyed by split; written into every report."""
+    """sha256 of each split's data, written into every report; a folder hashes its files' names and bytes."""
     out = {}
     for split, path in files.items():
         digest = hashlib.sha256()
-        with open(path, "rb") as fh:
-            for block in iter(lambda: fh.read(1 << 20), b""):
-                digest.update(block)
+        members = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+        for member in members:
+            if path.is_dir():
+                digest.update(str(member.relative_to(path)).encode() + b"\0")
+            with open(member, "rb") as fh:
+                for block in iter(lambda: fh.read(1 << 20), b""):
+                    digest.update(block)
         out[split] = digest.hexdigest()
     return out

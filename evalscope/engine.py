@@ -19,7 +19,7 @@ import pytest
 
 from evalscope import models
 from evalscope.config import RunConfig
-from evalscope.schema import BadRow, Completion, Sample
+from evalscope.schema import BadRow, ChoiceRequest, GenerationRequest, Response, Sample
 from evalscope.suite import Suite
 
 GROUP_KEY = pytest.StashKey[str]()
@@ -87,7 +87,7 @@ class Engine:
         self.threads = threads
         self.progress = progress
         self.members: dict[str, list[pytest.Item]] = defaultdict(list)
-        self.results: dict[tuple[str, str], Completion | BaseException] = {}
+        self.results: dict[tuple[str, str], Response | BaseException] = {}
         self.backend: models.Generator | None = None
         self.fatal: BaseException | None = None
         """A backend that failed to load fails every later group at once, instead of loading again."""
@@ -102,7 +102,7 @@ class Engine:
             if GROUP_KEY in item.stash:
                 self.members[item.stash[GROUP_KEY]].append(item)
 
-    def completion(self, item: pytest.Item) -> Completion:
+    def completion(self, item: pytest.Item) -> Response:
         bench, sample = item.stash[BENCH_KEY], sample_of(item)
         key = (bench, sample.id)
         if key not in self.results:
@@ -138,9 +138,18 @@ class Engine:
         try:
             requests = [self.suites[bench].request(s) for s in samples]
             backend = self._backend()
-            steps = self.config.generation.max_new_tokens * -(-len(samples) // self.config.eval_batch_size)
-            with self.progress(f"{bench} batch {group.rsplit('-', 1)[1]}", steps) as update:
-                completions = backend.generate(requests, update)
+            desc = f"{bench} batch {group.rsplit('-', 1)[1]}"
+            completions: list[Response]
+            if all(isinstance(r, ChoiceRequest) for r in requests):
+                scorer = models.scorer(backend)
+                with self.progress(desc, len(requests)) as update:
+                    completions = list(scorer.loglikelihood([r for r in requests if isinstance(r, ChoiceRequest)],
+                                                            update))
+            else:
+                steps = self.config.generation.max_new_tokens * -(-len(samples) // self.config.eval_batch_size)
+                with self.progress(desc, steps) as update:
+                    completions = list(backend.generate([r for r in requests if isinstance(r, GenerationRequest)],
+                                                        update))
         except Exception as exc:
             for key in keys:
                 self.results[key] = exc

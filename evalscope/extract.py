@@ -77,3 +77,35 @@ def numbers_equal(predicted: str | None, target: str) -> bool:
         return a == b or math.isclose(float(a), float(b), rel_tol=1e-12, abs_tol=1e-9)
     except ValueError:
         return False
+
+
+LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+def _letter_patterns(valid: str) -> list[re.Pattern[str]]:
+    v = f"[{valid}]"
+    wrapped = rf"[\(\[\*\s]*({v})(?![A-Za-z0-9])"
+    return [
+        re.compile(rf"(?i:ANSWER)\s*[:：]\s*{wrapped}"),  # EvalScope 1.x's requested last line
+        re.compile(rf"答案\s*(?:是|为|應為|应为)?\s*[:：]?\s*(?:选项)?\s*{wrapped}"),
+        re.compile(rf"(?i:(?:answer|option|choice)\s+is|answer\s*[:：])\s*[:：]?\s*(?i:option\s+)?{wrapped}"),
+        re.compile(rf"\*\*\s*\(?({v})\)?[.:]?\s*\*\*"),  # **B** or **(B)**
+        re.compile(rf"^\s*\(?({v})\s*(?:[.)、:：]|$)"),  # the output starts with "B." / "(B)" / "B"
+        re.compile(rf"(?:^|\s)\(({v})\)(?:\s|[.,]|$)"),  # a lone "(B)" anywhere
+        re.compile(rf"(?:选|選)\s*({v})"),
+    ]
+
+
+def choice_letter(text: str, n_choices: int) -> str | None:
+    """The option letter a free-form answer picks, or None.
+
+    Explicit statements win over loose ones ("ANSWER: C" beats a "**B**" earlier in the reasoning);
+    within a pattern the last occurrence counts, since models restate their final choice at the end.
+    A bare capital letter in running text ("A cell divides") is never taken as an answer.
+    """
+    valid = LETTERS[:n_choices]
+    for pattern in _letter_patterns(valid):
+        found = pattern.findall(text)
+        if found:
+            return str(found[-1]).upper()
+    return None

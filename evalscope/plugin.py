@@ -27,7 +27,7 @@ from evalscope.engine import (
 from evalscope.models.resolve import ModelError, looks_local, source
 from evalscope.recorder import ITEM_PROPERTY, RESULT_PROPERTY, Recorder
 from evalscope.report import format_table
-from evalscope.schema import BadRow, Sample, SampleResult
+from evalscope.schema import BadRow, ChoiceLoglikelihoods, ChoiceRequest, Sample, SampleResult
 from evalscope.suite import Suite
 
 RUN_KEY = pytest.StashKey[cfg.RunConfig]()
@@ -246,13 +246,26 @@ def scored(request: pytest.FixtureRequest) -> SampleResult:
         pytest.fail(failure, pytrace=False)
     suite = engine.suites[bench]
     verdict = suite.bench.score(sample, completion, suite.setup)
-    result = SampleResult(
-        benchmark=bench, subset=sample.subset, sample_id=sample.id, index=sample.index,
-        metrics=dict(verdict.metrics), primary_metric=suite.setup.primary_metric,
-        extracted=dict(verdict.extracted), target=sample.target, prompt=completion.rendered_prompt,
-        output=completion.text, prompt_tokens=completion.prompt_tokens,
-        completion_tokens=completion.completion_tokens, finish_reason=completion.finish_reason,
-    )
+    common = {
+        "benchmark": bench, "subset": sample.subset, "sample_id": sample.id, "index": sample.index,
+        "metrics": dict(verdict.metrics), "primary_metric": suite.setup.primary_metric,
+        "extracted": dict(verdict.extracted), "target": sample.target, "prompt": completion.rendered_prompt,
+        "category": suite.bench.categories.get(sample.subset),
+    }
+    if isinstance(completion, ChoiceLoglikelihoods):
+        asked = suite.request(sample)
+        assert isinstance(asked, ChoiceRequest)
+        chosen = verdict.extracted.get(suite.setup.primary_metric)
+        result = SampleResult(
+            **common, output=chosen or "", prompt_tokens=completion.prompt_tokens,
+            completion_tokens=sum(completion.continuation_tokens), finish_reason="loglikelihood",
+            choices=asked.continuations, loglikelihoods=completion.loglikelihoods,
+        )
+    else:
+        result = SampleResult(
+            **common, output=completion.text, prompt_tokens=completion.prompt_tokens,
+            completion_tokens=completion.completion_tokens, finish_reason=completion.finish_reason,
+        )
     item.user_properties.append((RESULT_PROPERTY, result.to_json()))
     return result
 

@@ -11,38 +11,48 @@ from typing import Any
 import pandas as pd
 
 from evalscope.schema import SampleResult
-from evalscope.stats import estimate
+from evalscope.stats import Estimate, estimate, macro
 
 ALL_SUBSETS = "OVERALL"
-SCORE_COLUMNS = ["benchmark", "subset", "metric", "score", "n", "stderr", "ci_low", "ci_high", "ci_method"]
+MACRO = "MACRO"
+SCORE_COLUMNS = ["benchmark", "subset", "metric", "score", "n", "stderr", "ci_low", "ci_high", "ci_method", "level"]
+"""`level`: subset, category (a group of subsets, e.g. MMLU's `stem`), overall (micro mean over samples) or
+macro (unweighted mean of the subset scores)."""
 
 
 def sample_frame(results: Iterable[SampleResult]) -> pd.DataFrame:
     """Long format: one row per (sample, metric)."""
     rows = [
-        {"benchmark": r.benchmark, "subset": r.subset, "sample_id": r.sample_id, "metric": m, "value": v,
-         }
+        {"benchmark": r.benchmark, "subset": r.subset, "category": r.category, "sample_id": r.sample_id,
+         "metric": m, "value": v}
         for r in results
         for m, v in r.metrics.items()
     ]
-    return pd.DataFrame(rows, columns=["benchmark", "subset", "sample_id", "metric", "value"])
+    return pd.DataFrame(rows, columns=["benchmark", "subset", "category", "sample_id", "metric", "value"])
 
 
 def score_table(samples: pd.DataFrame) -> pd.DataFrame:
-    """Per benchmark, subset and metric: score, n, standard error, 95% interval; plus an OVERALL row
-    (micro mean over samples) for benchmarks with several subsets."""
+    """Per benchmark and metric: a row per subset, per category, and for benchmarks with several subsets an
+    OVERALL row (micro mean over samples) and a MACRO row (mean of subset scores). Each row has the score,
+    n, standard error and 95% interval."""
     rows = []
+
+    def add(bench: Any, subset: Any, metric: Any, est: Estimate, level: str) -> None:
+        rows.append({"benchmark": bench, "subset": subset, "metric": metric, "score": est.mean, "n": est.n,
+                     "stderr": est.stderr, "ci_low": est.ci_low, "ci_high": est.ci_high,
+                     "ci_method": est.ci_method, "level": level})
+
     # sort=False keeps the scorer's metric order: the primary metric first.
     for (bench, metric), frame in samples.groupby(["benchmark", "metric"], sort=False):
-        subsets = sorted(frame["subset"].unique())
-        parts = [(s, frame[frame["subset"] == s]) for s in subsets]
-        if len(subsets) > 1:
-            parts.append((ALL_SUBSETS, frame))
-        for subset, part in parts:
-            est = estimate(part["value"].to_numpy())
-            rows.append({"benchmark": bench, "subset": subset, "metric": metric, "score": est.mean, "n": est.n,
-                         "stderr": est.stderr, "ci_low": est.ci_low, "ci_high": est.ci_high,
-                         "ci_method": est.ci_method})
+        per_subset = {s: estimate(part["value"].to_numpy()) for s, part in sorted(frame.groupby("subset"))}
+        for subset, est in per_subset.items():
+            add(bench, subset, metric, est, "subset")
+        if len(per_subset) < 2:
+            continue
+        for category, part in sorted(frame.dropna(subset=["category"]).groupby("category")):
+            add(bench, str(category), metric, estimate(part["value"].to_numpy()), "category")
+        add(bench, ALL_SUBSETS, metric, estimate(frame["value"].to_numpy()), "overall")
+        add(bench, MACRO, metric, macro(list(per_subset.values())), "macro")
     return pd.DataFrame(rows, columns=SCORE_COLUMNS)
 
 
@@ -52,7 +62,8 @@ def format_table(table: pd.DataFrame, errors: Mapping[str, int]) -> str:
         return "no scored samples"
     view = pd.DataFrame({
         "benchmark": table["benchmark"],
-        "subset": table["subset"],
+        "subset": [f"{lvl}:{sub}" if lvl == "category" else sub
+                   for sub, lvl in zip(table["subset"], table["level"], strict=True)],
         "metric": table["metric"],
         "score": table["score"].map("{:.4f}".format),
         "95% CI": [f"[{lo:.4f}, {hi:.4f}]" if pd.notna(lo) else "-"

@@ -57,6 +57,30 @@ class GenerationRequest:
 
 
 @dataclass(frozen=True)
+class ChoiceRequest:
+    """Score each continuation by its log-probability after one shared context (multiple choice)."""
+
+    context: str
+    """The text before every continuation, fed to the model as is (no chat template)."""
+    continuations: tuple[str, ...]
+    """Candidate continuations, e.g. `(" Paris", " Rome")` or `(" A", " B", " C", " D")`."""
+
+
+@dataclass(frozen=True)
+class ChoiceLoglikelihoods:
+    """What a backend returned for one ChoiceRequest."""
+
+    loglikelihoods: tuple[float, ...]
+    """Summed log-probability of each continuation's tokens given the context (natural log)."""
+    greedy: tuple[bool, ...]
+    """Whether greedy decoding would have produced each continuation exactly."""
+    continuation_tokens: tuple[int, ...]
+    prompt_tokens: int
+    """Tokens in the context."""
+    rendered_prompt: str
+
+
+@dataclass(frozen=True)
 class Completion:
     """What a backend returned for one request."""
 
@@ -89,6 +113,11 @@ class SampleResult:
     prompt_tokens: int
     completion_tokens: int
     finish_reason: str
+    category: str | None = None
+    """The subset's category (e.g. MMLU's `stem`), for per-category tables."""
+    choices: tuple[str, ...] = ()
+    loglikelihoods: tuple[float, ...] | None = None
+    """Per-choice log-probabilities, for loglikelihood-scored samples."""
 
     @property
     def correct(self) -> bool:
@@ -99,4 +128,12 @@ class SampleResult:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> SampleResult:
-        return cls(**data)
+        values = dict(data)
+        values["choices"] = tuple(values.get("choices") or ())
+        if values.get("loglikelihoods") is not None:
+            values["loglikelihoods"] = tuple(values["loglikelihoods"])
+        return cls(**values)
+
+
+Request = GenerationRequest | ChoiceRequest
+Response = Completion | ChoiceLoglikelihoods

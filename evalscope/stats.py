@@ -37,3 +37,19 @@ def estimate(values: np.ndarray | list[float], confidence: float = 0.95) -> Esti
         return Estimate(mean, n, None, None, None, "t")
     half = float(stats.t.ppf(0.5 + confidence / 2, n - 1)) * stderr
     return Estimate(mean, n, stderr, mean - half, mean + half, "t")
+
+
+def macro(parts: list[Estimate], confidence: float = 0.95) -> Estimate:
+    """Unweighted mean of subset scores; its standard error treats the subsets as independent samples
+    (sqrt(sum se_i^2) / k) and the interval is normal. Undefined stderr when a subset has n < 2."""
+    k = len(parts)
+    mean = float(np.mean([p.mean for p in parts]))
+    n = sum(p.n for p in parts)
+    if any(p.stderr is None for p in parts):
+        return Estimate(mean, n, None, None, None, "normal")
+    stderr = math.sqrt(sum(float(p.stderr) ** 2 for p in parts if p.stderr is not None)) / k
+    half = float(stats.norm.ppf(0.5 + confidence / 2)) * stderr
+    low, high = mean - half, mean + half
+    if all(p.ci_method == "wilson" for p in parts):  # a mean of proportions stays in [0, 1]
+        low, high = max(low, 0.0), min(high, 1.0)
+    return Estimate(mean, n, stderr, low, high, "normal")

@@ -11,7 +11,7 @@ from evalscope import benchmark as registry
 from evalscope.benchmark import Benchmark, SampleOrBad, Setup
 from evalscope.config import DatasetArgs, RunConfig
 from evalscope.data import DataError, locate, sha256_files
-from evalscope.schema import BadRow, GenerationRequest, Sample
+from evalscope.schema import BadRow, Request, Sample
 
 
 @dataclass
@@ -48,6 +48,9 @@ class Suite:
             width = max(4, len(str(len(rows) - 1)))
             for index, (location, row) in enumerate(rows[: self.config.limit]):
                 sample_id = f"{subset}-{index:0{width}d}"
+                if "__error__" in row:
+                    out.append(BadRow(sample_id, index, subset, location, str(row["__error__"])))
+                    continue
                 try:
                     sample = self.bench.to_sample(row, index, subset)
                     out.append(replace(sample, id=sample_id, index=index, subset=subset))
@@ -70,7 +73,8 @@ class Suite:
         for subset in self.bench.subsets:
             for index, (location, row) in enumerate(self.bench.rows(split, subset, self.files)):
                 try:
-                    pool.append(self.bench.to_sample(row, index, subset))
+                    sample = self.bench.to_sample(row, index, subset)
+                    pool.append(replace(sample, id=f"{split}-{subset}-{index}", index=index, subset=subset))
                 except KeyError as exc:
                     raise DataError(f"{location}: missing field {exc.args[0]!r} (few-shot split)") from None
                 except (ValueError, TypeError) as exc:
@@ -88,7 +92,7 @@ class Suite:
         rng = random.Random(f"{self.config.seed}:{self.bench.name}:{sample.id}")
         return rng.sample(pool, min(k, len(pool)))
 
-    def request(self, sample: Sample) -> GenerationRequest:
+    def request(self, sample: Sample) -> Request:
         return self.bench.request(sample, self.setup, self.few_shot(sample))
 
     def describe(self) -> str:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable, Sequence
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from evalscope.config import RunConfig
-from evalscope.schema import Completion, GenerationRequest
+from evalscope.schema import ChoiceLoglikelihoods, ChoiceRequest, Completion, GenerationRequest
 
 
 class Generator(Protocol):
@@ -24,6 +24,29 @@ class Generator(Protocol):
     def info(self) -> dict[str, Any]:
         """Model id, fingerprint and settings, for the report."""
         ...
+
+
+@runtime_checkable
+class Scorer(Protocol):
+    """A backend that can score continuations by log-probability (multiple choice by loglikelihood)."""
+
+    def loglikelihood(
+        self, requests: Sequence[ChoiceRequest], on_step: Callable[[int], None] | None = None
+    ) -> list[ChoiceLoglikelihoods]:
+        """One result per request, in request order; `on_step` reports requests done."""
+        ...
+
+
+class CapabilityError(RuntimeError):
+    """The backend cannot serve a request type the benchmark's setup needs."""
+
+
+def scorer(backend: Generator) -> Scorer:
+    if not isinstance(backend, Scorer):
+        raise CapabilityError(f"backend {backend.name!r} cannot score loglikelihoods; "
+                              "choose a generation setup for this benchmark (e.g. --dataset-args '{\"arc\": "
+                              "{\"setup\": \"generation\"}}')")
+    return backend
 
 
 BACKENDS = {"transformers": "evalscope.models.hf:TransformersBackend"}

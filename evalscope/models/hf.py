@@ -8,11 +8,15 @@ from typing import Any
 
 from evalscope.config import RunConfig
 from evalscope.models import resolve
+from evalscope.models.packing import Packed, attention_mask, pack
 from evalscope.models.resolve import ModelError
-from evalscope.schema import Completion, GenerationRequest
+from evalscope.schema import ChoiceLoglikelihoods, ChoiceRequest, Completion, GenerationRequest
 
 RAW_TEMPLATES = {"none", "raw", "base", "default-generation"}
 """--template-type values that mean: feed the prompt as plain text, no chat template."""
+
+TOKENS_PER_FORWARD = 8192
+"""Upper bound on padded tokens in one loglikelihood forward pass (bounds the attention mask's memory)."""
 
 
 def cut_at_stop(text: str, stop: Sequence[str]) -> tuple[str, bool]:
@@ -153,4 +157,69 @@ class TransformersBackend:
             text = str(tok.decode(tokens, skip_special_tokens=True))
             reason = "length" if end is None and len(row) >= gen.max_new_tokens else "stop"
             results.append(Completion(text, int(sum(mask)), len(tokens), reason, ""))
+        return results
+
+    def encode_choices(self, request: ChoiceRequest) -> tuple[list[int], list[list[int]]]:
+        """Context and continuation tokens, split the way lm-eval splits them: trailing spaces of the context
+        move to the continuation, and the continuation is what `context + continuation` adds to the context."""
+        context = request.context
+        spaces = len(context) - len(context.rstrip())
+        moved = context[len(context) - spaces :] if spaces else ""
+        context = context[: len(context) - spaces]
+        wholes = [context + moved + c for c in request.continuations]
+        encoded = self.tokenizer([context, *wholes], add_special_tokens=False)["input_ids"]
+        context_ids = list(encoded[0])
+        return context_ids, [list(w[len(context_ids) :]) for w in encoded[1:]]
+
+    def loglikelihood(
+        self, requests: Sequence[ChoiceRequest], on_step: Callable[[int], None] | None = None
+    ) -> list[ChoiceLoglikelihoods]:
+        """Each context once, its choices packed after it (see packing.py); longest rows first."""
+        rows = []
+        for request in requests:
+            context, choices = self.encode_choices(request)
+            rows.append((pack(context, choices), len(context), tuple(len(c) for c in choices)))
+        order = sorted(range(len(rows)), key=lambda i: -len(rows[i][0]))
+        out: list[ChoiceLoglikelihoods | None] = [None] * len(rows)
+        start = 0
+        while start < len(order):
+            width = len(rows[order[start]][0])
+            count = max(1, min(self.config.eval_batch_size, TOKENS_PER_FORWARD // width))
+            batch = order[start : start + count]
+            scores = self._score_packed([rows[i][0] for i in batch])
+            for i, (lls, greedy) in zip(batch, scores, strict=True):
+                out[i] = ChoiceLoglikelihoods(tuple(lls), tuple(greedy), rows[i][2], rows[i][1], requests[i].context)
+            if on_step is not None:
+                on_step(len(batch))
+            start += count
+        return [r for r in out if r is not None]
+
+    def _score_packed(self, rows: list[Packed]) -> list[tuple[list[float], list[bool]]]:
+        import torch
+
+        width = max(len(r) for r in rows)
+        pad = self.tokenizer.pad_token_id
+        ids = torch.tensor([r.tokens + [pad] * (width - len(r)) for r in rows])
+        positions = torch.tensor([r.positions + list(range(len(r), width)) for r in rows])
+        allowed = torch.from_numpy(attention_mask(rows, width))
+        mask = torch.zeros(allowed.shape, dtype=self.model.dtype)
+        mask.masked_fill_(~allowed, torch.finfo(self.model.dtype).min)
+        # Only rows that predict a choice token need logits: a few per choice instead of the whole sequence.
+        keep = sorted({p for r in rows for targets in r.targets for p, _ in targets})
+        column = {p: k for k, p in enumerate(keep)}
+        with torch.inference_mode():
+            logits = self.model(
+                input_ids=ids, attention_mask=mask, position_ids=positions, logits_to_keep=torch.tensor(keep)
+            ).logits
+            logprobs = torch.log_softmax(logits.float(), dim=-1)
+            best = logprobs.argmax(dim=-1)
+        results = []
+        for b, row in enumerate(rows):
+            lls, greedy = [], []
+            for targets in row.targets:
+                cols = [column[p] for p, _ in targets]
+                tokens = [t for _, t in targets]
+                lls.append(float(logprobs[b, cols, tokens].sum()))
+                greedy.append(bool((best[b, cols] == torch.tensor(tokens)).all()))
+            results.append((lls, greedy))
         return results

@@ -1,0 +1,10 @@
+"""ARC as a pytest suite: one item per question; a wrong pick reports as INCORRECT."""
+
+import pytest
+
+pytestmark = pytest.mark.evalscope("arc")
+
+
+def test_arc(sample, scored):
+    assert scored.sample_id == sample.id
+    assert scored.metrics, "the scorer returned no metric"
