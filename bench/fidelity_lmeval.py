@@ -37,7 +37,8 @@ TIE = 1e-3
 
 
 def picks(lls: list[float], choices: list[str]) -> dict[str, int]:
-    return {"acc": int(np.argmax(lls)), "acc_norm": int(np.argmax([ll / len(c) for ll, c in zip(lls, choices, strict=True)]))}
+    normalised = [ll / len(c) for ll, c in zip(lls, choices, strict=True)]
+    return {"acc": int(np.argmax(lls)), "acc_norm": int(np.argmax(normalised))}
 
 
 def near_tie(lls: list[float], choices: list[str], metric: str) -> bool:

@@ -60,7 +60,9 @@ def _suffix_nodeid(item: pytest.Item, group: str) -> None:
         item._nodeid = new  # type: ignore[attr-defined]
 
 
-def assign_groups(items: list[pytest.Item], size: int, xdist_groups: bool) -> None:
+def assign_groups(
+    items: list[pytest.Item], size: int, xdist_groups: bool, length: Callable[[pytest.Item], int]
+) -> None:
     """Give each selected benchmark item its batch group, deterministically on every process; with xdist's
     loadgroup scheduling the group also goes into the node id, so a group is one worker's unit."""
     by_bench: dict[str, list[pytest.Item]] = defaultdict(list)
@@ -68,8 +70,8 @@ def assign_groups(items: list[pytest.Item], size: int, xdist_groups: bool) -> No
         if BENCH_KEY in item.stash:
             by_bench[item.stash[BENCH_KEY]].append(item)
     for name, members in by_bench.items():
-        # Longest prompts first, ties by id: groups pad little and never depend on item order.
-        ordered = sorted(members, key=lambda it: (-len(getattr(sample_of(it), "input", "")), sample_of(it).id))
+        # Longest requests first, ties by id: groups pad little and never depend on item order.
+        ordered = sorted(members, key=lambda it: (-length(it), sample_of(it).id))
         for start in range(0, len(ordered), size):
             group = f"{name}-{start // size:04d}"
             for item in ordered[start : start + size]:

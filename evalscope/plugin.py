@@ -203,7 +203,9 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     # Groups are cut from the final selection (after -k, --lf, deselection), and before xdist's worker hook
     # sends the node ids to the controller, since the group travels in the node id.
     config = session.config
-    assign_groups(session.items, config.stash[RUN_KEY].eval_batch_size, bool(config.getoption("loadgroup", False)))
+    suites = config.stash[SUITES_KEY]
+    assign_groups(session.items, config.stash[RUN_KEY].eval_batch_size, bool(config.getoption("loadgroup", False)),
+                  lambda item: suites[item.stash[BENCH_KEY]].size(sample_of(item)))
     config.stash[ENGINE_KEY].bind(session.items)
     if _is_worker(config) or config.option.collectonly:
         return

@@ -11,7 +11,7 @@ from evalscope import benchmark as registry
 from evalscope.benchmark import Benchmark, SampleOrBad, Setup
 from evalscope.config import DatasetArgs, RunConfig
 from evalscope.data import DataError, locate, sha256_files
-from evalscope.schema import BadRow, Request, Sample
+from evalscope.schema import BadRow, ChoiceRequest, Request, Sample
 
 
 @dataclass
@@ -94,6 +94,15 @@ class Suite:
 
     def request(self, sample: Sample) -> Request:
         return self.bench.request(sample, self.setup, self.few_shot(sample))
+
+    def size(self, sample: SampleOrBad) -> int:
+        """Characters the model reads for this sample (context plus every choice), to sort batches by."""
+        if isinstance(sample, BadRow):
+            return 0
+        request = self.request(sample)
+        if isinstance(request, ChoiceRequest):
+            return len(request.context) + sum(len(c) for c in request.continuations)
+        return len(request.prompt)
 
     def describe(self) -> str:
         shots = f"{self.setup.few_shot_num}-shot"

@@ -204,22 +204,40 @@ class TransformersBackend:
         allowed = torch.from_numpy(attention_mask(rows, width))
         mask = torch.zeros(allowed.shape, dtype=self.model.dtype)
         mask.masked_fill_(~allowed, torch.finfo(self.model.dtype).min)
-        # Only rows that predict a choice token need logits: a few per choice instead of the whole sequence.
-        keep = sorted({p for r in rows for targets in r.targets for p, _ in targets})
-        column = {p: k for k, p in enumerate(keep)}
+        wanted = [(b, p) for b, row in enumerate(rows) for targets in row.targets for p, _ in targets]
         with torch.inference_mode():
-            logits = self.model(
-                input_ids=ids, attention_mask=mask, position_ids=positions, logits_to_keep=torch.tensor(keep)
-            ).logits
+            if self._plain_head():
+                # Logits only where a choice token is predicted: a few rows instead of batch x width x vocab.
+                base = getattr(self.model, self.model.base_model_prefix)
+                hidden = base(input_ids=ids, attention_mask=mask, position_ids=positions).last_hidden_state
+                index = torch.tensor(wanted)
+                logits = self.model.get_output_embeddings()(hidden[index[:, 0], index[:, 1]])
+            else:  # heads that scale or cap logits: let the model apply them, on the union of positions
+                keep = sorted({p for _, p in wanted})
+                full = self.model(input_ids=ids, attention_mask=mask, position_ids=positions,
+                                  logits_to_keep=torch.tensor(keep)).logits
+                column = {p: k for k, p in enumerate(keep)}
+                logits = torch.stack([full[b, column[p]] for b, p in wanted])
             logprobs = torch.log_softmax(logits.float(), dim=-1)
-            best = logprobs.argmax(dim=-1)
+            best = logprobs.argmax(dim=-1).tolist()
+        where = {key: k for k, key in enumerate(wanted)}
         results = []
         for b, row in enumerate(rows):
             lls, greedy = [], []
             for targets in row.targets:
-                cols = [column[p] for p, _ in targets]
-                tokens = [t for _, t in targets]
-                lls.append(float(logprobs[b, cols, tokens].sum()))
-                greedy.append(bool((best[b, cols] == torch.tensor(tokens)).all()))
+                ks = [where[(b, p)] for p, _ in targets]
+                lls.append(float(sum(logprobs[k, t].item() for k, (_, t) in zip(ks, targets, strict=True))))
+                greedy.append(all(best[k] == t for k, (_, t) in zip(ks, targets, strict=True)))
             results.append((lls, greedy))
         return results
+
+    def _plain_head(self) -> bool:
+        """Whether logits are just the output embedding of the last hidden state (no scaling or capping)."""
+        config = self.model.config
+        return (
+            getattr(self.model, "base_model_prefix", "") != ""
+            and hasattr(self.model, getattr(self.model, "base_model_prefix", ""))
+            and self.model.get_output_embeddings() is not None
+            and not getattr(config, "final_logit_softcapping", None)
+            and getattr(config, "logit_scale", None) in (None, 1, 1.0)
+        )
