@@ -21,11 +21,11 @@ def sample_frame(results: Iterable[SampleResult]) -> pd.DataFrame:
     """Long format: one row per (sample, metric)."""
     rows = [
         {"benchmark": r.benchmark, "subset": r.subset, "sample_id": r.sample_id, "metric": m, "value": v,
-         }
+         "cluster": r.cluster}
         for r in results
         for m, v in r.metrics.items()
     ]
-    return pd.DataFrame(rows, columns=["benchmark", "subset", "sample_id", "metric", "value"])
+    return pd.DataFrame(rows, columns=["benchmark", "subset", "sample_id", "metric", "value", "cluster"])
 
 
 def score_table(samples: pd.DataFrame) -> pd.DataFrame:
@@ -39,7 +39,8 @@ def score_table(samples: pd.DataFrame) -> pd.DataFrame:
         if len(subsets) > 1:
             parts.append((ALL_SUBSETS, frame))
         for subset, part in parts:
-            est = estimate(part["value"].to_numpy())
+            clusters = part["cluster"].tolist() if part["cluster"].notna().any() else None
+            est = estimate(part["value"].to_numpy(), clusters=clusters)
             rows.append({"benchmark": bench, "subset": subset, "metric": metric, "score": est.mean, "n": est.n,
                          "stderr": est.stderr, "ci_low": est.ci_low, "ci_high": est.ci_high,
                          "ci_method": est.ci_method})

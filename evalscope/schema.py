@@ -89,6 +89,8 @@ class SampleResult:
     prompt_tokens: int
     completion_tokens: int
     finish_reason: str
+    cluster: str | None = None
+    """The passage or context this sample shares with others (`metadata["cluster"]`), for clustered errors."""
 
     @property
     def correct(self) -> bool:
