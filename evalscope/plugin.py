@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from evalscope import config as cfg
-from evalscope import gates, runs
+from evalscope import gates, htmlreport, runs
 from evalscope.benchmark import UnknownBenchmark, benchmark_dir
 from evalscope.data import DataError
 from evalscope.engine import (
@@ -167,6 +167,7 @@ def pytest_configure(config: pytest.Config) -> None:
         recorder = Recorder(config, run, config.stash[SUITES_KEY])
         config.stash[RECORDER_KEY] = recorder
         config.pluginmanager.register(recorder, "evalscope-recorder")
+        htmlreport.register(config, recorder)
 
 
 @pytest.hookimpl(optionalhook=True)
