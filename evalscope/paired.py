@@ -37,9 +37,10 @@ class Paired:
     method: str
     """`mcnemar-exact` (0/1 scores: exact binomial test on the discordant pairs; interval: paired t) or
     `paired-bootstrap` (other scores: seeded resampling of pairs, percentile interval)."""
-    mde: float
+    mde: float | None
     """Smallest true drop this n detects with 80% power at one-sided alpha 0.05, from the spread of the paired
-    differences (from the two runs' variances when every pair agrees, which is an upper bound)."""
+    differences (from the two runs' variances when every pair agrees, which is an upper bound); None when
+    neither run varies at all (e.g. both score 0 everywhere) or n < 2."""
     worse: int | None = None
     """0/1 scores: pairs the baseline got right and the candidate wrong."""
     better: int | None = None
@@ -62,7 +63,7 @@ class Paired:
         """One line for the terminal or a log."""
         text = (f"diff {self.diff:+.4f} ({self.candidate:.4f} vs baseline {self.baseline:.4f}), 95% CI "
                 f"[{self.ci_low:+.4f}, {self.ci_high:+.4f}], p = {self.p_value:.4g} ({self.method}, one-sided), "
-                f"n = {self.n} pairs, min detectable drop {self.mde:.4f}")
+                f"n = {self.n} pairs, min detectable drop {'-' if self.mde is None else f'{self.mde:.4f}'}")
         if self.worse is not None:
             text += f", discordant {self.worse} worse / {self.better} better"
         if self.only_candidate or self.only_baseline:
@@ -83,14 +84,16 @@ def _t_interval(d: np.ndarray) -> tuple[float, float]:
     return float(low), float(high)
 
 
-def minimum_detectable(d: np.ndarray, a: np.ndarray, b: np.ndarray) -> float:
+def minimum_detectable(d: np.ndarray, a: np.ndarray, b: np.ndarray) -> float | None:
     """(z_{1-alpha} + z_power) * SD(d) / sqrt(n); SD(d) from Var(a) + Var(b) when the pairs never differ."""
     n = d.size
     if n < 2:
-        return math.inf
+        return None
     sd = float(d.std(ddof=1))
     if sd == 0.0:
         sd = math.sqrt(float(a.var(ddof=1)) + float(b.var(ddof=1)))
+    if sd == 0.0:
+        return None
     return float((stats.norm.ppf(1 - ALPHA) + stats.norm.ppf(POWER)) * sd / math.sqrt(n))
 
 
@@ -103,7 +106,7 @@ def compare(candidate: Mapping[str, float], baseline: Mapping[str, float]) -> Pa
     b = np.array([baseline[i] for i in common], dtype=float)
     if not common:
         nan = math.nan
-        return Paired(0, nan, nan, nan, nan, nan, 1.0, "none", math.inf, None, None, only_c, only_b)
+        return Paired(0, nan, nan, nan, nan, nan, 1.0, "none", None, None, None, only_c, only_b)
     d = a - b
     mde = minimum_detectable(d, a, b)
     if _binary(a) and _binary(b):
