@@ -349,12 +349,11 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
     recorder = config.stash.get(RECORDER_KEY, None)
-    if recorder is None or recorder.report_path is None:
-        return
-    terminalreporter.section("evalscope scores")
-    for line in format_table(recorder.table, recorder.errors).splitlines():
-        terminalreporter.write_line(line)
-    terminalreporter.write_line(f"report: {recorder.report_path}")
+    if recorder is not None and recorder.report_path is not None:
+        terminalreporter.section("evalscope scores")
+        for line in format_table(recorder.table, recorder.errors).splitlines():
+            terminalreporter.write_line(line)
+        terminalreporter.write_line(f"report: {recorder.report_path}")
     verdicts, error = config.stash.get(VERDICTS_KEY, ([], None))
     if verdicts or error:
         terminalreporter.section("evalscope gates")
@@ -363,4 +362,4 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
             terminalreporter.write_line(f"{word} {verdict.gate}: {verdict.summary}",
                                         green=verdict.passed, red=not verdict.passed)
         if error is not None:
-            terminalreporter.write_line(f"ERROR (usage, exit 4): {error}", red=True)
+            terminalreporter.write_line(f"ERROR (usage): {error}", red=True)
