@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _lmeval import default_model_folder, run_lmeval, run_ours, write_tasks  # noqa: E402
+from _lmeval import default_model_folder, run_lmeval, run_ours, write_tasks
 
 
 def main() -> None:

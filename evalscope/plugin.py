@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 
 from evalscope import config as cfg
-from evalscope.benchmark import UnknownBenchmark
+from evalscope import gates, htmlreport, runs
+from evalscope.benchmark import UnknownBenchmark, benchmark_dir
 from evalscope.data import DataError
 from evalscope.engine import (
     BENCH_KEY,
@@ -28,12 +29,15 @@ from evalscope.models.resolve import ModelError, looks_local, source
 from evalscope.recorder import ITEM_PROPERTY, RESULT_PROPERTY, Recorder
 from evalscope.report import format_table
 from evalscope.schema import BadRow, ChoiceLoglikelihoods, ChoiceRequest, Sample, SampleResult
+from evalscope.stats import CLUSTER_KEY
 from evalscope.suite import Suite
 
 RUN_KEY = pytest.StashKey[cfg.RunConfig]()
 SUITES_KEY = pytest.StashKey[dict[str, Suite]]()
 ENGINE_KEY = pytest.StashKey[Engine]()
 RECORDER_KEY = pytest.StashKey[Recorder]()
+GATES_KEY = pytest.StashKey[gates.GateKeeper]()
+VERDICTS_KEY = pytest.StashKey[tuple[list[gates.Verdict], gates.GateError | None]]()
 ENV_KEY = pytest.StashKey[dict[str, str | None]]()
 
 # (option, ini key, help). Every option is also readable from the ini file under the ini key.
@@ -59,6 +63,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         extra = ["--chat-template"] if flag == "--template-type" else []
         group.addoption(flag, *extra, dest=f"evalscope_{ini}", default=None, help=help_text)
         parser.addini(ini, help=f"evalscope: {help_text}", default=None)
+    group.addoption("--gate", dest="evalscope_gates", action="append", default=[],
+                    help="fail the session (exit 6) unless a score passes: 'gsm8k>=0.40', 'mmlu.stem>=0.3', "
+                         "'gsm8k:acc>0.1' (repeatable)")
+    group.addoption("--baseline", dest="evalscope_baseline", default=None,
+                    help="a previous run's report.json (or folder): fail on a significant paired drop > --max-drop")
+    group.addoption("--max-drop", dest="evalscope_max_drop", default="0.02",
+                    help="largest tolerated drop of the primary score against --baseline (default 0.02)")
 
 
 def _value(config: pytest.Config, ini: str) -> str | None:
@@ -102,6 +113,28 @@ def _is_worker(config: pytest.Config) -> bool:
     return hasattr(config, "workerinput")
 
 
+def gate_keeper(config: pytest.Config) -> gates.GateKeeper:
+    """Parse --gate/--baseline/--max-drop (errors are usage errors, before any inference)."""
+    try:
+        thresholds = tuple(gates.Threshold.parse(text) for text in config.getoption("evalscope_gates"))
+        for gate in thresholds:
+            benchmark_dir(gate.benchmark)
+        text = str(config.getoption("evalscope_max_drop"))
+        try:
+            max_drop = float(text)
+        except ValueError:
+            raise cfg.ConfigError(f"--max-drop: {text!r} is not a number") from None
+        if not 0 <= max_drop < 1:
+            raise cfg.ConfigError(f"--max-drop: {max_drop} must be in [0, 1)")
+        path = config.getoption("evalscope_baseline")
+        baseline = runs.load(Path(path).expanduser()) if path else None
+    except (gates.GateError, UnknownBenchmark, cfg.ConfigError) as exc:
+        raise pytest.UsageError(f"{exc}") from None
+    except runs.RunError as exc:
+        raise pytest.UsageError(f"--baseline: {exc}") from None
+    return gates.GateKeeper(thresholds, baseline, max_drop)
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "evalscope(name): a benchmark suite, parametrized with one item per sample")
     config.addinivalue_line("markers", "perf: serving performance tests (deselected unless -m perf)")
@@ -130,9 +163,11 @@ def pytest_configure(config: pytest.Config) -> None:
         if config.getoption("dist", "no") in ("load", "worksteal"):
             # A group of samples is one batch: it must go to one worker whole (see engine.py).
             config.option.dist = "loadgroup"
+        config.stash[GATES_KEY] = gate_keeper(config)
         recorder = Recorder(config, run, config.stash[SUITES_KEY])
         config.stash[RECORDER_KEY] = recorder
         config.pluginmanager.register(recorder, "evalscope-recorder")
+        htmlreport.register(config, recorder)
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -253,6 +288,7 @@ def scored(request: pytest.FixtureRequest) -> SampleResult:
         "metrics": dict(verdict.metrics), "primary_metric": suite.setup.primary_metric,
         "extracted": dict(verdict.extracted), "target": sample.target, "prompt": completion.rendered_prompt,
         "category": suite.bench.categories.get(sample.subset),
+        "cluster": None if sample.metadata.get(CLUSTER_KEY) is None else str(sample.metadata[CLUSTER_KEY]),
     }
     if isinstance(completion, ChoiceLoglikelihoods):
         asked = suite.request(sample)
@@ -293,6 +329,28 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if engine.batches:
         recorder.add_local(engine.info())
     recorder.finish(int(exitstatus))
+    keeper = config.stash[GATES_KEY]
+    if keeper.active and not config.option.collectonly:
+        _judge(session, keeper, recorder)
+
+
+def _judge(session: pytest.Session, keeper: gates.GateKeeper, recorder: Recorder) -> None:
+    """Gate verdicts into report.json, the terminal and the exit status (on the controller only)."""
+    primary = {r.benchmark: r.primary_metric for r in recorder.results.values()}
+    scores: dict[str, dict[str, float]] = {}
+    for r in recorder.results.values():
+        scores.setdefault(r.benchmark, {})[r.sample_id] = float(r.metrics.get(r.primary_metric, 0.0))
+    verdicts: list[gates.Verdict] = []
+    error: gates.GateError | None = None
+    try:
+        verdicts = keeper.judge(recorder.table, scores, primary)
+    except gates.GateError as exc:
+        error = exc
+    session.exitstatus = gates.exit_status(int(session.exitstatus), verdicts, error)
+    session.config.stash[VERDICTS_KEY] = (verdicts, error)
+    recorder.amend(int(session.exitstatus), gates={
+        "passed": error is None and all(v.passed for v in verdicts), "error": str(error) if error else None,
+        "verdicts": [v.to_json() for v in verdicts]})
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -306,9 +364,17 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
     recorder = config.stash.get(RECORDER_KEY, None)
-    if recorder is None or recorder.report_path is None:
-        return
-    terminalreporter.section("evalscope scores")
-    for line in format_table(recorder.table, recorder.errors).splitlines():
-        terminalreporter.write_line(line)
-    terminalreporter.write_line(f"report: {recorder.report_path}")
+    if recorder is not None and recorder.report_path is not None:
+        terminalreporter.section("evalscope scores")
+        for line in format_table(recorder.table, recorder.errors).splitlines():
+            terminalreporter.write_line(line)
+        terminalreporter.write_line(f"report: {recorder.report_path}")
+    verdicts, error = config.stash.get(VERDICTS_KEY, ([], None))
+    if verdicts or error:
+        terminalreporter.section("evalscope gates")
+        for verdict in verdicts:
+            word = "PASS" if verdict.passed else "FAIL"
+            terminalreporter.write_line(f"{word} {verdict.gate}: {verdict.summary}",
+                                        green=verdict.passed, red=not verdict.passed)
+        if error is not None:
+            terminalreporter.write_line(f"ERROR (usage): {error}", red=True)

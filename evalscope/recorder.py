@@ -54,6 +54,8 @@ class Recorder:
         self._files: dict[str, IO[str]] = {}
         self.report_path: Path | None = None
         self.exitstatus: int | None = None
+        self.data: dict[str, Any] = {}
+        """The JSON report as last written."""
 
     def _jsonl(self, bench: str) -> IO[str]:
         if bench not in self._files:
@@ -106,7 +108,16 @@ class Recorder:
         self.exitstatus = exitstatus
         assert self.run_dir is not None
         self.report_path = self.run_dir / "report.json"
-        report.write_json(self.report_path, report.build_report(self.table, self._benchmark_info(), self._meta()))
+        self.data = report.build_report(self.table, self._benchmark_info(), self._meta())
+        report.write_json(self.report_path, self.data)
+
+    def amend(self, exit_status: int, **sections: Any) -> None:
+        """Rewrite the report with sections decided after the scores (gate verdicts) and the final exit status."""
+        if self.report_path is None:
+            return
+        self.exitstatus = exit_status
+        self.data = {**self.data, **sections, "run": {**self.data["run"], "exit_status": exit_status}}
+        report.write_json(self.report_path, self.data)
 
     def _benchmark_info(self) -> dict[str, dict[str, Any]]:
         names = {b for b, _ in self.results} | set(self.errors)
@@ -114,7 +125,8 @@ class Recorder:
         for name in names:
             suite = self.suites.get(name)
             entry: dict[str, Any] = {"n_scored": sum(1 for b, _ in self.results if b == name),
-                                     "n_errors": self.errors.get(name, 0)}
+                                     "n_errors": self.errors.get(name, 0),
+                                     "predictions": f"predictions/{name}.jsonl"}
             if suite is None:
                 try:
                     suite = self.suites[name] = Suite.load(name, self.run)

@@ -24,11 +24,17 @@ def sample_frame(results: Iterable[SampleResult]) -> pd.DataFrame:
     """Long format: one row per (sample, metric)."""
     rows = [
         {"benchmark": r.benchmark, "subset": r.subset, "category": r.category, "sample_id": r.sample_id,
-         "metric": m, "value": v}
+         "metric": m, "value": v, "cluster": r.cluster}
         for r in results
         for m, v in r.metrics.items()
     ]
-    return pd.DataFrame(rows, columns=["benchmark", "subset", "category", "sample_id", "metric", "value"])
+    return pd.DataFrame(rows, columns=["benchmark", "subset", "category", "sample_id", "metric", "value", "cluster"])
+
+
+def _estimate(part: pd.DataFrame) -> Estimate:
+    """Clustered when the samples name the passage or context they share."""
+    clusters = part["cluster"].tolist() if part["cluster"].notna().any() else None
+    return estimate(part["value"].to_numpy(), clusters=clusters)
 
 
 def score_table(samples: pd.DataFrame) -> pd.DataFrame:
@@ -44,14 +50,14 @@ def score_table(samples: pd.DataFrame) -> pd.DataFrame:
 
     # sort=False keeps the scorer's metric order: the primary metric first.
     for (bench, metric), frame in samples.groupby(["benchmark", "metric"], sort=False):
-        per_subset = {s: estimate(part["value"].to_numpy()) for s, part in sorted(frame.groupby("subset"))}
+        per_subset = {s: _estimate(part) for s, part in sorted(frame.groupby("subset"))}
         for subset, est in per_subset.items():
             add(bench, subset, metric, est, "subset")
         if len(per_subset) < 2:
             continue
         for category, part in sorted(frame.dropna(subset=["category"]).groupby("category")):
-            add(bench, str(category), metric, estimate(part["value"].to_numpy()), "category")
-        add(bench, ALL_SUBSETS, metric, estimate(frame["value"].to_numpy()), "overall")
+            add(bench, str(category), metric, _estimate(part), "category")
+        add(bench, ALL_SUBSETS, metric, _estimate(frame), "overall")
         add(bench, MACRO, metric, macro(list(per_subset.values())), "macro")
     return pd.DataFrame(rows, columns=SCORE_COLUMNS)
 

@@ -118,6 +118,8 @@ class SampleResult:
     choices: tuple[str, ...] = ()
     loglikelihoods: tuple[float, ...] | None = None
     """Per-choice log-probabilities, for loglikelihood-scored samples."""
+    cluster: str | None = None
+    """The passage or context this sample shares with others (`metadata["cluster"]`), for clustered errors."""
 
     @property
     def correct(self) -> bool:

@@ -40,3 +40,56 @@ def test_degenerate_sizes() -> None:
     assert estimate([]).n == 0
     single = estimate([0.5])
     assert single.stderr is None and single.ci_low is None
+
+
+def test_clustered_standard_error_matches_a_direct_computation() -> None:
+    values = np.array([1, 1, 0, 0, 0, 1, 1, 1, 0, 1], dtype=float)
+    clusters = ["a", "a", "b", "b", "b", "c", "c", "d", "d", "e"]
+    est = estimate(values, clusters=clusters)
+    mean, n = values.mean(), len(values)
+    sums = {c: 0.0 for c in clusters}
+    for v, c in zip(values, clusters, strict=True):
+        sums[c] += v - mean
+    g = len(sums)
+    expected = math.sqrt(g / (g - 1) * sum(s * s for s in sums.values())) / n
+    assert est.ci_method == "cluster-t" and est.clusters == g == 5
+    assert est.stderr == pytest.approx(expected)
+    half = sst.t.ppf(0.975, g - 1) * expected
+    assert (est.ci_low, est.ci_high) == pytest.approx((mean - half, mean + half))
+
+
+def test_one_sample_per_cluster_is_the_plain_estimate() -> None:
+    values = np.array([0.2, 0.5, 0.9, 0.4, 0.7])
+    assert estimate(values, clusters=["a", "b", "c", "d", "e"]) == estimate(values)
+    assert estimate(values, clusters=[None] * 5) == estimate(values)
+    # and the clustered formula itself reduces to scipy's standard error
+    from evalscope.stats import clustered_stderr
+
+    assert clustered_stderr(values, ["a", "b", "c", "d", "e"]) == pytest.approx(sst.sem(values))
+
+
+def test_shared_contexts_widen_the_interval() -> None:
+    # Questions on the same passage succeed or fail together: 10 passages of 5 questions each.
+    values = np.repeat([1, 0, 1, 1, 0, 0, 1, 0, 1, 0], 5).astype(float)
+    clusters = np.repeat(np.arange(10), 5).tolist()
+    naive, clustered = estimate(values), estimate(values, clusters=clusters)
+    assert clustered.stderr is not None and naive.stderr is not None
+    assert clustered.stderr > 2 * naive.stderr
+    assert clustered.ci_high - clustered.ci_low > naive.ci_high - naive.ci_low  # type: ignore[operator]
+
+
+def test_score_table_uses_clusters_from_the_results() -> None:
+    from evalscope.report import sample_frame, score_table
+    from evalscope.schema import SampleResult
+
+    def result(i: int, correct: bool, cluster: str | None) -> SampleResult:
+        return SampleResult("race", "high", f"high-{i:04d}", i, {"acc": float(correct)}, "acc", {"acc": None},
+                            "A", "p", "o", 1, 1, "stop", cluster)
+
+    results = [result(i, i % 4 < 2, f"passage-{i // 4}") for i in range(12)]
+    row = score_table(sample_frame(results)).iloc[0]
+    assert row["ci_method"] == "cluster-t" and row["n"] == 12
+    values = np.array([float(i % 4 < 2) for i in range(12)])
+    assert row["stderr"] == pytest.approx(estimate(values, clusters=[i // 4 for i in range(12)]).stderr)
+    plain = score_table(sample_frame([result(i, i % 4 < 2, None) for i in range(12)])).iloc[0]
+    assert plain["ci_method"] == "wilson"

@@ -1,0 +1,177 @@
+"""CI gates: score thresholds (`--gate`) and a paired regression test against a baseline run (`--baseline`)."""
+
+from __future__ import annotations
+
+import math
+import operator
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from evalscope import paired
+from evalscope.report import ALL_SUBSETS
+from evalscope.runs import Run
+
+GATE_FAILED = 6
+"""Exit status of a clean run whose gate failed (pytest itself uses 0-5; 3 is its internal error)."""
+
+OPERATORS: dict[str, Callable[[float, float], bool]] = {
+    ">=": operator.ge, ">": operator.gt, "<=": operator.le, "<": operator.lt}
+_GATE = re.compile(r"^\s*(?P<target>[^\s:<>=]+)(?::(?P<metric>[^<>=]+?))?\s*(?P<op>>=|<=|>|<)\s*(?P<value>\S+)\s*$")
+
+
+class GateError(ValueError):
+    """A gate that cannot be evaluated (bad syntax, or naming nothing that ran): a usage error."""
+
+
+@dataclass(frozen=True)
+class Threshold:
+    """`bench[.subset-or-category][:metric] OP value`, e.g. `gsm8k>=0.40`, `mmlu.stem>=0.3`, `gsm8k:acc>0.1`."""
+
+    text: str
+    benchmark: str
+    subset: str | None
+    """None: the benchmark's OVERALL row (or its only subset)."""
+    metric: str | None
+    """None: the benchmark's primary metric."""
+    op: str
+    value: float
+
+    @classmethod
+    def parse(cls, text: str) -> Threshold:
+        match = _GATE.match(text)
+        if match is None:
+            raise GateError(f"--gate {text!r}: expected BENCH[.SUBSET][:METRIC]>=VALUE, e.g. 'gsm8k>=0.40'")
+        try:
+            value = float(match["value"])
+        except ValueError:
+            raise GateError(f"--gate {text!r}: {match['value']!r} is not a number") from None
+        if not math.isfinite(value):
+            raise GateError(f"--gate {text!r}: the threshold must be a finite number")
+        bench, _, subset = match["target"].partition(".")
+        metric = match["metric"].strip() if match["metric"] else None
+        return cls(text, bench, subset or None, metric, match["op"], value)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """One gate's outcome, as report.json, the terminal and the HTML show it."""
+
+    gate: str
+    """The gate as given (`gsm8k>=0.40`) or `baseline <bench>`."""
+    passed: bool
+    summary: str
+    """One line: what was compared and why it passed or failed."""
+    details: Mapping[str, Any] = field(default_factory=dict)
+    """JSON-safe numbers behind the verdict (score and interval; or the paired statistics)."""
+
+    def to_json(self) -> dict[str, Any]:
+        return {"gate": self.gate, "passed": self.passed, "summary": self.summary, "details": dict(self.details)}
+
+
+def _row(gate: Threshold, table: pd.DataFrame, primary: Mapping[str, str]) -> pd.Series:
+    ran = sorted(table["benchmark"].unique())
+    rows = table[table["benchmark"] == gate.benchmark]
+    if rows.empty:
+        raise GateError(f"--gate {gate.text!r}: benchmark {gate.benchmark!r} did not run (ran: {', '.join(ran)})")
+    metric = gate.metric or primary.get(gate.benchmark) or str(rows["metric"].iloc[0])
+    if metric not in set(rows["metric"]):
+        raise GateError(f"--gate {gate.text!r}: {gate.benchmark} has no metric {metric!r} "
+                        f"(metrics: {', '.join(dict.fromkeys(rows['metric']))})")
+    rows = rows[rows["metric"] == metric]
+    subsets = list(dict.fromkeys(rows["subset"]))
+    subset = gate.subset or (ALL_SUBSETS if ALL_SUBSETS in subsets else subsets[0] if len(subsets) == 1 else None)
+    chosen = rows[rows["subset"] == subset]
+    if chosen.empty:
+        raise GateError(f"--gate {gate.text!r}: {gate.benchmark} has no subset or category {gate.subset!r} "
+                        f"that ran (rows: {', '.join(subsets)})")
+    return chosen.iloc[0]
+
+
+def check_thresholds(gates: list[Threshold], table: pd.DataFrame, primary: Mapping[str, str]) -> list[Verdict]:
+    """Each gate against its row of the score table (raises GateError for a gate that names nothing that ran)."""
+    verdicts = []
+    for gate in gates:
+        row = _row(gate, table, primary)
+        score = float(row["score"])
+        passed = not math.isnan(score) and OPERATORS[gate.op](score, gate.value)
+        interval = (f"[{row['ci_low']:.4f}, {row['ci_high']:.4f}]" if pd.notna(row["ci_low"]) else "[-]")
+        summary = (f"{row['benchmark']}/{row['subset']} {row['metric']} = {score:.4f} 95% CI {interval}, "
+                   f"n = {int(row['n'])}; needs {gate.op} {gate.value:g}")
+        details = {"benchmark": row["benchmark"], "subset": row["subset"], "metric": row["metric"], "score": score,
+                   "ci_low": None if pd.isna(row["ci_low"]) else float(row["ci_low"]),
+                   "ci_high": None if pd.isna(row["ci_high"]) else float(row["ci_high"]), "n": int(row["n"]),
+                   "op": gate.op, "threshold": gate.value}
+        verdicts.append(Verdict(gate.text, passed, summary, details))
+    return verdicts
+
+
+def check_baseline(baseline: Run, current: Mapping[str, Mapping[str, float]], primary: Mapping[str, str],
+                   max_drop: float) -> list[Verdict]:
+    """Per benchmark present in both runs: fail when the candidate's drop exceeds `max_drop` AND the one-sided
+    paired test says the candidate is worse at alpha 0.05. `current`: benchmark -> sample id -> primary score."""
+    shared = [name for name in sorted(current) if baseline.benchmark(name) is not None]
+    if not shared:
+        names = ", ".join(b.get("name", "?") for b in baseline.benchmarks)
+        raise GateError(f"--baseline {baseline.folder}: no benchmark in common with this run "
+                        f"(baseline: {names}; this run: {', '.join(sorted(current))})")
+    verdicts = []
+    for name in shared:
+        metric = primary[name]
+        before = baseline.scores(name, metric)
+        if not before and baseline.records.get(name):
+            raise GateError(f"--baseline {baseline.folder}: {name} has no metric {metric!r} in the baseline")
+        result = paired.compare(current[name], before)
+        if result.n == 0:
+            raise GateError(f"--baseline {baseline.folder}: {name}: no sample scored in both runs "
+                            f"({len(result.only_candidate)} only in this run, {len(result.only_baseline)} only in "
+                            "the baseline)")
+        drop = -result.diff
+        failed = drop > max_drop and result.significant
+        if failed:
+            why = f"drop {drop:.4f} > max-drop {max_drop:g} and significant (p < {paired.ALPHA})"
+        elif drop > max_drop:
+            why = f"drop {drop:.4f} > max-drop {max_drop:g} but not significant (p >= {paired.ALPHA})"
+        else:
+            why = f"drop {max(drop, 0.0):.4f} within max-drop {max_drop:g}"
+        summary = f"{name} {metric}: {result.describe()} -> {why}"
+        details = {"benchmark": name, "metric": metric, "max_drop": max_drop, "baseline": str(baseline.folder),
+                   **result.to_json()}
+        verdicts.append(Verdict(f"baseline {name}", not failed, summary, details))
+    return verdicts
+
+
+@dataclass(frozen=True)
+class GateKeeper:
+    """The session's gates, parsed at configure time on the controller; judged once the scores are in."""
+
+    thresholds: tuple[Threshold, ...] = ()
+    baseline: Run | None = None
+    max_drop: float = 0.02
+
+    @property
+    def active(self) -> bool:
+        return bool(self.thresholds) or self.baseline is not None
+
+    def judge(self, table: pd.DataFrame, scores: Mapping[str, Mapping[str, float]],
+              primary: Mapping[str, str]) -> list[Verdict]:
+        """All verdicts (raises GateError when a gate names nothing that ran)."""
+        if table.empty:
+            raise GateError("no benchmark scored any sample, so no gate can be evaluated")
+        verdicts = check_thresholds(list(self.thresholds), table, primary)
+        if self.baseline is not None:
+            verdicts += check_baseline(self.baseline, scores, primary, self.max_drop)
+        return verdicts
+
+
+def exit_status(status: int, verdicts: list[Verdict], error: GateError | None) -> int:
+    """A gate can only turn a clean run (0) into GATE_FAILED, or a clean or failed one into a usage error (4);
+    interrupted and internal-error sessions keep their status."""
+    if error is not None and status in (0, 1):
+        return 4
+    if status == 0 and any(not v.passed for v in verdicts):
+        return GATE_FAILED
+    return status
