@@ -203,3 +203,16 @@ def metric_names() -> tuple[str, ...]:
     stats = ("mean", "p50", "p90", "p95", "p99", "max")
     late = tuple(f"lateness_{s}" for s in ("mean", "p50", "p99", "max"))
     return (*scalars, *(f"{m}_{s}" for m in LATENCIES for s in stats), *late)
+
+
+def knee(x: Sequence[float], y: Sequence[float]) -> int | None:
+    """Index of the knee of a rising curve (Kneedle): the point farthest above the chord from the first to the
+    last point, both axes scaled to [0, 1]; None with fewer than 3 points or a flat curve."""
+    xs, ys = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    if xs.size < 3 or np.ptp(xs) == 0 or np.ptp(ys) == 0:
+        return None
+    xn = (xs - xs.min()) / np.ptp(xs)
+    yn = (ys - ys.min()) / np.ptp(ys)
+    gap = yn - xn * (yn[-1] - yn[0]) - yn[0]
+    best = int(np.argmax(gap))
+    return best if gap[best] > 0 else None
