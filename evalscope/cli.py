@@ -8,12 +8,17 @@ from collections.abc import Sequence
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
-    commands = {"eval": "evaluate a model on benchmarks (run `evalscope eval --help`)"}
+    commands = {"eval": "evaluate a model on benchmarks (run `evalscope eval --help`)",
+                "perf": "load-test a serving endpoint (run `evalscope perf --help`)"}
     if not args or args[0] in ("-h", "--help") or args[0] not in commands:
         print("usage: evalscope COMMAND [ARGS]\n\ncommands:")
         for name, text in commands.items():
             print(f"  {name:8s}{text}")
         return 0 if args and args[0] in ("-h", "--help") else 2
+    if args[0] == "perf":
+        from evalscope.perf.cli import main as perf_main
+
+        return perf_main(args[1:])
     from evalscope.run import main as run_main
 
     return run_main(args[1:])
