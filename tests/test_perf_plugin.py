@@ -86,7 +86,8 @@ def test_evalscope_perf_cli_takes_evalscopes_flags(tmp_path: Path, calibration) 
     out = subprocess.run(
         [sys.executable, "-m", "evalscope.cli", "perf", "--url", server.url(), "--model", "m", "--parallel", "1", "2",
          "--number", "3", "4", "--max-tokens", "3", "--dataset", "random", "--min-prompt-length", "5",
-         "--max-prompt-length", "9", "--headers", "X-Test=1", "--outputs", str(tmp_path), "--", "-p", "no:cacheprovider"],
+         "--max-prompt-length", "9", "--headers", "X-Test=1", "--outputs", str(tmp_path),
+         "--", "-p", "no:cacheprovider"],
         capture_output=True, text=True, timeout=240, cwd=tmp_path)
     assert out.returncode == 0, out.stdout + out.stderr
     assert "2 passed" in out.stdout

@@ -88,8 +88,8 @@ class _Server:
             text = "".join(pieces)
             choice = {"index": 0, "finish_reason": "length",
                       **({"message": {"role": "assistant", "content": text}} if chat else {"text": text})}
-            data = json.dumps({"id": "cal", "object": "chat.completion", "choices": [choice], "usage": usage})
-            return self._write(writer, 200, "application/json", data.encode())
+            whole = json.dumps({"id": "cal", "object": "chat.completion", "choices": [choice], "usage": usage})
+            return self._write(writer, 200, "application/json", whole.encode())
         writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n")
         if chat:  # vLLM opens with a role-only delta
             self._event(writer, {"choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}}]})
@@ -99,9 +99,9 @@ class _Server:
             if delay > 0:
                 await asyncio.sleep(delay)
             last = c == len(pieces) - 1
-            choice: dict[str, Any] = {"index": 0, "finish_reason": "length" if last else None}
-            choice.update({"delta": {"content": piece}} if chat else {"text": piece})
-            self._event(writer, {"id": "cal", "choices": [choice]})
+            event: dict[str, Any] = {"index": 0, "finish_reason": "length" if last else None}
+            event.update({"delta": {"content": piece}} if chat else {"text": piece})
+            self._event(writer, {"id": "cal", "choices": [event]})
             await writer.drain()
         if (req.get("stream_options") or {}).get("include_usage"):
             self._event(writer, {"id": "cal", "choices": [], "usage": usage})

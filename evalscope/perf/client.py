@@ -135,7 +135,7 @@ class Connection:
                     state["events"] = 1
                 if error is None and not any(texts):
                     error = ("empty_output", "no chunk carried output")
-        except (TimeoutError, socket.timeout) as exc:
+        except TimeoutError as exc:
             error = ("timeout", repr(exc))
         except (ConnectionError, http.client.HTTPException, OSError) as exc:
             error = ("connection", repr(exc))

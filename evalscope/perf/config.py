@@ -94,7 +94,7 @@ def sweep(parallel: str | None, number: str | None, rate: str | None) -> tuple[S
         if len(values) not in (1, size):
             raise PerfConfigError(f"{flag}: {len(values)} values for {size} sweep points (give 1 or {size})")
     pick = [(v * size if len(v) == 1 else v) for v in (p, n, r)]
-    points = tuple(SweepPoint(int(a), int(b), c) for a, b, c in zip(*pick, strict=True))  # type: ignore[arg-type]
+    points = tuple(SweepPoint(int(a), int(b), c) for a, b, c in zip(*pick, strict=True))
     if len({pt.id for pt in points}) != len(points):
         raise PerfConfigError(f"duplicate sweep points: {', '.join(pt.id for pt in points)}")
     return points

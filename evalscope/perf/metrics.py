@@ -37,7 +37,8 @@ class Distribution:
             nan = math.nan
             return cls(0, nan, nan, nan, nan, nan, nan, nan)
         p = np.percentile(a, PERCENTILES)
-        return cls(int(a.size), float(a.mean()), *(float(x) for x in p), float(a.min()), float(a.max()))
+        return cls(n=int(a.size), mean=float(a.mean()), p50=float(p[0]), p90=float(p[1]), p95=float(p[2]),
+                   p99=float(p[3]), min=float(a.min()), max=float(a.max()))
 
 
 @dataclass(frozen=True)
@@ -140,12 +141,12 @@ class Summary:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Summary:
-        data = {k: v for k, v in data.items() if k != "success_rate"}
-        data["latency"] = {k: Distribution(**_nan(v)) for k, v in data["latency"].items()}
-        if data.get("lateness") is not None:
-            data["lateness"] = Distribution(**_nan(data["lateness"]))
-        return cls(**{k: (math.nan if v is None and k.endswith(("throughput", "_mean", "goodput")) else v)
-                      for k, v in data.items()})
+        fields: dict[str, Any] = {k: (math.nan if v is None and k.endswith(("throughput", "_mean", "goodput", "_s"))
+                                      else v) for k, v in data.items() if k != "success_rate"}
+        fields["latency"] = {k: Distribution(**_nan(v)) for k, v in fields["latency"].items()}
+        if fields.get("lateness") is not None:
+            fields["lateness"] = Distribution(**_nan(fields["lateness"]))
+        return cls(**fields)
 
 
 def _finite(value: Any) -> Any:

@@ -121,7 +121,8 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         return
     cfg = metafunc.config.stash[PERF_KEY]
     if cfg.endpoint is None and _selects_perf(metafunc.config):
-        raise pytest.Collector.CollectError("-m perf needs the server: --api-url http://127.0.0.1:PORT or --url ENDPOINT")
+        raise pytest.Collector.CollectError(
+            "-m perf needs the server: --api-url http://127.0.0.1:PORT or --url ENDPOINT")
     metafunc.parametrize("perf_point", cfg.points, ids=[p.id for p in cfg.points])
 
 
@@ -159,7 +160,7 @@ class PerfSession:
         if endpoint.model:
             return endpoint.model
         base = endpoint.url.split("/v1/", 1)[0]
-        with urllib.request.urlopen(f"{base}/v1/models", timeout=10) as resp:  # noqa: S310 (127.0.0.1 only)
+        with urllib.request.urlopen(f"{base}/v1/models", timeout=10) as resp:
             return str(json.loads(resp.read())["data"][0]["id"])
 
     def run(self, point: pc.SweepPoint) -> PointResult:
@@ -192,7 +193,7 @@ class PerfSession:
         write_jsonl(point_dir / "records.jsonl", records)
         summary = summarize(records, request_slo(cfg.slos))
         failed = violations(cfg.slos, summary.flat())
-        data = {
+        data: dict[str, Any] = {
             "point": asdict(point), "summary": summary.to_json(), "records": str(point_dir / "records.jsonl"),
             "violations": failed, "slo": [s.text for s in cfg.slos], "url": endpoint.url, "model": endpoint.model,
             "api": endpoint.api, "stream": endpoint.stream, "max_tokens": endpoint.max_tokens,
@@ -232,7 +233,7 @@ class PerfRecorder:
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         if report.when == "call":
-            self.points += [v for k, v in report.user_properties if k == PROPERTY]
+            self.points += [dict(v) for k, v in report.user_properties if k == PROPERTY and isinstance(v, dict)]
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         if not self.points:

@@ -54,7 +54,8 @@ def parse(text: str | None, known: Sequence[str]) -> tuple[Slo, ...]:
     for term in text.split(","):
         match = _TERM.match(term)
         if match is None:
-            raise SloError(f"--slo: cannot parse {term.strip()!r} (expected e.g. ttft_p99<=500ms or success_rate>=0.99)")
+            raise SloError(f"--slo: cannot parse {term.strip()!r} "
+                           "(expected e.g. ttft_p99<=500ms or success_rate>=0.99)")
         metric, op, number, unit = match.groups()
         if metric not in known:
             raise SloError(f"--slo: unknown metric {metric!r} in {term.strip()!r}; known: {', '.join(known)}")
