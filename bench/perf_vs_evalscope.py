@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -37,9 +38,7 @@ def ours(url: str, parallel: int, number: int, tokens: int, rate: float | None) 
 
 
 def _pinned(plan: LoadPlan) -> list:  # type: ignore[type-arg]
-    # The Locust process inherits the affinity of a taskset-wrapped python.
-    import os
-
+    # The Locust process inherits this process's CPU affinity.
     os.sched_setaffinity(0, {0})
     try:
         return run_load(plan)
@@ -57,7 +56,11 @@ def theirs(python: str, url: str, parallel: int, number: int, tokens: int, rate:
                 "--max-prompt-length", "32", "--tokenizer-path", tokenizer, "--outputs-dir", tmp, "--no-timestamp"]
         if rate is not None:
             args += ["--rate", str(rate)]
-        subprocess.run(args, cwd=tmp, capture_output=True, timeout=600, check=True)
+        # Without our PYTHONPATH: the other venv must import its own `evalscope` package, not this checkout's.
+        env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+        done = subprocess.run(args, cwd=tmp, capture_output=True, text=True, timeout=600, env=env)
+        if done.returncode != 0:
+            raise RuntimeError(f"EvalScope perf failed ({done.returncode}):\n{(done.stdout + done.stderr)[-3000:]}")
         summary = json.loads(next(Path(tmp).glob("**/benchmark_summary.json")).read_text())
         rows = json.loads(next(Path(tmp).glob("**/benchmark_percentile.json")).read_text())
     p50 = next(r for r in rows if r["Percentiles"] == "50%")
