@@ -1,3 +1,3 @@
 """Repository-wide pytest setup: the harness's own tests drive the plugin through `pytester`."""
 
-pytest_plugins = ["pytester"]
+pytest_plugins = ["pytester", "tests.servers"]

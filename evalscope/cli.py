@@ -1,4 +1,4 @@
-"""`evalscope` command line: `evalscope eval ...` (same flags as `python -m evalscope.run`), `evalscope report ...`."""
+"""`evalscope` command line: `evalscope eval ...` (as `python -m evalscope.run`), `report ...` and `perf ...`."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from collections.abc import Sequence
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     commands = {"eval": "evaluate a model on benchmarks (run `evalscope eval --help`)",
-                "report": "HTML or Markdown report of finished runs (run `evalscope report --help`)"}
+                "report": "HTML or Markdown report of finished runs (run `evalscope report --help`)",
+                "perf": "load-test a serving endpoint (run `evalscope perf --help`)"}
     if not args or args[0] in ("-h", "--help") or args[0] not in commands:
         print("usage: evalscope COMMAND [ARGS]\n\ncommands:")
         for name, text in commands.items():
@@ -19,6 +20,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from evalscope.standalone import main as report_main
 
         return report_main(args[1:])
+    if args[0] == "perf":
+        from evalscope.perf.cli import main as perf_main
+
+        return perf_main(args[1:])
     from evalscope.run import main as run_main
 
     return run_main(args[1:])

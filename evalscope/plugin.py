@@ -40,6 +40,9 @@ GATES_KEY = pytest.StashKey[gates.GateKeeper]()
 VERDICTS_KEY = pytest.StashKey[tuple[list[gates.Verdict], gates.GateError | None]]()
 ENV_KEY = pytest.StashKey[dict[str, str | None]]()
 
+# The serving-performance suite's options, items and reports (`-m perf`) live in their own plugin module.
+pytest_plugins = ["evalscope.perf.plugin"]
+
 # (option, ini key, help). Every option is also readable from the ini file under the ini key.
 OPTIONS = [
     ("--model", "model", "local HF folder, .gguf file or ModelScope/HF hub id (default: embedded SmolLM2-135M)"),
@@ -54,6 +57,8 @@ OPTIONS = [
     ("--work-dir", "work_dir", "where run folders (predictions, report.json) are written (default ./outputs)"),
     ("--eval-batch-size", "eval_batch_size", "samples per inference batch (default 8)"),
     ("--threads", "threads", "torch threads per process (default: cores / xdist workers)"),
+    ("--api-url", "api_url", "base URL of an OpenAI-compatible server, e.g. http://127.0.0.1:8000 (perf, API models)"),
+    ("--api-key", "api_key", "API key sent as a Bearer token to --api-url"),
 ]
 
 

@@ -1,0 +1,193 @@
+"""The Locust side of a load test; runs only in its own subprocesses (`python -m evalscope.perf.driver`).
+
+Importing locust monkey-patches the process with gevent, so nothing here is ever imported by pytest. Each Locust
+user owns one keep-alive connection, warms it up, waits at a barrier for the other users of its process, then
+takes requests from the process's share of the plan (index modulo worker count) until none is left.
+"""
+
+from __future__ import annotations
+
+from gevent import monkey
+
+monkey.patch_all()
+
+import argparse  # noqa: E402
+import logging  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from collections import deque  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Any  # noqa: E402
+
+import gevent  # noqa: E402
+from gevent.event import Event  # noqa: E402
+from locust import User, constant, events, task  # noqa: E402
+from locust.env import Environment  # noqa: E402
+from locust.exception import StopUser  # noqa: E402
+
+from evalscope.perf.client import Connection  # noqa: E402
+from evalscope.perf.plan import LoadPlan  # noqa: E402
+from evalscope.perf.records import RequestRecord, write_jsonl  # noqa: E402
+
+DONE_MESSAGE = "evalscope_done"
+
+
+class Share:
+    """This process's part of the plan, its records and the warm-up barrier."""
+
+    def __init__(self, plan: LoadPlan, worker: int, workers: int) -> None:
+        self.plan = plan
+        self.worker = worker
+        self.queue = deque(i for i in range(len(plan.prompts)) if i % max(workers, 1) == worker)
+        self.records: list[RequestRecord] = []
+        self.go = Event()
+        self.done = Event()
+        self.t0 = 0
+        self.warmed = 0
+        self.finished = 0
+        self.spawned = False
+        self.users = 0
+        """Users of this process once spawning completed (the runner's count drops as users stop)."""
+        self.warmup_index = 0
+
+    def check_go(self, users: int) -> None:
+        if self.spawned and self.warmed >= users and not self.go.is_set():
+            self.t0 = time.perf_counter_ns()
+            self.go.set()
+
+    def leftovers(self) -> None:
+        now = time.perf_counter_ns()
+        offset = time.time_ns() - time.perf_counter_ns()
+        while self.queue:
+            i = self.queue.popleft()
+            self.records.append(RequestRecord(
+                index=i, warmup=False, worker=self.worker, dispatch_ns=now, chunk_ns=(), chunk_text=(), end_ns=now,
+                status=0, error="not_dispatched", error_detail=f"--max-duration {self.plan.max_duration_s}s reached",
+                expected_tokens=self.plan.endpoint.expected_tokens, epoch_offset_ns=offset))
+
+
+SHARE: Share | None = None
+
+
+class SseUser(User):
+    """One concurrent client: a keep-alive connection sending the plan's requests one after another."""
+
+    wait_time = constant(0)
+    host = "http://127.0.0.1"
+
+    def on_start(self) -> None:
+        assert SHARE is not None
+        self.share = SHARE
+        self.conn = Connection(SHARE.plan.endpoint)
+        for _ in range(SHARE.plan.warmup):
+            SHARE.warmup_index -= 1
+            self._keep(self.conn.send(SHARE.plan.prompts[0], SHARE.warmup_index, warmup=True, worker=SHARE.worker))
+        SHARE.warmed += 1
+        SHARE.check_go(self.environment.runner.user_count if self.environment.runner else 0)
+        SHARE.go.wait()
+
+    def on_stop(self) -> None:
+        if self.conn.cancelled is not None:
+            self._keep(self.conn.cancelled)
+            self.conn.cancelled = None
+        self.conn.close()
+
+    def _keep(self, record: RequestRecord) -> None:
+        self.share.records.append(record)
+        self.environment.events.request.fire(
+            request_type="WARMUP" if record.warmup else "POST", name=self.share.plan.endpoint.api,
+            response_time=(record.end_ns - record.dispatch_ns) / 1e6, response_length=len("".join(record.chunk_text)),
+            exception=None if record.ok else RuntimeError(f"{record.error}: {record.error_detail}"), context={})
+
+    @task
+    def next_request(self) -> None:
+        share = self.share
+        if not share.queue:
+            share.finished += 1
+            if share.finished >= share.users:
+                share.done.set()
+            raise StopUser()
+        i = share.queue.popleft()
+        scheduled = None
+        offsets = share.plan.offsets
+        if offsets is not None:
+            scheduled = share.t0 + int(offsets[i] * 1e9)
+            delay = (scheduled - time.perf_counter_ns()) / 1e9
+            if delay > 0:
+                gevent.sleep(delay)
+        self._keep(self.conn.send(share.plan.prompts[i], i, worker=share.worker, scheduled_ns=scheduled))
+
+
+def _on_spawned(environment: Environment, **_: Any) -> None:
+    if SHARE is not None and environment.runner is not None:
+        SHARE.spawned = True
+        SHARE.users = environment.runner.user_count
+        SHARE.check_go(environment.runner.user_count)
+
+
+def run(plan: LoadPlan, out: Path, role: str, port: int) -> int:
+    global SHARE
+    env = Environment(user_classes=[SseUser], events=events)
+    events.spawning_complete.add_listener(lambda user_count, **kw: _on_spawned(env))
+    bound = plan.max_duration_s + 60.0 * plan.warmup  # warm-up bounded too, by the request timeouts
+    if role == "local":
+        SHARE = Share(plan, 0, 1)
+        runner = env.create_local_runner()
+        runner.start(plan.users, spawn_rate=10_000)
+        SHARE.go.wait(timeout=bound)
+        SHARE.done.wait(timeout=plan.max_duration_s)
+        runner.quit()
+        SHARE.leftovers()
+        write_jsonl(out / "records-0.jsonl", SHARE.records)
+        return 0
+    if role == "master":
+        master = env.create_master_runner("127.0.0.1", port)
+        finished: set[int] = set()
+        all_done = Event()
+
+        def on_done(msg: Any, **_: Any) -> None:
+            finished.add(int(msg.data["worker"]))
+            if len(finished) >= plan.workers:
+                all_done.set()
+
+        master.register_message(DONE_MESSAGE, on_done)
+        deadline = time.monotonic() + 60
+        while len(master.clients.ready) < plan.workers:
+            if time.monotonic() > deadline:
+                logging.error("only %d of %d workers connected", len(master.clients.ready), plan.workers)
+                master.quit()
+                return 3
+            gevent.sleep(0.05)
+        master.start(plan.users, spawn_rate=10_000)
+        all_done.wait(timeout=bound + plan.max_duration_s)
+        master.quit()
+        return 0
+    worker = env.create_worker_runner("127.0.0.1", port)
+    worker.connection_event.wait(timeout=60)
+    SHARE = Share(plan, worker.worker_index, plan.workers)
+
+    def report_done() -> None:
+        assert SHARE is not None
+        SHARE.done.wait()
+        worker.send_message(DONE_MESSAGE, {"worker": SHARE.worker})
+
+    gevent.spawn(report_done)
+    worker.greenlet.join(timeout=2 * bound + plan.max_duration_s)
+    SHARE.leftovers()
+    write_jsonl(out / f"records-{SHARE.worker}.jsonl", SHARE.records)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m evalscope.perf.driver")
+    p.add_argument("--plan", type=Path, required=True)
+    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--role", choices=("local", "master", "worker"), default="local")
+    p.add_argument("--master-port", type=int, default=5557)
+    a = p.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    return run(LoadPlan.read(a.plan), a.out, a.role, a.master_port)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,95 @@
+"""The perf suite end to end: `pytest benchmarks/perf -m perf` and `evalscope perf` against the calibration server."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO
+
+SUITE = str(REPO / "benchmarks" / "perf")
+
+
+def _run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
+    return pytester.runpytest_subprocess(SUITE, "-p", "no:locust", "-p", "no:cacheprovider",
+                                         "--work-dir", str(pytester.path / "out"), *args)
+
+
+def test_sweep_writes_table_json_records_and_html(pytester: pytest.Pytester, calibration) -> None:
+    server = calibration(ttft=0.005, itl=0.002)
+    result = _run(pytester, "-m", "perf", "--api-url", server.base, "--model", "calib", "--parallel", "1,2,4",
+                  "--number", "8", "--max-tokens", "6", "--slo", "ttft_p99<=5s,success_rate>=0.99")
+    assert result.ret == 0, result.stdout.str()
+    result.stdout.fnmatch_lines(["*3 passed*"])
+    result.stdout.fnmatch_lines(["*evalscope perf*", "*point*requests*TTFT p50 ms*", "report: *report.json*"])
+    (report,) = (pytester.path / "out").glob("perf-*/report.json")
+    data = json.loads(report.read_text())
+    assert [p["point"]["parallel"] for p in data["points"]] == [1, 2, 4]
+    point = data["points"][0]
+    assert point["model"] == "calib" and point["violations"] == []
+    assert point["summary"]["successes"] == 8 and point["summary"]["latency"]["ttft"]["n"] == 8
+    lines = Path(point["records"]).read_text().splitlines()
+    assert len(lines) == 9  # 8 measured + 1 warm-up
+    page = (report.parent / "report.html").read_text()
+    assert page.count("data:image/png;base64,") == 3 and "<script" not in page and "http://" not in page.replace(
+        server.base, "")
+
+
+def test_perf_items_are_deselected_without_m_perf(pytester: pytest.Pytester) -> None:
+    result = _run(pytester, "--parallel", "1,4")
+    result.stdout.fnmatch_lines(["*2 deselected*"])
+    assert result.ret == pytest.ExitCode.NO_TESTS_COLLECTED
+
+
+def test_slo_violation_fails_the_point_with_measured_values(pytester: pytest.Pytester, calibration) -> None:
+    server = calibration(ttft=0.03, itl=0.001)
+    result = _run(pytester, "-m", "perf", "--api-url", server.base, "--number", "4", "--max-tokens", "4",
+                  "--slo", "ttft_p50<=1ms,success_rate>=0.5")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(["*parallel1-number4: ttft_p50<=1ms: measured 3?.??ms (VIOLATED); "
+                                 "success_rate>=0.5: measured 1 (ok)*"])
+
+
+def test_model_name_defaults_to_the_servers_first_model(pytester: pytest.Pytester, calibration) -> None:
+    server = calibration(ttft=0.001, itl=0.001)
+    result = _run(pytester, "-m", "perf", "--url", server.url("completions"), "--api", "completions",
+                  "--number", "2", "--max-tokens", "2", "--dataset", "random", "--max-prompt-length", "16")
+    assert result.ret == 0, result.stdout.str()
+    (summary,) = (pytester.path / "out").glob("perf-*/*/summary.json")
+    assert json.loads(summary.read_text())["model"] == "calibration"
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--slo", "ttft<=1s"], "*--slo: unknown metric 'ttft'*"),
+    (["--parallel", "1,2", "--number", "1,2,3"], "*--parallel: 2 values for 3 sweep points (give 1 or 3)*"),
+    (["--url", "http://10.1.2.3:8000/v1/chat/completions"], "*is not on 127.0.0.1/localhost*"),
+    (["--max-tokens", "0"], "*--max-tokens: 0 is below 1*"),
+])
+def test_bad_options_are_usage_errors(pytester: pytest.Pytester, args: list[str], message: str) -> None:
+    result = _run(pytester, "-m", "perf", *args)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([message])
+
+
+def test_m_perf_without_a_server_is_a_collection_error(pytester: pytest.Pytester) -> None:
+    result = _run(pytester, "-m", "perf")
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    result.stdout.fnmatch_lines(["*-m perf needs the server: --api-url*"])
+
+
+def test_evalscope_perf_cli_takes_evalscopes_flags(tmp_path: Path, calibration) -> None:
+    server = calibration(ttft=0.002, itl=0.001)
+    out = subprocess.run(
+        [sys.executable, "-m", "evalscope.cli", "perf", "--url", server.url(), "--model", "m", "--parallel", "1", "2",
+         "--number", "3", "4", "--max-tokens", "3", "--dataset", "random", "--min-prompt-length", "5",
+         "--max-prompt-length", "9", "--headers", "X-Test=1", "--outputs", str(tmp_path),
+         "--", "-p", "no:cacheprovider"],
+        capture_output=True, text=True, timeout=240, cwd=tmp_path)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "2 passed" in out.stdout
+    (report,) = tmp_path.glob("perf-*/report.json")
+    assert [p["point"]["number"] for p in json.loads(report.read_text())["points"]] == [3, 4]
