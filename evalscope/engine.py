@@ -61,7 +61,10 @@ def _suffix_nodeid(item: pytest.Item, group: str) -> None:
 
 
 def assign_groups(
-    items: list[pytest.Item], size: int, xdist_groups: bool, length: Callable[[pytest.Item], int]
+    items: list[pytest.Item],
+    size: Callable[[str], int],
+    xdist_groups: bool,
+    key: Callable[[pytest.Item], tuple[str, int]],
 ) -> None:
     """Give each selected benchmark item its batch group, deterministically on every process; with xdist's
     loadgroup scheduling the group also goes into the node id, so a group is one worker's unit."""
@@ -70,11 +73,12 @@ def assign_groups(
         if BENCH_KEY in item.stash:
             by_bench[item.stash[BENCH_KEY]].append(item)
     for name, members in by_bench.items():
-        # Longest requests first, ties by id: groups pad little and never depend on item order.
-        ordered = sorted(members, key=lambda it: (-length(it), sample_of(it).id))
-        for start in range(0, len(ordered), size):
-            group = f"{name}-{start // size:04d}"
-            for item in ordered[start : start + size]:
+        # The suite's batch order (see Suite.batch_key), ties by id: groups never depend on item order.
+        ordered = sorted(members, key=lambda it: (*key(it), sample_of(it).id))
+        n = size(name)
+        for start in range(0, len(ordered), n):
+            group = f"{name}-{start // n:04d}"
+            for item in ordered[start : start + n]:
                 item.stash[GROUP_KEY] = group
                 if xdist_groups:
                     _suffix_nodeid(item, group)

@@ -244,8 +244,8 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     # sends the node ids to the controller, since the group travels in the node id.
     config = session.config
     suites = config.stash[SUITES_KEY]
-    assign_groups(session.items, config.stash[RUN_KEY].eval_batch_size, bool(config.getoption("loadgroup", False)),
-                  lambda item: suites[item.stash[BENCH_KEY]].size(sample_of(item)))
+    assign_groups(session.items, lambda name: suites[name].group_size, bool(config.getoption("loadgroup", False)),
+                  lambda item: suites[item.stash[BENCH_KEY]].batch_key(sample_of(item)))
     config.stash[ENGINE_KEY].bind(session.items)
     if _is_worker(config) or config.option.collectonly:
         return

@@ -13,6 +13,8 @@ from evalscope.config import DatasetArgs, RunConfig
 from evalscope.data import DataError, locate, sha256_files
 from evalscope.schema import BadRow, ChoiceRequest, Request, Sample
 
+LOGLIKELIHOOD_GROUP = 4
+
 
 @dataclass
 class Suite:
@@ -95,14 +97,27 @@ class Suite:
     def request(self, sample: Sample) -> Request:
         return self.bench.request(sample, self.setup, self.few_shot(sample))
 
-    def size(self, sample: SampleOrBad) -> int:
-        """Characters the model reads for this sample (context plus every choice), to sort batches by."""
+    @property
+    def group_size(self) -> int:
+        """Samples per backend call. Loglikelihood samples are cheap (one forward, no decoding) and pack all
+        their choices in one row, so they go LOGLIKELIHOOD_GROUP times `--eval-batch-size` at a time; the
+        backend splits a call into forward passes by token count."""
+        loglikelihood = self.setup.options.get("mode") == "loglikelihood"
+        return self.config.eval_batch_size * (LOGLIKELIHOOD_GROUP if loglikelihood else 1)
+
+    def batch_key(self, sample: SampleOrBad) -> tuple[str, int]:
+        """Where this sample sorts when batches are cut: by subset when its exemplars come from its own
+        subset (a batch then shares one few-shot preamble, computed once), then longest request first
+        (context plus every choice, in characters), so batches pad little."""
         if isinstance(sample, BadRow):
-            return 0
+            return ("", 0)
         request = self.request(sample)
         if isinstance(request, ChoiceRequest):
-            return len(request.context) + sum(len(c) for c in request.continuations)
-        return len(request.prompt)
+            size = len(request.context) + sum(len(c) for c in request.continuations)
+        else:
+            size = len(request.prompt)
+        shared = self.setup.few_shot_num > 0 and len(self.bench.subsets) > 1
+        return (sample.subset if shared else "", -size)
 
     def describe(self) -> str:
         shots = f"{self.setup.few_shot_num}-shot"

@@ -8,7 +8,7 @@ from typing import Any
 
 from evalscope.config import RunConfig
 from evalscope.models import resolve
-from evalscope.models.packing import Packed, attention_mask, pack
+from evalscope.models.packing import Packed, attention_mask, pack, shared_prefix
 from evalscope.models.resolve import ModelError
 from evalscope.schema import ChoiceLoglikelihoods, ChoiceRequest, Completion, GenerationRequest
 
@@ -17,6 +17,9 @@ RAW_TEMPLATES = {"none", "raw", "base", "default-generation"}
 
 TOKENS_PER_FORWARD = 8192
 """Upper bound on padded tokens in one loglikelihood forward pass (bounds the attention mask's memory)."""
+
+MIN_SHARED_PREFIX = 16
+"""A common prefix at least this long (tokens) is run once and its KV cache reused by every row of the batch."""
 
 
 def cut_at_stop(text: str, stop: Sequence[str]) -> tuple[str, bool]:
@@ -181,10 +184,13 @@ class TransformersBackend:
             rows.append((pack(context, choices), len(context), tuple(len(c) for c in choices)))
         order = sorted(range(len(rows)), key=lambda i: -len(rows[i][0]))
         out: list[ChoiceLoglikelihoods | None] = [None] * len(rows)
+        # Rows are bounded by padded tokens per forward, not a row count: a short row packs all its choices,
+        # and a preamble shared by the whole request list (computed once per forward) does not count.
+        common = shared_prefix([r[0] for r in rows]) if len(rows) > 1 and self._plain_head() else 0
         start = 0
         while start < len(order):
-            width = len(rows[order[start]][0])
-            count = max(1, min(self.config.eval_batch_size, TOKENS_PER_FORWARD // width))
+            width = len(rows[order[start]][0]) - common
+            count = max(1, TOKENS_PER_FORWARD // max(width, 1))
             batch = order[start : start + count]
             scores = self._score_packed([rows[i][0] for i in batch])
             for i, (lls, greedy) in zip(batch, scores, strict=True):
@@ -202,16 +208,26 @@ class TransformersBackend:
         ids = torch.tensor([r.tokens + [pad] * (width - len(r)) for r in rows])
         positions = torch.tensor([r.positions + list(range(len(r), width)) for r in rows])
         allowed = torch.from_numpy(attention_mask(rows, width))
-        mask = torch.zeros(allowed.shape, dtype=self.model.dtype)
-        mask.masked_fill_(~allowed, torch.finfo(self.model.dtype).min)
         wanted = [(b, p) for b, row in enumerate(rows) for targets in row.targets for p, _ in targets]
+        plain = self._plain_head()
+        start = shared_prefix(rows) if plain and len(rows) > 1 else 0
+        if start < MIN_SHARED_PREFIX:
+            start = 0
+        mask = torch.zeros((len(rows), 1, width - start, width), dtype=self.model.dtype)
+        mask.masked_fill_(~allowed[:, :, start:, :], torch.finfo(self.model.dtype).min)
         with torch.inference_mode():
-            if self._plain_head():
+            if plain:
                 # Logits only where a choice token is predicted: a few rows instead of batch x width x vocab.
                 base = getattr(self.model, self.model.base_model_prefix)
-                hidden = base(input_ids=ids, attention_mask=mask, position_ids=positions).last_hidden_state
+                cache = None
+                if start:
+                    # The shared prefix (e.g. a subject's 5-shot preamble) runs once; every row reuses its KV.
+                    cache = base(input_ids=ids[:1, :start], use_cache=True).past_key_values
+                    cache.batch_repeat_interleave(len(rows))
+                hidden = base(input_ids=ids[:, start:], attention_mask=mask, position_ids=positions[:, start:],
+                              past_key_values=cache, use_cache=cache is not None).last_hidden_state
                 index = torch.tensor(wanted)
-                logits = self.model.get_output_embeddings()(hidden[index[:, 0], index[:, 1]])
+                logits = self.model.get_output_embeddings()(hidden[index[:, 0], index[:, 1] - start])
             else:  # heads that scale or cap logits: let the model apply them, on the union of positions
                 keep = sorted({p for _, p in wanted})
                 full = self.model(input_ids=ids, attention_mask=mask, position_ids=positions,

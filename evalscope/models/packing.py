@@ -25,6 +25,7 @@ class Packed:
     """-1 for context tokens, else the index of the choice the token belongs to."""
     targets: list[list[tuple[int, int]]]
     """Per choice: (row index whose output predicts the token, token id), in order."""
+    context_len: int
 
     def __len__(self) -> int:
         return len(self.tokens)
@@ -48,7 +49,7 @@ def pack(context: Sequence[int], choices: Sequence[Sequence[int]]) -> Packed:
                 positions.append(len(context) + j)
                 segment.append(index)
         targets.append(wanted)
-    return Packed(tokens, positions, segment, targets)
+    return Packed(tokens, positions, segment, targets, len(context))
 
 
 def attention_mask(rows: Sequence[Packed], width: int) -> np.ndarray:
@@ -69,3 +70,17 @@ def attention_mask(rows: Sequence[Packed], width: int) -> np.ndarray:
         pad = np.arange(n, width)
         mask[b, 0, pad, pad] = True
     return mask
+
+
+def shared_prefix(rows: Sequence[Packed]) -> int:
+    """Tokens every row starts with that can be computed once for all (e.g. a few-shot preamble).
+
+    Stops one token before the shortest context: that last context token predicts the first choice token, so
+    its output is needed per row.
+    """
+    limit = min(r.context_len for r in rows) - 1
+    first = rows[0].tokens
+    n = 0
+    while n < limit and all(r.tokens[n] == first[n] for r in rows[1:]):
+        n += 1
+    return n
