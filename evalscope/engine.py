@@ -10,6 +10,7 @@ worker count or run order, which keeps results identical with and without xdist.
 from __future__ import annotations
 
 import contextlib
+import itertools
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
@@ -74,14 +75,18 @@ def assign_groups(
             by_bench[item.stash[BENCH_KEY]].append(item)
     for name, members in by_bench.items():
         # The suite's batch order (see Suite.batch_key), ties by id: groups never depend on item order.
+        # A group never spans two buckets (e.g. two subjects whose samples share a few-shot preamble).
         ordered = sorted(members, key=lambda it: (*key(it), sample_of(it).id))
-        n = size(name)
-        for start in range(0, len(ordered), n):
-            group = f"{name}-{start // n:04d}"
-            for item in ordered[start : start + n]:
-                item.stash[GROUP_KEY] = group
-                if xdist_groups:
-                    _suffix_nodeid(item, group)
+        n, count = size(name), 0
+        for _, bucket in itertools.groupby(ordered, key=lambda it: key(it)[0]):
+            bucket_items = list(bucket)
+            for start in range(0, len(bucket_items), n):
+                group = f"{name}-{count:04d}"
+                count += 1
+                for item in bucket_items[start : start + n]:
+                    item.stash[GROUP_KEY] = group
+                    if xdist_groups:
+                        _suffix_nodeid(item, group)
 
 
 class Engine:

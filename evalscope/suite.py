@@ -72,7 +72,7 @@ class Suite:
         if split is None or self.setup.few_shot_num == 0 or self.setup.fixed_exemplars is not None:
             return []
         pool = []
-        for subset in self.bench.subsets:
+        for subset in self.args.subset_list or self.bench.subsets:
             for index, (location, row) in enumerate(self.bench.rows(split, subset, self.files)):
                 try:
                     sample = self.bench.to_sample(row, index, subset)

@@ -67,6 +67,7 @@ def attention_mask(rows: Sequence[Packed], width: int) -> np.ndarray:
         same = (seg[:, None] == seg[None, :]) | (seg[None, :] == -1)
         mask[b, 0] = causal & same
         mask[b, 0, :, n:] = False
+        mask[b, 0, n:, :] = False
         pad = np.arange(n, width)
         mask[b, 0, pad, pad] = True
     return mask
