@@ -151,8 +151,10 @@ def test_arc_generation_setup_extracts_letters(run_suite) -> None:
 
 def test_mmlu_uses_its_own_subjects_exemplars_and_reports_categories(run_suite) -> None:
     args = {"mmlu": {"subset_list": ["astronomy", "philosophy"], "few_shot_num": 2}}
-    run = run_suite("--dataset-args", json.dumps(args), bench="mmlu", data=TEST_DATA)
+    run = run_suite("--dataset-args", json.dumps(args), "--eval-batch-size", "2", bench="mmlu", data=TEST_DATA)
     by_id = run.by_id()
+    # a loglikelihood group holds 4 x 2 samples, but never two subjects: one batch per subject
+    assert run.report["run"]["batches"] == 2 and run.report["run"]["predicted"] == 5
     prompt = by_id["philosophy-0000"]["prompt"]
     assert prompt.startswith("The following are multiple choice questions (with answers) about philosophy.\n\n")
     assert "Philosophy exemplar 1?" in prompt and "Astronomy" not in prompt and "exemplar 2" not in prompt

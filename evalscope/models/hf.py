@@ -187,12 +187,13 @@ class TransformersBackend:
         # Rows are bounded by padded tokens per forward, not a row count: a short row packs all its choices,
         # and a preamble shared by the whole request list (computed once per forward) does not count.
         common = shared_prefix([r[0] for r in rows]) if len(rows) > 1 and self._plain_head() else 0
+        prefix = self._prefix_cache(rows[0][0].tokens[:common]) if common >= MIN_SHARED_PREFIX else None
         start = 0
         while start < len(order):
             width = len(rows[order[start]][0]) - common
             count = max(1, TOKENS_PER_FORWARD // max(width, 1))
             batch = order[start : start + count]
-            scores = self._score_packed([rows[i][0] for i in batch])
+            scores = self._score_packed([rows[i][0] for i in batch], prefix)
             for i, (lls, greedy) in zip(batch, scores, strict=True):
                 out[i] = ChoiceLoglikelihoods(tuple(lls), tuple(greedy), rows[i][2], rows[i][1], requests[i].context)
             if on_step is not None:
@@ -200,7 +201,19 @@ class TransformersBackend:
             start += count
         return [r for r in out if r is not None]
 
-    def _score_packed(self, rows: list[Packed]) -> list[tuple[list[float], list[bool]]]:
+    def _prefix_cache(self, tokens: list[int]) -> tuple[int, Any]:
+        """The KV cache of a preamble every request shares (e.g. a subject's 5-shot examples), computed once."""
+        import torch
+
+        base = getattr(self.model, self.model.base_model_prefix)
+        with torch.inference_mode():
+            return len(tokens), base(input_ids=torch.tensor([tokens]), use_cache=True).past_key_values
+
+    def _score_packed(
+        self, rows: list[Packed], prefix: tuple[int, Any] | None = None
+    ) -> list[tuple[list[float], list[bool]]]:
+        import copy
+
         import torch
 
         width = max(len(r) for r in rows)
@@ -210,7 +223,7 @@ class TransformersBackend:
         allowed = torch.from_numpy(attention_mask(rows, width))
         wanted = [(b, p) for b, row in enumerate(rows) for targets in row.targets for p, _ in targets]
         plain = self._plain_head()
-        start = shared_prefix(rows) if plain and len(rows) > 1 else 0
+        start = prefix[0] if prefix is not None else shared_prefix(rows) if plain and len(rows) > 1 else 0
         if start < MIN_SHARED_PREFIX:
             start = 0
         mask = torch.zeros((len(rows), 1, width - start, width), dtype=self.model.dtype)
@@ -222,7 +235,9 @@ class TransformersBackend:
                 cache = None
                 if start:
                     # The shared prefix (e.g. a subject's 5-shot preamble) runs once; every row reuses its KV.
-                    cache = base(input_ids=ids[:1, :start], use_cache=True).past_key_values
+                    # The forward appends to the cache, so a preamble kept for later batches is copied first.
+                    cache = (copy.deepcopy(prefix[1]) if prefix is not None
+                             else base(input_ids=ids[:1, :start], use_cache=True).past_key_values)
                     cache.batch_repeat_interleave(len(rows))
                 hidden = base(input_ids=ids[:, start:], attention_mask=mask, position_ids=positions[:, start:],
                               past_key_values=cache, use_cache=cache is not None).last_hidden_state
