@@ -254,6 +254,23 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     metafunc.parametrize("sample", suite.samples, ids=[s.id for s in suite.samples])
 
 
+def failed_samples(run_dir: Path) -> set[tuple[str, str]]:
+    """(benchmark, sample id) of every sample a previous run got wrong or could not score."""
+    try:
+        previous = runs.load(run_dir)
+    except runs.RunError as exc:
+        raise pytest.UsageError(f"--rerun-failed: {exc}") from None
+    failed = set()
+    for bench, records in previous.records.items():
+        scored = {str(r["sample_id"]) for r in records if "error" not in r}
+        for record in records:
+            sample_id = str(record["sample_id"])
+            # A sample that errored in one group and was scored later (e.g. -n) counts as scored.
+            if ("error" in record and sample_id not in scored) or record.get("correct") is False:
+                failed.add((bench, sample_id))
+    return failed
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         mark = item.get_closest_marker("evalscope")
@@ -263,6 +280,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             name = str(mark.args[0])
             item.stash[BENCH_KEY] = name
             item.user_properties.append((ITEM_PROPERTY, {"benchmark": name, "sample_id": sample_of(item).id}))
+    rerun = config.stash[RUN_KEY].rerun_failed
+    if rerun is not None:
+        wanted = failed_samples(rerun)
+        keep = [it for it in items if BENCH_KEY not in it.stash or (it.stash[BENCH_KEY], sample_of(it).id) in wanted]
+        if len(keep) < len(items):
+            config.hook.pytest_deselected(items=[it for it in items if it not in keep])
+            items[:] = keep
 
 
 @pytest.hookimpl(tryfirst=True)
