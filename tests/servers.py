@@ -133,7 +133,8 @@ def vllm_server(tmp_path_factory: pytest.TempPathFactory, default_model_folder: 
     log = tmp_path_factory.mktemp("vllm") / "server.log"
     env: dict[str, Any] = {**os.environ, "VLLM_CPU_KVCACHE_SPACE": os.environ.get("VLLM_CPU_KVCACHE_SPACE", "1")}
     args = [python, "-m", "vllm.entrypoints.openai.api_server", "--model", str(default_model_folder),
-            "--host", "127.0.0.1", "--port", str(port), "--enforce-eager", "--max-model-len", "2048"]
+            "--host", "127.0.0.1", "--port", str(port), "--enforce-eager", "--max-model-len", "2048",
+            "--dtype", "float32"]  # the transformers backend's default precision, for comparable numbers
     with log.open("wb") as out:
         proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True)
     try:
