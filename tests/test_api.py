@@ -215,3 +215,12 @@ def test_server_without_echo_refuses_loglikelihood_before_scoring(openai_stub, r
     run.result.stdout.fnmatch_lines(["*Interrupted: evalscope: cannot run this benchmark: *ignores echo=True*"])
     assert len(stub.posts()) == 2  # one probe per run, no scoring request
 
+
+
+def test_backend_option_errors(run_suite) -> None:
+    no_url = run_suite("--backend", "openai", model=MODEL)
+    assert no_url.result.ret == 4
+    no_url.result.stderr.fnmatch_lines(["*--backend openai needs --api-url*"])
+    in_process = run_suite("--backend", "vllm", model=None)
+    assert in_process.result.ret == 2
+    in_process.result.stdout.fnmatch_lines(["*--backend vllm (in process) is not available yet*--api-url*"])
