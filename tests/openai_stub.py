@@ -82,6 +82,10 @@ class Handler(BaseHTTPRequestHandler):
             self.state.record(self.path, key, 404)
             self._send(404, {"error": {"message": f"model {body.get('model')!r} does not exist"}})
             return
+        if args.refuse_zero and body.get("echo") and body.get("max_tokens") == 0:
+            self.state.record(self.path, key, 400)
+            self._send(400, {"error": {"message": "max_tokens must be at least 1"}})
+            return
         with self.state.lock:
             self.state.attempts[key] += 1
             attempt = self.state.attempts[key]
@@ -139,6 +143,7 @@ def main() -> None:
     p.add_argument("--delay", type=float, default=0.0, help="seconds before each answer")
     p.add_argument("--key", default=None, help="require this Bearer token")
     p.add_argument("--no-echo", action="store_true", help="ignore echo=True, like llama.cpp's server")
+    p.add_argument("--refuse-zero", action="store_true", help="answer 400 to max_tokens=0")
     args = p.parse_args()
     Handler.state = State(args)
     server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)

@@ -204,6 +204,13 @@ def test_loglikelihood_follows_the_server_token_offsets(openai_stub) -> None:
         assert all(result.greedy)
 
 
+def test_max_tokens_zero_refused_falls_back_to_one(openai_stub) -> None:
+    stub = openai_stub("--refuse-zero")
+    got = backend(stub).loglikelihood([ChoiceRequest("Hi", (" there", "!"))])
+    assert got[0].loglikelihoods == pytest.approx((sum(map(char_logprob, " there")), char_logprob("!")))
+    assert [r["status"] for r in stub.posts()] == [400, 200, 200, 200]  # probe refused once, then max_tokens=1
+
+
 def test_server_without_echo_refuses_loglikelihood_before_scoring(openai_stub, run_suite, shared_data) -> None:
     stub = openai_stub("--no-echo")
     with pytest.raises(CapabilityError, match="ignores echo=True"):

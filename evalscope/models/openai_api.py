@@ -31,6 +31,10 @@ PROBE = "The quick brown fox"
 class ApiError(RuntimeError):
     """An API request failed for good; the message is one line naming the server (never the key)."""
 
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
 
 def _refused(exc: BaseException) -> bool:
     """Whether the connection was refused (nothing listens), as opposed to dropped mid-request."""
@@ -89,7 +93,8 @@ class OpenAIBackend:
                                "(see GET /v1/models)") from None
             except openai.APIStatusError as exc:
                 if exc.status_code != 429 and exc.status_code < 500:
-                    raise ApiError(f"{self.url}: {exc.status_code} for {what}: {_message(exc)}") from None
+                    raise ApiError(f"{self.url}: {exc.status_code} for {what}: {_message(exc)}",
+                                   exc.status_code) from None
                 wait = _retry_after(exc)
                 last = f"{exc.status_code} {_message(exc)}"
             except openai.APIConnectionError as exc:  # includes APITimeoutError
@@ -192,7 +197,7 @@ class OpenAIBackend:
             try:
                 return self._echo_with(prompt, 0)
             except ApiError as exc:
-                if "400" not in str(exc):
+                if exc.status not in (400, 422):  # max_tokens=0 refused: ask for one token and ignore it
                     raise
             self._score_max_tokens = 1
         return self._echo_with(prompt, self._score_max_tokens)
