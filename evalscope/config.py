@@ -73,6 +73,20 @@ class RunConfig:
     work_dir: Path = Path("outputs")
     eval_batch_size: int = 8
     threads: int | None = None
+    backend: str = "transformers"
+    """`transformers` (in process), `openai` (an OpenAI-compatible server at `api_url`) or `vllm` (in process)."""
+    api_url: str | None = None
+    """Base URL of an OpenAI-compatible server (`--api-url`), normalised to end in `/v1`."""
+    api_key: str | None = field(default=None, repr=False)
+    """Bearer token for `api_url`; never written anywhere (repr=False keeps it out of tracebacks too)."""
+    concurrency: int = 16
+    """Requests in flight at once against an API server."""
+    request_timeout: float = 600.0
+    """Seconds before one API request times out (and is retried)."""
+    cache: Path | None = None
+    """The response cache's SQLite file (`--use-cache`), or None for no cache."""
+    rerun_failed: Path | None = None
+    """A previous run folder: select only its incorrect or errored samples (`--rerun-failed`)."""
 
 
 T = TypeVar("T")
@@ -182,6 +196,38 @@ def parse_dataset_args(text: str | None) -> dict[str, DatasetArgs]:
     if not isinstance(data, dict) or not all(isinstance(v, dict) for v in data.values()):
         raise ConfigError('--dataset-args: expected {"<benchmark>": {"key": value, ...}, ...}')
     return {name: build(DatasetArgs, f"--dataset-args[{name}]", values) for name, values in data.items()}
+
+
+BACKEND_NAMES = ("transformers", "openai", "vllm")
+
+
+def api_base(url: str) -> str:
+    """`http://host:port`, `.../v1` or `.../v1/chat/completions` -> `http://host:port/v1` (the SDK's base URL)."""
+    base = url.strip().rstrip("/")
+    for suffix in ("/chat/completions", "/completions"):
+        base = base.removesuffix(suffix)
+    if not base.startswith(("http://", "https://")):
+        raise ConfigError(f"--api-url: {url!r} is not an http(s) URL")
+    return base if base.endswith("/v1") else f"{base}/v1"
+
+
+def choose_backend(name: str | None, api_url: str | None) -> str:
+    """`--backend`, defaulting to `openai` when `--api-url` is given, else `transformers`."""
+    chosen = (name or ("openai" if api_url else "transformers")).lower()
+    if chosen not in BACKEND_NAMES:
+        raise ConfigError(f"--backend: {name!r} (choose from {', '.join(BACKEND_NAMES)})")
+    if chosen == "openai" and not api_url:
+        raise ConfigError("--backend openai needs --api-url (e.g. http://127.0.0.1:8000/v1)")
+    return chosen
+
+
+def cache_file(value: str | None, work_dir: Path) -> Path | None:
+    """`--use-cache` alone -> `<work-dir>/cache/responses.sqlite`; a folder -> `<folder>/responses.sqlite`;
+    a `.sqlite`/`.db` path is the file itself."""
+    if value is None:
+        return None
+    path = work_dir / "cache" if value in ("", "true", "1") else Path(value).expanduser()
+    return path if path.suffix in (".sqlite", ".db") else path / "responses.sqlite"
 
 
 def default_dataset_dir() -> Path | None:

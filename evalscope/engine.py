@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from evalscope import models
+from evalscope.cache import ResponseCache, request_key
 from evalscope.config import RunConfig
 from evalscope.schema import BadRow, ChoiceRequest, GenerationRequest, Response, Sample
 from evalscope.suite import Suite
@@ -105,6 +106,7 @@ class Engine:
         self.predicted = 0
         """Samples this process sent to the backend (the exactly-once check sums this over workers)."""
         self.batches = 0
+        self.cache = ResponseCache(config.cache) if config.cache is not None else None
 
     def bind(self, items: list[pytest.Item]) -> None:
         """Remember the final (post-deselection) members of each group, in run order."""
@@ -130,7 +132,7 @@ class Engine:
             raise self.fatal
         if self.backend is None:
             try:
-                self.backend = models.load("transformers", self.config, self.threads)
+                self.backend = models.load(self.config.backend, self.config, self.threads)
             except BaseException as exc:
                 self.fatal = exc
                 raise
@@ -149,26 +151,70 @@ class Engine:
         try:
             requests = [self.suites[bench].request(s) for s in samples]
             backend = self._backend()
+            cache_keys = self._from_cache(backend, requests, keys)
+            todo = [i for i, key in enumerate(keys) if key not in self.results]
+            if not todo:
+                return
+
+            def arrived(j: int, response: Response) -> None:
+                # Called per batch (local) or per response (API): cached before the rest of the group is done.
+                i = todo[j]
+                if self.cache is not None:
+                    self.cache.put(cache_keys[i], backend.name, str(backend.info().get("fingerprint")),
+                                   requests[i], response)
+                self.results[keys[i]] = response
+                self.predicted += 1
+
+            self.batches += 1
+            asked = [requests[i] for i in todo]
             desc = f"{bench} batch {group.rsplit('-', 1)[1]}"
             completions: list[Response]
-            if all(isinstance(r, ChoiceRequest) for r in requests):
+            if all(isinstance(r, ChoiceRequest) for r in asked):
                 scorer = models.scorer(backend)
-                with self.progress(desc, len(requests)) as update:
-                    completions = list(scorer.loglikelihood([r for r in requests if isinstance(r, ChoiceRequest)],
-                                                            update))
+                with self.progress(desc, len(asked)) as update:
+                    completions = list(scorer.loglikelihood([r for r in asked if isinstance(r, ChoiceRequest)],
+                                                            update, arrived))
             else:
-                steps = self.config.generation.max_new_tokens * -(-len(samples) // self.config.eval_batch_size)
+                steps = self.config.generation.max_new_tokens * -(-len(asked) // self.config.eval_batch_size)
                 with self.progress(desc, steps) as update:
-                    completions = list(backend.generate([r for r in requests if isinstance(r, GenerationRequest)],
-                                                        update))
-        except Exception as exc:
-            for key in keys:
-                self.results[key] = exc
+                    completions = list(backend.generate([r for r in asked if isinstance(r, GenerationRequest)],
+                                                        update, arrived))
+        except models.CapabilityError as exc:
+            # Not a per-sample failure: every later group would fail the same way, so the session stops.
+            self.fatal = exc
+            self._fail(keys, exc)
             return
-        self.predicted += len(samples)
-        self.batches += 1
-        self.results.update(zip(keys, completions, strict=True))
+        except Exception as exc:
+            self._fail(keys, exc)
+            return
+        for j, completion in enumerate(completions):
+            if keys[todo[j]] not in self.results:
+                arrived(j, completion)
+
+    def _from_cache(self, backend: models.Generator, requests: list[Any], keys: list[tuple[str, str]]) -> list[str]:
+        """Fill `results` from the cache; the cache keys of all requests (empty without a cache)."""
+        if self.cache is None:
+            return []
+        fingerprint = str(backend.info()["fingerprint"])
+        cache_keys = [request_key(fingerprint, backend.name, r, self.config) for r in requests]
+        for key, cache_key in zip(keys, cache_keys, strict=True):
+            hit = self.cache.get(cache_key)
+            if hit is not None:
+                self.results[key] = hit
+        return cache_keys
+
+    def _fail(self, keys: list[tuple[str, str]], exc: BaseException) -> None:
+        """Samples of the group without an answer get the error; answers that arrived before it stay."""
+        for key in keys:
+            if key not in self.results:
+                self.results[key] = exc
 
     def info(self) -> dict[str, Any]:
         model = self.backend.info() if self.backend is not None else {}
-        return {"model": model, "predicted": self.predicted, "batches": self.batches}
+        cache = {} if self.cache is None else {"cache": {"path": str(self.cache.path), "hits": self.cache.hits,
+                                                         "misses": self.cache.misses}}
+        return {"model": model, "predicted": self.predicted, "batches": self.batches, **cache}
+
+    def close(self) -> None:
+        if self.cache is not None:
+            self.cache.close()

@@ -25,6 +25,7 @@ from evalscope.engine import (
     no_progress,
     sample_of,
 )
+from evalscope.models import CapabilityError
 from evalscope.models.resolve import ModelError, looks_local, source
 from evalscope.recorder import ITEM_PROPERTY, RESULT_PROPERTY, Recorder
 from evalscope.report import format_table
@@ -58,7 +59,10 @@ OPTIONS = [
     ("--eval-batch-size", "eval_batch_size", "samples per inference batch (default 8)"),
     ("--threads", "threads", "torch threads per process (default: cores / xdist workers)"),
     ("--api-url", "api_url", "base URL of an OpenAI-compatible server, e.g. http://127.0.0.1:8000 (perf, API models)"),
-    ("--api-key", "api_key", "API key sent as a Bearer token to --api-url"),
+    ("--api-key", "api_key", "API key sent as a Bearer token to --api-url (or env EVALSCOPE_API_KEY / OPENAI_API_KEY)"),
+    ("--backend", "backend", "transformers, openai or vllm (default: openai with --api-url, else transformers)"),
+    ("--concurrency", "concurrency", "API requests in flight at once (default 16)"),
+    ("--rerun-failed", "rerun_failed", "a previous run folder: run only its incorrect or errored samples"),
 ]
 
 
@@ -68,6 +72,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         extra = ["--chat-template"] if flag == "--template-type" else []
         group.addoption(flag, *extra, dest=f"evalscope_{ini}", default=None, help=help_text)
         parser.addini(ini, help=f"evalscope: {help_text}", default=None)
+    group.addoption("--use-cache", dest="evalscope_use_cache", nargs="?", const="true", default=None,
+                    help="per-request response cache (SQLite): DIR or FILE.sqlite, alone <work-dir>/cache "
+                         "(write --use-cache=DIR before benchmark paths)")
+    parser.addini("use_cache", help="evalscope: response cache folder or file", default=None)
     group.addoption("--gate", dest="evalscope_gates", action="append", default=[],
                     help="fail the session (exit 6) unless a score passes: 'gsm8k>=0.40', 'mmlu.stem>=0.3', "
                          "'gsm8k:acc>0.1' (repeatable)")
@@ -99,6 +107,9 @@ def _int(config: pytest.Config, ini: str, default: int | None, minimum: int = 1)
 
 def run_config(config: pytest.Config) -> cfg.RunConfig:
     dataset_dir = _value(config, "dataset_dir")
+    api_url = _value(config, "api_url")
+    work_dir = Path(_value(config, "work_dir") or "outputs")
+    rerun = _value(config, "rerun_failed")
     return cfg.RunConfig(
         model=_value(config, "model"),
         model_args=cfg.parse_model_args(_value(config, "model_args")),
@@ -108,10 +119,26 @@ def run_config(config: pytest.Config) -> cfg.RunConfig:
         dataset_args=cfg.parse_dataset_args(_value(config, "dataset_args")),
         dataset_dir=Path(dataset_dir).expanduser() if dataset_dir else cfg.default_dataset_dir(),
         seed=_int(config, "seed", 42, minimum=0) or 0,
-        work_dir=Path(_value(config, "work_dir") or "outputs"),
+        work_dir=work_dir,
         eval_batch_size=_int(config, "eval_batch_size", 8) or 1,
         threads=_int(config, "threads", None),
+        backend=cfg.choose_backend(_value(config, "backend"), api_url),
+        api_url=cfg.api_base(api_url) if api_url else None,
+        api_key=_value(config, "api_key") or os.environ.get("EVALSCOPE_API_KEY") or os.environ.get("OPENAI_API_KEY"),
+        concurrency=_int(config, "concurrency", 16) or 1,
+        request_timeout=_timeout(config),
+        cache=cfg.cache_file(_value(config, "use_cache"), work_dir),
+        rerun_failed=Path(rerun).expanduser() if rerun else None,
     )
+
+
+def _timeout(config: pytest.Config) -> float:
+    """The perf suite's --request-timeout also bounds one API request of an evaluation (default 600 s)."""
+    text = config.getoption("perf_request_timeout", None)
+    try:
+        return float(text) if text else 600.0
+    except ValueError:
+        raise cfg.ConfigError(f"--request-timeout: {text!r} is not a number") from None
 
 
 def _is_worker(config: pytest.Config) -> bool:
@@ -146,7 +173,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[ENV_KEY] = {}
     try:
         run = run_config(config)
-        if run.model is not None and looks_local(run.model):
+        if run.backend != "openai" and run.model is not None and looks_local(run.model):
             source(run.model)  # a missing local path is a usage error now, not 1319 errors later
     except (cfg.ConfigError, ModelError) as exc:
         raise pytest.UsageError(str(exc)) from None
@@ -227,6 +254,23 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     metafunc.parametrize("sample", suite.samples, ids=[s.id for s in suite.samples])
 
 
+def failed_samples(run_dir: Path) -> set[tuple[str, str]]:
+    """(benchmark, sample id) of every sample a previous run got wrong or could not score."""
+    try:
+        previous = runs.load(run_dir)
+    except runs.RunError as exc:
+        raise pytest.UsageError(f"--rerun-failed: {exc}") from None
+    failed = set()
+    for bench, records in previous.records.items():
+        scored = {str(r["sample_id"]) for r in records if "error" not in r}
+        for record in records:
+            sample_id = str(record["sample_id"])
+            # A sample that errored in one group and was scored later (e.g. -n) counts as scored.
+            if ("error" in record and sample_id not in scored) or record.get("correct") is False:
+                failed.add((bench, sample_id))
+    return failed
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         mark = item.get_closest_marker("evalscope")
@@ -236,6 +280,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             name = str(mark.args[0])
             item.stash[BENCH_KEY] = name
             item.user_properties.append((ITEM_PROPERTY, {"benchmark": name, "sample_id": sample_of(item).id}))
+    rerun = config.stash[RUN_KEY].rerun_failed
+    if rerun is not None:
+        wanted = failed_samples(rerun)
+        keep = [it for it in items if BENCH_KEY not in it.stash or (it.stash[BENCH_KEY], sample_of(it).id) in wanted]
+        if len(keep) < len(items):
+            config.hook.pytest_deselected(items=[it for it in items if it not in keep])
+            items[:] = keep
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -283,7 +334,9 @@ def scored(request: pytest.FixtureRequest) -> SampleResult:
     except PredictionError as exc:
         failure = f"{bench} {sample.id}: {exc}"
         if engine.fatal is not None:
-            request.session.shouldstop = f"evalscope: the model failed to load: {exc}"
+            unable = isinstance(engine.fatal, CapabilityError)
+            what = "cannot run this benchmark" if unable else "the model failed to load"
+            request.session.shouldstop = f"evalscope: {what}: {exc}"
     if failure is not None:  # raised outside the except block: one line, no chained traceback
         pytest.fail(failure, pytrace=False)
     suite = engine.suites[bench]
@@ -327,11 +380,12 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     engine = config.stash.get(ENGINE_KEY, None)
     if engine is None:
         return
+    engine.close()
     if _is_worker(config):
         config.workeroutput["evalscope"] = engine.info()  # type: ignore[attr-defined]
         return
     recorder = config.stash[RECORDER_KEY]
-    if engine.batches:
+    if engine.batches or engine.cache is not None:
         recorder.add_local(engine.info())
     recorder.finish(int(exitstatus))
     keeper = config.stash[GATES_KEY]

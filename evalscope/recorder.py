@@ -23,6 +23,22 @@ RESULT_PROPERTY = "evalscope_result"
 ITEM_PROPERTY = "evalscope_item"
 
 
+SECRET_FLAGS = ("--api-key",)
+
+
+def redact(argv: list[str]) -> list[str]:
+    """The command line with secrets (`--api-key K`, `--api-key=K`) replaced by `***`."""
+    out: list[str] = []
+    for arg in argv:
+        if out and out[-1] in SECRET_FLAGS:
+            out.append("***")
+        elif arg.startswith(tuple(f"{flag}=" for flag in SECRET_FLAGS)):
+            out.append(arg.split("=", 1)[0] + "=***")
+        else:
+            out.append(arg)
+    return out
+
+
 def new_run_dir(work_dir: Path) -> Path:
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S-%f")
     path = work_dir / stamp
@@ -143,17 +159,25 @@ class Recorder:
             info[name] = entry
         return info
 
+    def _cache_counts(self) -> dict[str, Any]:
+        caches = [w["cache"] for w in self.workers if w.get("cache")]
+        if not caches:
+            return {}
+        return {"cache": {"path": caches[0]["path"], "hits": sum(c["hits"] for c in caches),
+                          "misses": sum(c["misses"] for c in caches)}}
+
     def _meta(self) -> dict[str, Any]:
         models = [w["model"] for w in self.workers if w.get("model")]
         return {
             "harness": {"name": "evalscope", "version": evalscope.__version__, "git_sha": report.git_sha(),
                         "python": sys.version.split()[0]},
             "run": {"started": self.started.isoformat(), "finished": dt.datetime.now(dt.timezone.utc).isoformat(),
-                    "argv": sys.argv, "work_dir": str(self.run_dir),
+                    "argv": redact(sys.argv), "work_dir": str(self.run_dir),
                     "predicted": sum(w.get("predicted", 0) for w in self.workers),
                     "batches": sum(w.get("batches", 0) for w in self.workers),
                     "workers": len(self.workers), "exit_status": self.exitstatus,
-                    "scored": len(self.results), "errors": sum(self.errors.values())},
+                    "scored": len(self.results), "errors": sum(self.errors.values()),
+                    **self._cache_counts()},
             "model": models[0] if models else {"id": self.run.model},
             "model_args": asdict(self.run.model_args),
             "generation_config": asdict(self.run.generation),

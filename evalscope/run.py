@@ -24,6 +24,11 @@ OPTION_MAP = {
     "outputs": "--work-dir",
     "eval_batch_size": "--eval-batch-size",
     "threads": "--threads",
+    "backend": "--backend",
+    "api_url": "--api-url",
+    "api_key": "--api-key",
+    "concurrency": "--concurrency",
+    "rerun_failed": "--rerun-failed",
 }
 ACCEPTED_NOOP = {"dataset_hub", "mem_cache", "eval_type", "eval_backend", "stage", "debug", "dry_run"}
 """Seed parameters that need no action here (e.g. the hub is chosen per benchmark, ModelScope first)."""
@@ -39,8 +44,8 @@ def parser() -> argparse.ArgumentParser:
             p.add_argument(flag, dest=key, default=None)
     p.add_argument("--chat-template", dest="chat_template", default=None)
     p.add_argument("--outputs", dest="outputs", default=None, help="alias of --work-dir")
-    p.add_argument("--use-cache", dest="use_cache", default=None,
-                   help="accepted for compatibility; the per-sample response cache is not built yet")
+    p.add_argument("--use-cache", dest="use_cache", nargs="?", const=True, default=None,
+                   help="per-request response cache: a folder (alone: <work-dir>/cache)")
     p.add_argument("--dataset-hub", dest="dataset_hub", default=None, help="accepted; ModelScope is tried first")
     p.add_argument("-n", "--workers", dest="workers", default=None, help="xdist workers (data parallel)")
     return p
@@ -77,6 +82,9 @@ def pytest_args(params: dict[str, Any], extra: Sequence[str] = ()) -> list[str]:
         if key not in OPTION_MAP:
             raise ValueError(f"unknown parameter {key!r}")
         args += [OPTION_MAP[key], _stringify(value)]
+    cache = params.get("use_cache")
+    if cache:
+        args.append(f"--use-cache={'true' if cache is True else cache}")
     if params.get("workers") is not None:
         args += ["-n", str(params["workers"])]
     return [*args, *extra]
@@ -100,8 +108,6 @@ def execute(params: dict[str, Any], extra: Sequence[str] = ()) -> tuple[int, Pat
 
     from evalscope.benchmark import UnknownBenchmark
 
-    if params.get("use_cache"):
-        print("evalscope: --use-cache is accepted but the response cache is not implemented yet", file=sys.stderr)
     try:
         args = pytest_args(params, extra)
     except (UnknownBenchmark, ValueError) as exc:

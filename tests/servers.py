@@ -1,12 +1,14 @@
-"""Servers for tests: the calibration SSE server and vLLM's OpenAI server (skipped without EVALSCOPE_VLLM_PYTHON)."""
+"""Servers for tests: the calibration SSE server, the OpenAI stub and vLLM's OpenAI server (EVALSCOPE_VLLM_PYTHON)."""
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -25,6 +27,72 @@ def calibration() -> Iterator[Callable[..., CalibrationServer]]:
     """Start calibration servers (`calibration(ttft=0.05, itl=0.01, tokens_per_chunk=1)`); all stop at teardown."""
     with contextlib.ExitStack() as stack:
         yield lambda **program: stack.enter_context(CalibrationServer(Program(**program)))
+
+
+STUB = Path(__file__).with_name("openai_stub.py")
+
+
+@dataclass
+class Stub:
+    """A running `openai_stub.py` process; its request log survives it (killed or restarted on the same port)."""
+
+    options: tuple[str, ...]
+    folder: Path
+    port: int = 0
+    proc: subprocess.Popen[bytes] | None = None
+    runs: int = 0
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    @property
+    def log(self) -> Path:
+        return self.folder / f"requests-{self.runs}.jsonl"
+
+    def start(self, *options: str) -> Stub:
+        """(Re)start on the same port (the first start picks a free one); a fresh request log per start."""
+        self.runs += 1
+        port_file = self.folder / f"port-{self.runs}"
+        args = [sys.executable, str(STUB), "--port", str(self.port), "--port-file", str(port_file),
+                "--log", str(self.log), *(options or self.options)]
+        self.proc = subprocess.Popen(args)
+        deadline = time.monotonic() + 30
+        while not port_file.is_file() or not port_file.read_text():
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"stub server did not start (exit {self.proc.poll()})")
+            time.sleep(0.05)
+        self.port = int(port_file.read_text())
+        return self
+
+    def posts(self, log: Path | None = None) -> list[dict[str, Any]]:
+        path = log or self.log
+        if not path.is_file():
+            return []
+        return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+@pytest.fixture
+def openai_stub(tmp_path: Path) -> Iterator[Callable[..., Stub]]:
+    """Start OpenAI stub servers (`openai_stub("--fail", "2")`, options of tests/openai_stub.py); stopped at
+    teardown. Canned GSM8K answers come from `--answers FILE`."""
+    stubs: list[Stub] = []
+
+    def start(*options: str) -> Stub:
+        folder = tmp_path / f"stub-{len(stubs)}"
+        folder.mkdir()
+        stub = Stub(options, folder)
+        stubs.append(stub)
+        return stub.start()
+
+    yield start
+    for stub in stubs:
+        stub.stop()
 
 
 @dataclass(frozen=True)
@@ -65,7 +133,8 @@ def vllm_server(tmp_path_factory: pytest.TempPathFactory, default_model_folder: 
     log = tmp_path_factory.mktemp("vllm") / "server.log"
     env: dict[str, Any] = {**os.environ, "VLLM_CPU_KVCACHE_SPACE": os.environ.get("VLLM_CPU_KVCACHE_SPACE", "1")}
     args = [python, "-m", "vllm.entrypoints.openai.api_server", "--model", str(default_model_folder),
-            "--host", "127.0.0.1", "--port", str(port), "--enforce-eager", "--max-model-len", "2048"]
+            "--host", "127.0.0.1", "--port", str(port), "--enforce-eager", "--max-model-len", "2048",
+            "--dtype", "float32"]  # the transformers backend's default precision, for comparable numbers
     with log.open("wb") as out:
         proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True)
     try:

@@ -16,9 +16,12 @@ class Generator(Protocol):
     name: str
 
     def generate(
-        self, requests: Sequence[GenerationRequest], on_step: Callable[[int], None] | None = None
+        self, requests: Sequence[GenerationRequest], on_step: Callable[[int], None] | None = None,
+        on_result: Callable[[int, Completion], None] | None = None,
     ) -> list[Completion]:
-        """One completion per request, in request order; `on_step` reports decoding progress."""
+        """One completion per request, in request order; `on_step` reports decoding progress; `on_result(i, c)`
+        is called as soon as request i's completion exists (per batch or per response), so it can be cached
+        before the rest of the group is done."""
         ...
 
     def info(self) -> dict[str, Any]:
@@ -31,9 +34,11 @@ class Scorer(Protocol):
     """A backend that can score continuations by log-probability (multiple choice by loglikelihood)."""
 
     def loglikelihood(
-        self, requests: Sequence[ChoiceRequest], on_step: Callable[[int], None] | None = None
+        self, requests: Sequence[ChoiceRequest], on_step: Callable[[int], None] | None = None,
+        on_result: Callable[[int, ChoiceLoglikelihoods], None] | None = None,
     ) -> list[ChoiceLoglikelihoods]:
-        """One result per request, in request order; `on_step` reports requests done."""
+        """One result per request, in request order; `on_step` reports requests done; `on_result` as in
+        `Generator.generate`. Raises CapabilityError before any request when the backend cannot score."""
         ...
 
 
@@ -49,7 +54,11 @@ def scorer(backend: Generator) -> Scorer:
     return backend
 
 
-BACKENDS = {"transformers": "evalscope.models.hf:TransformersBackend"}
+BACKENDS = {
+    "transformers": "evalscope.models.hf:TransformersBackend",
+    "openai": "evalscope.models.openai_api:OpenAIBackend",
+    "vllm": "evalscope.models.vllm_local:VllmBackend",
+}
 """Backend name -> `module:factory`; modules are imported only when that backend is used."""
 
 

@@ -97,7 +97,8 @@ class TransformersBackend:
         }
 
     def generate(
-        self, requests: Sequence[GenerationRequest], on_step: Callable[[int], None] | None = None
+        self, requests: Sequence[GenerationRequest], on_step: Callable[[int], None] | None = None,
+        on_result: Callable[[int, Completion], None] | None = None,
     ) -> list[Completion]:
         """Complete every request; batches of `eval_batch_size`, longest prompts first."""
         texts = [self.render(r) for r in requests]
@@ -113,7 +114,10 @@ class TransformersBackend:
             for i, completion in zip(batch, completions, strict=True):
                 text, stopped = cut_at_stop(completion.text, requests[i].stop)
                 reason = "stop" if stopped else completion.finish_reason
-                out[i] = Completion(text, completion.prompt_tokens, completion.completion_tokens, reason, texts[i])
+                out[i] = done = Completion(text, completion.prompt_tokens, completion.completion_tokens, reason,
+                                           texts[i])
+                if on_result is not None:
+                    on_result(i, done)
         return [c for c in out if c is not None]
 
     def _generate_batch(
@@ -175,7 +179,8 @@ class TransformersBackend:
         return context_ids, [list(w[len(context_ids) :]) for w in encoded[1:]]
 
     def loglikelihood(
-        self, requests: Sequence[ChoiceRequest], on_step: Callable[[int], None] | None = None
+        self, requests: Sequence[ChoiceRequest], on_step: Callable[[int], None] | None = None,
+        on_result: Callable[[int, ChoiceLoglikelihoods], None] | None = None,
     ) -> list[ChoiceLoglikelihoods]:
         """Each context once, its choices packed after it (see packing.py); longest rows first."""
         rows = []
@@ -195,7 +200,10 @@ class TransformersBackend:
             batch = order[start : start + count]
             scores = self._score_packed([rows[i][0] for i in batch], prefix)
             for i, (lls, greedy) in zip(batch, scores, strict=True):
-                out[i] = ChoiceLoglikelihoods(tuple(lls), tuple(greedy), rows[i][2], rows[i][1], requests[i].context)
+                out[i] = done = ChoiceLoglikelihoods(tuple(lls), tuple(greedy), rows[i][2], rows[i][1],
+                                                     requests[i].context)
+                if on_result is not None:
+                    on_result(i, done)
             if on_step is not None:
                 on_step(len(batch))
             start += count

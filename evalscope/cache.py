@@ -1,0 +1,89 @@
+"""Per-request response cache: one SQLite row (WAL mode) per answered request, committed as it arrives."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import threading
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from evalscope.config import RunConfig
+from evalscope.schema import ChoiceLoglikelihoods, ChoiceRequest, Completion, GenerationRequest, Request, Response
+
+FORMAT_VERSION = 1
+"""Bump when what a request means changes (prompt rendering, stop handling, the split of continuations),
+so that an older answer is never served for a request that would now be sent differently."""
+
+
+def request_key(fingerprint: str, backend: str, request: Request, config: RunConfig) -> str:
+    """sha256 over everything that decides the answer: model, backend, the exact request, decoding settings."""
+    material = {
+        "format": FORMAT_VERSION,
+        "model": fingerprint,
+        "backend": backend,
+        "kind": type(request).__name__,
+        "request": asdict(request),  # prompt + system + stop strings, or context + continuations
+        "generation": asdict(config.generation) if isinstance(request, GenerationRequest) else None,
+        "model_args": asdict(config.model_args),
+        "seed": config.seed,
+        "template": config.template,
+    }
+    return hashlib.sha256(json.dumps(material, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+
+
+def _encode(response: Response) -> str:
+    return json.dumps({"type": type(response).__name__, **asdict(response)}, ensure_ascii=False)
+
+
+def _decode(text: str) -> Response:
+    data: dict[str, Any] = json.loads(text)
+    kind = data.pop("type")
+    if kind == "Completion":
+        return Completion(**data)
+    for name in ("loglikelihoods", "greedy", "continuation_tokens"):
+        data[name] = tuple(data[name])
+    return ChoiceLoglikelihoods(**data)
+
+
+class ResponseCache:
+    """A SQLite file shared by runs and xdist workers; every `put` is its own committed transaction."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._lock = threading.Lock()  # API responses arrive on pool threads
+        self._db = sqlite3.connect(path, timeout=60, check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        # NORMAL in WAL mode survives a killed process (only an OS crash may lose the last commits).
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute("CREATE TABLE IF NOT EXISTS responses (key TEXT PRIMARY KEY, backend TEXT, model TEXT,"
+                         " kind TEXT, response TEXT NOT NULL, created REAL)")
+        self.hits = 0
+        self.misses = 0
+
+    def get(self, key: str) -> Response | None:
+        with self._lock:
+            row = self._db.execute("SELECT response FROM responses WHERE key = ?", (key,)).fetchone()
+        if row is None:
+            self.misses += 1
+            return None
+        self.hits += 1
+        return _decode(row[0])
+
+    def put(self, key: str, backend: str, model: str, request: Request, response: Response) -> None:
+        kind = "loglikelihood" if isinstance(request, ChoiceRequest) else "generate"
+        with self._lock:
+            self._db.execute("INSERT OR REPLACE INTO responses (key, backend, model, kind, response, created) "
+                             "VALUES (?, ?, ?, ?, ?, ?)", (key, backend, model, kind, _encode(response), time.time()))
+
+    def __len__(self) -> int:
+        with self._lock:
+            return int(self._db.execute("SELECT count(*) FROM responses").fetchone()[0])
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()

@@ -1,0 +1,278 @@
+"""OpenAI-compatible API backend: concurrent chat/completions requests, our own retries, echo-logprob scoring."""
+
+from __future__ import annotations
+
+import json
+import random
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from typing import Any, TypeVar
+
+from evalscope.config import RunConfig
+from evalscope.models import CapabilityError
+from evalscope.models.hf import RAW_TEMPLATES, cut_at_stop
+from evalscope.schema import ChoiceLoglikelihoods, ChoiceRequest, Completion, GenerationRequest
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+MAX_ATTEMPTS = 8
+"""Tries of one request on retryable failures (429, 5xx, timeouts, dropped connections)."""
+REFUSED_ATTEMPTS = 3
+"""Tries before a refused connection is reported: a restarting server gets a moment, a wrong port fails fast."""
+BACKOFF_S = 0.5
+"""First backoff; doubled each try, capped at BACKOFF_CAP_S, full jitter (a random share of it)."""
+BACKOFF_CAP_S = 30.0
+PROBE = "The quick brown fox"
+
+
+class ApiError(RuntimeError):
+    """An API request failed for good; the message is one line naming the server (never the key)."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def _refused(exc: BaseException) -> bool:
+    """Whether the connection was refused (nothing listens), as opposed to dropped mid-request."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ConnectionRefusedError) or "connection refused" in str(seen).lower():
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def _retry_after(exc: Any) -> float | None:
+    response = getattr(exc, "response", None)
+    value = response.headers.get("retry-after") if response is not None else None
+    try:
+        return None if value is None else min(float(value), BACKOFF_CAP_S)
+    except ValueError:
+        return None
+
+
+class OpenAIBackend:
+    """Sends each request of a group to the server, `concurrency` at a time; one client per process."""
+
+    name = "openai"
+
+    def __init__(self, config: RunConfig, threads: int) -> None:
+        import openai
+
+        assert config.api_url is not None
+        self.config = config
+        self.url = config.api_url
+        self.client = openai.OpenAI(base_url=self.url, api_key=config.api_key or "EMPTY", max_retries=0,
+                                    timeout=config.request_timeout)
+        self.chat = config.template.lower() not in RAW_TEMPLATES
+        self.model = self._served_model(config.model)
+        self.fingerprint = f"api:{self.url}|{self.model}"
+        self._score_max_tokens: int | None = None
+        self._unsupported: str | None = None
+        self._probe_lock = threading.Lock()
+
+    # --- requests with retries -------------------------------------------------------------------------------
+
+    def _call(self, what: str, send: Callable[[], T]) -> T:
+        """`send()` with exponential backoff and jitter on transient failures; ApiError (one line) otherwise."""
+        import openai
+
+        delay = BACKOFF_S
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            try:
+                return send()
+            except (openai.AuthenticationError, openai.PermissionDeniedError) as exc:
+                raise ApiError(f"{self.url}: {exc.status_code} {type(exc).__name__} for {what} "
+                               "(check --api-key)") from None
+            except openai.NotFoundError:
+                raise ApiError(f"{self.url}: 404 for {what}: unknown model {self.config.model!r} or endpoint "
+                               "(see GET /v1/models)") from None
+            except openai.APIStatusError as exc:
+                if exc.status_code != 429 and exc.status_code < 500:
+                    raise ApiError(f"{self.url}: {exc.status_code} for {what}: {_message(exc)}",
+                                   exc.status_code) from None
+                wait = _retry_after(exc)
+                last = f"{exc.status_code} {_message(exc)}"
+            except openai.APIConnectionError as exc:  # includes APITimeoutError
+                if _refused(exc) and attempt >= REFUSED_ATTEMPTS:
+                    raise ApiError(f"{self.url}: connection refused (is the server running?)") from None
+                wait, last = None, f"{type(exc).__name__}: {exc}"
+            if attempt == MAX_ATTEMPTS:
+                break
+            time.sleep(wait if wait is not None else random.uniform(0, delay))
+            delay = min(delay * 2, BACKOFF_CAP_S)
+        raise ApiError(f"{self.url}: {what} failed after {MAX_ATTEMPTS} tries: {last}".splitlines()[0])
+
+    def _served_model(self, wanted: str | None) -> str:
+        """Check the server, the key and the model with one GET /v1/models; no --model means the only one served."""
+        page = self._call("GET /models", self.client.models.list)
+        served = [m.id for m in page.data]
+        if wanted is None:
+            if len(served) != 1:
+                raise ApiError(f"{self.url}: serves {len(served)} models ({', '.join(served[:5])}); pick one with "
+                               "--model")
+            return served[0]
+        if served and wanted not in served:
+            raise ApiError(f"{self.url}: unknown model {wanted!r} (served: {', '.join(served[:5])})")
+        return wanted
+
+    def _each(self, items: Sequence[T], work: Callable[[T], R], on_result: Callable[[int, R], None] | None,
+              on_step: Callable[[int], None] | None) -> list[R]:
+        """`work` on every item, `concurrency` in flight; each result is handed on the moment it arrives. The
+        first failure is raised after the others finished, so finished work is never thrown away."""
+        out: dict[int, R] = {}
+        failure: BaseException | None = None
+        with ThreadPoolExecutor(max_workers=max(1, min(self.config.concurrency, len(items)))) as pool:
+            futures = {pool.submit(work, item): i for i, item in enumerate(items)}
+            for future in as_completed(futures):
+                i = futures[future]
+                try:
+                    out[i] = future.result()
+                except Exception as exc:
+                    failure = failure or exc
+                    continue
+                if on_result is not None:
+                    on_result(i, out[i])
+                if on_step is not None:
+                    on_step(1)
+        if failure is not None:
+            raise failure
+        return [out[i] for i in range(len(items))]
+
+    # --- generation ------------------------------------------------------------------------------------------
+
+    def _sampling(self) -> dict[str, Any]:
+        gen = self.config.generation
+        args: dict[str, Any] = {"max_tokens": gen.max_new_tokens, "seed": self.config.seed,
+                                "temperature": gen.temperature if gen.do_sample else 0.0}
+        if gen.do_sample:
+            args["top_p"] = gen.top_p
+        extra = {k: v for k, v in (("top_k", gen.top_k if gen.do_sample else 0),
+                                   ("repetition_penalty", gen.repetition_penalty))
+                 if v not in (0, 1.0)}
+        if extra:  # vLLM/SGLang extensions; sent only when set, so strict servers accept the default config
+            args["extra_body"] = extra
+        return args
+
+    def messages(self, request: GenerationRequest) -> list[dict[str, str]]:
+        system = [{"role": "system", "content": request.system}] if request.system else []
+        return [*system, {"role": "user", "content": request.prompt}]
+
+    def render(self, request: GenerationRequest) -> str:
+        """What the report shows as the prompt: the messages as JSON (chat) or the raw prompt (completions)."""
+        if self.chat:
+            return json.dumps(self.messages(request), ensure_ascii=False)
+        return f"{request.system}\n\n{request.prompt}" if request.system else request.prompt
+
+    def _complete(self, request: GenerationRequest) -> Completion:
+        stop = list(request.stop) or None
+        if self.chat:
+            chat = self._call("POST /chat/completions", lambda: self.client.chat.completions.create(
+                model=self.model, messages=self.messages(request), stop=stop, **self._sampling()))  # type: ignore[arg-type]
+            choice = chat.choices[0]
+            text, reason, usage = choice.message.content or "", choice.finish_reason, chat.usage
+        else:
+            done = self._call("POST /completions", lambda: self.client.completions.create(
+                model=self.model, prompt=self.render(request), stop=stop, **self._sampling()))
+            text, reason, usage = done.choices[0].text or "", done.choices[0].finish_reason, done.usage
+        text, stopped = cut_at_stop(text, request.stop)
+        return Completion(text, usage.prompt_tokens if usage else 0, usage.completion_tokens if usage else 0,
+                          "stop" if stopped or reason != "length" else "length", self.render(request))
+
+    def generate(
+        self, requests: Sequence[GenerationRequest], on_step: Callable[[int], None] | None = None,
+        on_result: Callable[[int, Completion], None] | None = None,
+    ) -> list[Completion]:
+        return self._each(requests, self._complete, on_result, on_step)
+
+    # --- loglikelihood ---------------------------------------------------------------------------------------
+
+    def _echo(self, prompt: str) -> Any:
+        """`/completions` with echo: per-token logprobs of the prompt itself (max_tokens 0, else 1)."""
+        if self._score_max_tokens is None:
+            try:
+                return self._echo_with(prompt, 0)
+            except ApiError as exc:
+                if exc.status not in (400, 422):  # max_tokens=0 refused: ask for one token and ignore it
+                    raise
+            self._score_max_tokens = 1
+        return self._echo_with(prompt, self._score_max_tokens)
+
+    def _echo_with(self, prompt: str, max_tokens: int) -> Any:
+        return self._call("POST /completions (echo)", lambda: self.client.completions.create(
+            model=self.model, prompt=prompt, echo=True, logprobs=1, max_tokens=max_tokens, temperature=0.0,
+            seed=self.config.seed)).choices[0].logprobs
+
+    def check_scoring(self) -> None:
+        """One tiny echo request (once per process): raise CapabilityError when the server cannot score prompts."""
+        with self._probe_lock:
+            if self._unsupported is None:
+                self._unsupported = self._probe()
+        if self._unsupported:
+            raise CapabilityError(f"{self.url} ({self.model}) cannot score loglikelihoods: {self._unsupported}; "
+                                  "use a generation setup or a server that echoes prompt logprobs (e.g. vLLM)")
+
+    def _probe(self) -> str:
+        logprobs = self._echo(PROBE)
+        offsets = list(getattr(logprobs, "text_offset", None) or [])
+        values = list(getattr(logprobs, "token_logprobs", None) or [])
+        if not offsets or not values or offsets[0] != 0:
+            return "it ignores echo=True (no prompt logprobs with text offsets; llama.cpp's server does this)"
+        prompt_values = [v for o, v in zip(offsets, values, strict=False) if o < len(PROBE)]
+        if prompt_values[0] is not None:
+            # Nothing predicts a prompt's first token; a value there means logprobs shifted by one token
+            # (llama-cpp-python's server, its issue #1983).
+            return "its prompt logprobs are shifted (the first prompt token has a logprob)"
+        if len(prompt_values) < 2 or any(v is None for v in prompt_values[1:]):
+            return "it returns no logprob for some prompt tokens"
+        return ""
+
+    def _score(self, request: ChoiceRequest) -> ChoiceLoglikelihoods:
+        # lm-eval's split: the context's trailing spaces belong to the continuation; tokens that carry any
+        # continuation character (by the server's text offsets) are the continuation's.
+        context = request.context.rstrip()
+        split = len(context)
+        lls, greedy, counts = [], [], []
+        prompt_tokens = 0
+        for continuation in request.continuations:
+            whole = request.context + continuation
+            lp = self._echo(whole)
+            offsets = list(lp.text_offset)
+            ends = [*offsets[1:], len(whole)]
+            picked = [k for k, (o, e) in enumerate(zip(offsets, ends, strict=True)) if e > split and o < len(whole)]
+            prompt_tokens = sum(1 for e in ends if e <= split)
+            values = [lp.token_logprobs[k] for k in picked]
+            if not picked or any(v is None for v in values):
+                raise ApiError(f"{self.url}: no logprobs for the continuation {continuation!r}")
+            lls.append(float(sum(values)))
+            tops = lp.top_logprobs or [None] * len(offsets)
+            greedy.append(all(top is None or lp.token_logprobs[k] >= max(top.values()) - 1e-6
+                              for k, top in ((k, tops[k]) for k in picked)))
+            counts.append(len(picked))
+        return ChoiceLoglikelihoods(tuple(lls), tuple(greedy), tuple(counts), prompt_tokens, request.context)
+
+    def loglikelihood(
+        self, requests: Sequence[ChoiceRequest], on_step: Callable[[int], None] | None = None,
+        on_result: Callable[[int, ChoiceLoglikelihoods], None] | None = None,
+    ) -> list[ChoiceLoglikelihoods]:
+        self.check_scoring()
+        return self._each(requests, self._score, on_result, on_step)
+
+    def info(self) -> dict[str, Any]:
+        return {"backend": self.name, "id": self.model, "api_url": self.url, "fingerprint": self.fingerprint,
+                "endpoint": "chat/completions" if self.chat else "completions",
+                "concurrency": self.config.concurrency}
+
+
+def _message(exc: Any) -> str:
+    body = getattr(exc, "body", None)
+    if isinstance(body, dict):
+        inner = body.get("error", body)
+        text = inner.get("message") if isinstance(inner, dict) else inner
+        if text:
+            return str(text).splitlines()[0][:300]
+    return (str(exc).splitlines() or [""])[0][:300]

@@ -1,0 +1,66 @@
+"""The response cache: keys change with anything that changes the answer; responses round-trip; commits are durable."""
+
+from __future__ import annotations
+
+import dataclasses
+import sqlite3
+from dataclasses import replace
+from pathlib import Path
+
+from evalscope.cache import ResponseCache, request_key
+from evalscope.config import GenerationConfig, RunConfig, cache_file
+from evalscope.recorder import redact
+from evalscope.run import pytest_args
+from evalscope.schema import ChoiceLoglikelihoods, ChoiceRequest, Completion, GenerationRequest
+
+CONFIG = RunConfig()
+ASK = GenerationRequest("2+2=", stop=("\n",))
+
+
+def test_key_depends_on_model_backend_request_and_config() -> None:
+    base = request_key("api:u|m", "openai", ASK, CONFIG)
+    assert base == request_key("api:u|m", "openai", GenerationRequest("2+2=", stop=("\n",)), CONFIG)
+    variants = [
+        request_key("api:u|other", "openai", ASK, CONFIG),
+        request_key("api:u|m", "vllm", ASK, CONFIG),
+        request_key("api:u|m", "openai", dataclasses.replace(ASK, prompt="2+2 ="), CONFIG),
+        request_key("api:u|m", "openai", dataclasses.replace(ASK, stop=("\n", "Q:")), CONFIG),
+        request_key("api:u|m", "openai", dataclasses.replace(ASK, system="be brief"), CONFIG),
+        request_key("api:u|m", "openai", ASK, replace(CONFIG, generation=GenerationConfig(top_p=0.5))),
+        request_key("api:u|m", "openai", ASK, dataclasses.replace(CONFIG, seed=1)),
+        request_key("api:u|m", "openai", ASK, dataclasses.replace(CONFIG, template="none")),
+    ]
+    assert len({base, *variants}) == len(variants) + 1
+
+
+def test_responses_round_trip_and_survive_a_new_connection(tmp_path: Path) -> None:
+    path = tmp_path / "c" / "responses.sqlite"
+    cache = ResponseCache(path)
+    done = Completion("4", 3, 1, "stop", "2+2=")
+    scored = ChoiceLoglikelihoods((-1.5, -0.25), (False, True), (1, 2), 7, "ctx")
+    choice = ChoiceRequest("ctx", (" a", " b"))
+    cache.put("k1", "openai", "api:u|m", ASK, done)
+    cache.put("k2", "openai", "api:u|m", choice, scored)
+    # Committed at once: another connection sees both rows while this one is still open (no close, no flush).
+    with sqlite3.connect(path) as other:
+        assert other.execute("SELECT count(*) FROM responses").fetchone()[0] == 2
+        assert other.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    again = ResponseCache(path)
+    assert again.get("k1") == done and again.get("k2") == scored and again.get("k3") is None
+    assert (again.hits, again.misses) == (2, 1)
+    cache.close()
+    again.close()
+
+
+def test_cache_location_and_seed_parameter(tmp_path: Path) -> None:
+    assert cache_file(None, tmp_path) is None
+    assert cache_file("true", tmp_path) == tmp_path / "cache" / "responses.sqlite"
+    assert cache_file("/x/y", tmp_path) == Path("/x/y/responses.sqlite")
+    assert cache_file("/x/r.sqlite", tmp_path) == Path("/x/r.sqlite")
+    assert "--use-cache=true" in pytest_args({"datasets": ["gsm8k"], "use_cache": True})
+    assert "--use-cache=/c" in pytest_args({"datasets": ["gsm8k"], "use_cache": "/c"})
+
+
+def test_api_key_is_redacted_from_argv() -> None:
+    argv = ["pytest", "--api-key", "sk-1", "--api-key=sk-2", "--model", "m"]
+    assert redact(argv) == ["pytest", "--api-key", "***", "--api-key=***", "--model", "m"]
