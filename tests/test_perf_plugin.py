@@ -93,3 +93,20 @@ def test_evalscope_perf_cli_takes_evalscopes_flags(tmp_path: Path, calibration) 
     assert "2 passed" in out.stdout
     (report,) = tmp_path.glob("perf-*/report.json")
     assert [p["point"]["number"] for p in json.loads(report.read_text())["points"]] == [3, 4]
+
+
+def test_short_sweep_against_vllm_cpu(pytester: pytest.Pytester, vllm_server) -> None:
+    """The suite against a real server (skipped unless EVALSCOPE_VLLM_PYTHON points at a venv with vLLM)."""
+    result = _run(pytester, "-m", "perf", "--api-url", vllm_server.base, "--model", vllm_server.model,
+                  "--parallel", "1,2", "--number", "4", "--max-tokens", "8", "--max-prompt-length", "32",
+                  "--max-duration", "120", "--slo", "success_rate>=1")
+    assert result.ret == 0, result.stdout.str()
+    (report,) = (pytester.path / "out").glob("perf-*/report.json")
+    points = json.loads(report.read_text())["points"]
+    assert [p["point"]["parallel"] for p in points] == [1, 2]
+    for point in points:
+        s = point["summary"]
+        # vLLM honours ignore_eos and reports usage: every output is exactly max_tokens, checked against usage.
+        assert s["successes"] == 4 and s["length_mismatches"] == 0 and s["usage_missing"] == 0
+        assert s["output_tokens_mean"] == 8
+        assert s["latency"]["ttft"]["p50"] > 0 and s["latency"]["tpot"]["n"] == 4
