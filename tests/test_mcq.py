@@ -118,7 +118,7 @@ def test_arc_end_to_end_reports_bad_rows_by_line_and_scores_the_rest(run_suite) 
     run = run_arc(run_suite)
     outcomes = run.outcomes
     assert outcomes.get("errors", 0) + outcomes.get("failed", 0) == 3, run.result.stdout.str()
-    assert outcomes.get("passed", 0) + outcomes.get("incorrect", 0) == 5
+    assert outcomes.get("passed", 0) + outcomes.get("incorrect", 0) == 6
     out = run.result.stdout.str()
     assert "ARC-Easy-Test.jsonl:4: answer 'E' is not one of the choice labels" in out
     assert "ARC-Easy-Test.jsonl:5: needs at least 2 non-empty choices" in out
@@ -129,7 +129,7 @@ def test_arc_end_to_end_reports_bad_rows_by_line_and_scores_the_rest(run_suite) 
     assert len(five["choices"]) == 5
     rows = {(s["subset"], s["metric"]): s for s in run.report["benchmarks"][0]["scores"]}
     assert {("ARC-Easy", "acc"), ("ARC-Challenge", "acc_norm"), ("OVERALL", "acc"), ("MACRO", "acc")} <= set(rows)
-    assert rows[("OVERALL", "acc")]["n"] == 5
+    assert rows[("OVERALL", "acc")]["n"] == 6
 
 
 def test_arc_results_are_identical_with_xdist(run_suite) -> None:
@@ -138,7 +138,7 @@ def test_arc_results_are_identical_with_xdist(run_suite) -> None:
     assert set(a) == set(b)
     for sample_id, record in a.items():
         assert record.get("loglikelihoods") == pytest.approx(b[sample_id].get("loglikelihoods"), abs=1e-5)
-    assert spread.report["run"]["predicted"] == alone.report["run"]["predicted"] == 5
+    assert spread.report["run"]["predicted"] == alone.report["run"]["predicted"] == 6
 
 
 def test_arc_generation_setup_extracts_letters(run_suite) -> None:
