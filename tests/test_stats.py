@@ -84,7 +84,7 @@ def test_score_table_uses_clusters_from_the_results() -> None:
 
     def result(i: int, correct: bool, cluster: str | None) -> SampleResult:
         return SampleResult("race", "high", f"high-{i:04d}", i, {"acc": float(correct)}, "acc", {"acc": None},
-                            "A", "p", "o", 1, 1, "stop", cluster)
+                            "A", "p", "o", 1, 1, "stop", cluster=cluster)
 
     results = [result(i, i % 4 < 2, f"passage-{i // 4}") for i in range(12)]
     row = score_table(sample_frame(results)).iloc[0]
