@@ -35,6 +35,11 @@ GENERATION_TEMPLATE = (
 )
 
 
+EXAM_GENERATION = Setup("generation", "EvalScope 1.x: 0-shot, the model reasons and ends with 'ANSWER: X'",
+                        metrics=("acc",), options={"mode": "generation"})
+"""The generation setup every lettered exam (MMLU, CMMLU, C-Eval) offers."""
+
+
 def mc_sample(question: str, choices: Sequence[str], gold: int, **metadata: object) -> Sample:
     """A multiple-choice Sample; the target is the gold letter. Raises ValueError for a bad gold index."""
     if len(choices) < 2 or any(not str(c).strip() for c in choices):

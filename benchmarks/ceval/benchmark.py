@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from evalscope.benchmark import Setup
-from evalscope.mcq import LetterExam
+from evalscope.mcq import EXAM_GENERATION, LetterExam
 
 # subject -> (Chinese name used in the prompt, category), from C-Eval's subject mapping.
 SUBJECTS = {
@@ -55,8 +55,7 @@ class CEval(LetterExam):
                                "prompt, next-token logits of the letters A-D after '答案：'", few_shot_num=0,
                                few_shot_random=False, metrics=("acc",),
                                options={"mode": "loglikelihood", "letter_prefix": ""}),
-        "generation": Setup("generation", "EvalScope 1.x: 0-shot, the model reasons and ends with 'ANSWER: X'",
-                            metrics=("acc",), options={"mode": "generation"}),
+        "generation": EXAM_GENERATION,
     }
     default_setup = "evalscope-0.5"
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from evalscope.benchmark import Setup
-from evalscope.mcq import LetterExam
+from evalscope.mcq import EXAM_GENERATION, LetterExam
 
 # lm-eval's grouping of the 57 subjects (mmlu_stem / _humanities / _social_sciences / _other).
 CATEGORY_SUBJECTS = {
@@ -42,8 +42,7 @@ class MMLU(LetterExam):
         "evalscope-0.5": Setup("evalscope-0.5", "EvalScope 0.5: the same 5-shot prompt, next-token logits of the "
                                "letters A-D (no leading space)", few_shot_num=5, few_shot_random=False,
                                metrics=("acc",), options={"mode": "loglikelihood", "letter_prefix": ""}),
-        "generation": Setup("generation", "EvalScope 1.x: 0-shot, the model reasons and ends with 'ANSWER: X'",
-                            few_shot_num=0, metrics=("acc",), options={"mode": "generation"}),
+        "generation": EXAM_GENERATION,
     }
     default_setup = "lm-eval"
 
