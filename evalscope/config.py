@@ -39,6 +39,14 @@ class ModelArgs:
     """float32 (default, for reproducible scores), bfloat16 (about 2x faster on CPU), float16 or auto."""
     device_map: str = "cpu"
     trust_remote_code: bool = False
+    max_model_len: int | None = None
+    """vLLM: the longest prompt + completion to reserve KV cache for (None: the model's own limit)."""
+    enforce_eager: bool | None = None
+    """vLLM: no CUDA graphs / compilation; None means on without a GPU (starts in ~30 s instead of ~90 s)."""
+    gpu_memory_utilization: float = 0.9
+    """vLLM: share of GPU memory for weights and KV cache."""
+    tensor_parallel_size: int = 1
+    """vLLM: GPUs one model is split over."""
 
 
 PRECISIONS = ("float32", "bfloat16", "float16", "auto")

@@ -4,7 +4,8 @@ Samples are cut into groups at collection (length-sorted, `eval_batch_size` each
 and one `xdist_group`, so `-n N` hands whole groups to workers and no sample is predicted twice. The first
 item of a group to run predicts every sample of that group; its mates then only look the
 prediction up. Batch composition depends only on the selected samples and the batch size, never on the
-worker count or run order, which keeps results identical with and without xdist.
+worker count or run order, which keeps results identical with and without xdist. (In-process vLLM is the
+exception: a worker hands its whole share to vLLM, whose scheduler batches it.)
 """
 
 from __future__ import annotations
@@ -218,3 +219,6 @@ class Engine:
     def close(self) -> None:
         if self.cache is not None:
             self.cache.close()
+        close = getattr(self.backend, "close", None)  # backends holding processes (vLLM's engine core)
+        if close is not None:
+            close()

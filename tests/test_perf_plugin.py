@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -95,8 +96,39 @@ def test_evalscope_perf_cli_takes_evalscopes_flags(tmp_path: Path, calibration) 
     assert [p["point"]["number"] for p in json.loads(report.read_text())["points"]] == [3, 4]
 
 
+def test_remote_worker_gets_the_plan_and_sends_records_back(tmp_path: Path, calibration) -> None:
+    """A worker started apart (`evalscope perf-worker`, in a folder of its own, no plan file) joins the master over
+    TCP, takes its share of the plan from the master and sends its records back: `--locust-remote-workers`."""
+    server = calibration(ttft=0.002, itl=0.001)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    (tmp_path / "remote").mkdir()
+    remote = subprocess.Popen([sys.executable, "-m", "evalscope.cli", "perf-worker", "--master", f"127.0.0.1:{port}"],
+                              cwd=tmp_path / "remote", stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        out = subprocess.run(
+            [sys.executable, "-m", "evalscope.cli", "perf", "--url", server.url(), "--model", "m", "--parallel", "4",
+             "--number", "12", "--max-tokens", "3", "--locust-workers", "1", "--locust-remote-workers", "1",
+             "--locust-master", f"127.0.0.1:{port}", "--outputs", str(tmp_path), "--", "-p", "no:cacheprovider"],
+            capture_output=True, text=True, timeout=240, cwd=tmp_path)
+        assert out.returncode == 0, out.stdout + out.stderr
+        assert remote.wait(timeout=60) == 0
+    finally:
+        remote.kill()
+        remote.wait()
+    assert list((tmp_path / "remote").iterdir()) == []  # the remote worker wrote nothing: records went back
+    (report,) = tmp_path.glob("perf-*/report.json")
+    (point,) = json.loads(report.read_text())["points"]
+    records = [json.loads(line) for line in Path(point["records"]).read_text().splitlines()]
+    measured = [r for r in records if not r["warmup"]]
+    assert sorted(r["index"] for r in measured) == list(range(12))
+    assert {r["worker"] for r in measured} == {0, 1} and all(r["status"] == 200 for r in measured)
+    assert point["summary"]["successes"] == 12
+
+
 def test_short_sweep_against_vllm_cpu(pytester: pytest.Pytester, vllm_server) -> None:
-    """The suite against a real server (skipped unless EVALSCOPE_VLLM_PYTHON points at a venv with vLLM)."""
+    """The suite against vLLM's CPU server (skipped without `make vllm`)."""
     result = _run(pytester, "-m", "perf", "--api-url", vllm_server.base, "--model", vllm_server.model,
                   "--parallel", "1,2", "--number", "4", "--max-tokens", "8", "--max-prompt-length", "32",
                   "--max-duration", "120", "--slo", "success_rate>=1")

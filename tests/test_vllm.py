@@ -1,42 +1,95 @@
-"""The API backend against vLLM's real OpenAI server (CPU build, separate venv) vs the in-process transformers backend
-on the same weights: greedy GSM8K answers and ARC-Easy loglikelihoods. Skipped without EVALSCOPE_VLLM_PYTHON."""
+"""vLLM against the in-process transformers backend on the same weights (the default model, fp32): greedy GSM8K
+answers and ARC loglikelihoods, through vLLM's real OpenAI server (`--api-url`) and in process (`--backend vllm`,
+run with the python of the vLLM venv). Skipped when `make vllm` has not been run.
+
+EVALSCOPE_VLLM_LIMIT (default 5 per subset) and EVALSCOPE_VLLM_MAX_NEW_TOKENS (256) size the runs; the issue's
+acceptance run is EVALSCOPE_VLLM_LIMIT=20."""
 
 from __future__ import annotations
 
+import json
+import math
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from tests.servers import VllmServer
+import pytest
 
-LIMIT = "3"
+from tests.servers import REPO, VllmServer, vllm_python
 
-
-def test_gsm8k_greedy_answers_match_transformers(run_suite, vllm_server: VllmServer, shared_data: Path) -> None:
-    api = run_suite("--api-url", vllm_server.base, "--limit", LIMIT, model=vllm_server.model, data=shared_data,
-                    max_new_tokens=64)
-    local = run_suite("--limit", LIMIT, model=None, data=shared_data, max_new_tokens=64)
-    assert api.result.ret == 0 and local.result.ret == 0, api.result.stdout.str()
-    assert api.report["model"]["backend"] == "openai" and local.report["model"]["backend"] == "transformers"
-    api_out, local_out = api.by_id(), local.by_id()
-    assert set(api_out) == set(local_out) and len(api_out) == int(LIMIT)
-    same = [k for k in api_out if api_out[k]["output"].strip() == local_out[k]["output"].strip()]
-    print(f"gsm8k greedy outputs identical on {len(same)}/{len(api_out)}")
-    assert [api_out[k]["extracted"] for k in sorted(api_out)] == [local_out[k]["extracted"] for k in sorted(api_out)]
+LIMIT = int(os.environ.get("EVALSCOPE_VLLM_LIMIT", "5"))
+MAX_NEW_TOKENS = int(os.environ.get("EVALSCOPE_VLLM_MAX_NEW_TOKENS", "256"))
+AGREEMENT = 0.9
+"""Share of GSM8K samples whose extracted answers must agree (the issue: at least 18 of 20)."""
 
 
-def test_arc_loglikelihoods_match_transformers(run_suite, vllm_server: VllmServer, shared_data: Path) -> None:
-    api = run_suite("--api-url", vllm_server.base, "--limit", LIMIT, bench="arc", model=vllm_server.model,
-                    data=shared_data)
-    local = run_suite("--limit", LIMIT, bench="arc", model=None, data=shared_data)
-    assert api.result.ret == 0 and local.result.ret == 0, api.result.stdout.str()
-    api_out, local_out = api.by_id(), local.by_id()
-    assert set(api_out) == set(local_out) and api_out
-    worst = 0.0
-    for key, record in api_out.items():
-        theirs = local_out[key]["loglikelihoods"]
-        assert len(record["loglikelihoods"]) == len(theirs)
-        for a, b in zip(record["loglikelihoods"], theirs, strict=True):
-            worst = max(worst, abs(a - b))
-    print(f"arc loglikelihoods: largest |vLLM - transformers| = {worst:.2e} over {len(api_out)} samples")
-    assert worst < 1e-2
-    assert [api_out[k]["output"] for k in sorted(api_out)] == [local_out[k]["output"] for k in sorted(api_out)]
+@dataclass
+class Run:
+    report: dict[str, Any]
+    records: dict[tuple[str, str], dict[str, Any]]
+    """(benchmark, sample id) -> per-sample record."""
 
+    def of(self, bench: str) -> dict[str, dict[str, Any]]:
+        return {sid: r for (b, sid), r in self.records.items() if b == bench}
+
+
+def _evaluate(python: str, work: Path, data: Path, *args: str) -> Run:
+    """`pytest benchmarks/gsm8k benchmarks/arc` in a subprocess of `python` (one model load for both)."""
+    argv = [python, "-m", "pytest", str(REPO / "benchmarks" / "gsm8k"), str(REPO / "benchmarks" / "arc"),
+            "--dataset-dir", str(data), "--work-dir", str(work), "--limit", str(LIMIT),
+            "--generation-config", f"max_new_tokens={MAX_NEW_TOKENS}", "-p", "no:cacheprovider", *args]
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=1800, env=env, cwd=work.parent)
+    assert proc.returncode == 0, f"exit {proc.returncode}:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    (report_path,) = work.glob("*/report.json")
+    records = {}
+    for path in work.glob("*/predictions/*.jsonl"):
+        for line in path.read_text().splitlines():
+            record = json.loads(line)
+            records[record["benchmark"], record["sample_id"]] = record
+    return Run(json.loads(report_path.read_text()), records)
+
+
+@pytest.fixture(scope="module")
+def transformers_run(tmp_path_factory: pytest.TempPathFactory, shared_data: Path) -> Run:
+    return _evaluate(sys.executable, tmp_path_factory.mktemp("transformers") / "out", shared_data)
+
+
+def _compare(run: Run, reference: Run, backend: str) -> None:
+    assert run.report["model"]["backend"] == backend
+    assert reference.report["model"]["backend"] == "transformers"
+    assert set(run.records) == set(reference.records)
+    gsm8k, ours = run.of("gsm8k"), reference.of("gsm8k")
+    assert len(gsm8k) == LIMIT
+    same_text = sum(gsm8k[k]["output"] == ours[k]["output"] for k in gsm8k)
+    differ = [k for k in sorted(gsm8k) if gsm8k[k]["extracted"] != ours[k]["extracted"]]
+    print(f"\n{backend}: gsm8k greedy outputs identical {same_text}/{len(gsm8k)}, "
+          f"extracted answers identical {len(gsm8k) - len(differ)}/{len(gsm8k)}")
+    for k in differ:
+        print(f"  {k}: {backend} {gsm8k[k]['extracted']} vs transformers {ours[k]['extracted']}\n"
+              f"    {backend}: {gsm8k[k]['output'][-300:]!r}\n    transformers: {ours[k]['output'][-300:]!r}")
+    assert len(gsm8k) - len(differ) >= math.ceil(AGREEMENT * len(gsm8k))
+    arc, theirs = run.of("arc"), reference.of("arc")
+    worst = max(abs(a - b) for k in arc
+                for a, b in zip(arc[k]["loglikelihoods"], theirs[k]["loglikelihoods"], strict=True))
+    picks = sum(arc[k]["output"] == theirs[k]["output"] for k in arc)
+    print(f"{backend}: arc loglikelihoods largest |difference| {worst:.2e} over {len(arc)} samples; "
+          f"same pick {picks}/{len(arc)}")
+    assert worst < 1e-3
+    assert picks == len(arc)
+
+
+def test_api_backend_against_vllm_server(transformers_run: Run, vllm_server: VllmServer, tmp_path: Path,
+                                         shared_data: Path) -> None:
+    run = _evaluate(sys.executable, tmp_path / "out", shared_data, "--api-url", vllm_server.base,
+                    "--model", vllm_server.model)
+    _compare(run, transformers_run, "openai")
+
+
+def test_vllm_backend_in_process(transformers_run: Run, tmp_path: Path, shared_data: Path) -> None:
+    run = _evaluate(vllm_python(), tmp_path / "out", shared_data, "--backend", "vllm")
+    assert run.report["model"]["vllm"]
+    _compare(run, transformers_run, "vllm")

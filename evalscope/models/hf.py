@@ -7,25 +7,17 @@ from pathlib import Path
 from typing import Any
 
 from evalscope.config import RunConfig
-from evalscope.models import resolve
+from evalscope.models import prompts, resolve
 from evalscope.models.packing import Packed, attention_mask, pack, shared_prefix
+from evalscope.models.prompts import cut_at_stop
 from evalscope.models.resolve import ModelError
 from evalscope.schema import ChoiceLoglikelihoods, ChoiceRequest, Completion, GenerationRequest
-
-RAW_TEMPLATES = {"none", "raw", "base", "default-generation"}
-"""--template-type values that mean: feed the prompt as plain text, no chat template."""
 
 TOKENS_PER_FORWARD = 8192
 """Upper bound on padded tokens in one loglikelihood forward pass (bounds the attention mask's memory)."""
 
 MIN_SHARED_PREFIX = 16
 """A common prefix at least this long (tokens) is run once and its KV cache reused by every row of the batch."""
-
-
-def cut_at_stop(text: str, stop: Sequence[str]) -> tuple[str, bool]:
-    """The text before the earliest stop string, and whether one was found."""
-    cut = min((i for i in (text.find(s) for s in stop if s) if i >= 0), default=-1)
-    return (text[:cut], True) if cut >= 0 else (text, False)
 
 
 class TransformersBackend:
@@ -40,15 +32,7 @@ class TransformersBackend:
         torch.set_num_threads(threads)
         self.config = config
         self.threads = threads
-        src = resolve.source(config.model)
-        self.model_id = src.id
-        if src.kind == "gguf":
-            assert src.path is not None
-            folder, sha = resolve.converted_gguf(src.path)
-            self.fingerprint = f"gguf-sha256:{sha}"
-        else:
-            folder = src.path if src.path is not None else resolve.download(src.id, config.model_args.revision)
-            self.fingerprint = f"weights:{resolve.folder_fingerprint(folder)}"
+        self.model_id, folder, self.fingerprint = resolve.local_weights(config.model, config.model_args.revision)
         args = config.model_args
         dtype = args.precision if args.precision == "auto" else getattr(torch, args.precision)
         try:
@@ -57,33 +41,15 @@ class TransformersBackend:
                 str(folder), dtype=dtype, device_map=args.device_map, trust_remote_code=args.trust_remote_code
             ).eval()
         except (OSError, ValueError) as exc:
-            raise ModelError(f"cannot load model {src.id!r} from {folder}: {exc}".splitlines()[0]) from exc
+            raise ModelError(f"cannot load model {self.model_id!r} from {folder}: {exc}".splitlines()[0]) from exc
         self.tokenizer.padding_side = "left"
         if self.tokenizer.pad_token_id is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
-        self.chat_template = self._chat_template(config.template)
+        self.chat_template = prompts.chat_template(self.tokenizer, config.template)
         self.folder = Path(folder)
 
-    def _chat_template(self, template: str) -> str | None:
-        """The Jinja chat template to apply, or None for raw prompts."""
-        if template.lower() in RAW_TEMPLATES:
-            return None
-        if "{%" in template or "{{" in template:
-            return template
-        if template.endswith((".jinja", ".j2")) or Path(template).is_file():
-            return Path(template).read_text()
-        # "auto" and the seed's named template types: the tokenizer's own template, if it has one.
-        return self.tokenizer.chat_template or None
-
     def render(self, request: GenerationRequest) -> str:
-        if self.chat_template is None:
-            return f"{request.system}\n\n{request.prompt}" if request.system else request.prompt
-        messages = [{"role": "system", "content": request.system}] if request.system else []
-        messages.append({"role": "user", "content": request.prompt})
-        text = self.tokenizer.apply_chat_template(
-            messages, chat_template=self.chat_template, tokenize=False, add_generation_prompt=True
-        )
-        return str(text)
+        return prompts.render(self.tokenizer, self.chat_template, request)
 
     def info(self) -> dict[str, Any]:
         return {
@@ -167,16 +133,7 @@ class TransformersBackend:
         return results
 
     def encode_choices(self, request: ChoiceRequest) -> tuple[list[int], list[list[int]]]:
-        """Context and continuation tokens, split the way lm-eval splits them: trailing spaces of the context
-        move to the continuation, and the continuation is what `context + continuation` adds to the context."""
-        context = request.context
-        spaces = len(context) - len(context.rstrip())
-        moved = context[len(context) - spaces :] if spaces else ""
-        context = context[: len(context) - spaces]
-        wholes = [context + moved + c for c in request.continuations]
-        encoded = self.tokenizer([context, *wholes], add_special_tokens=False)["input_ids"]
-        context_ids = list(encoded[0])
-        return context_ids, [list(w[len(context_ids) :]) for w in encoded[1:]]
+        return prompts.encode_choices(self.tokenizer, request)
 
     def loglikelihood(
         self, requests: Sequence[ChoiceRequest], on_step: Callable[[int], None] | None = None,

@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 
 from evalscope.config import RunConfig
 from evalscope.models import CapabilityError
-from evalscope.models.hf import RAW_TEMPLATES, cut_at_stop
+from evalscope.models.prompts import RAW_TEMPLATES, cut_at_stop
 from evalscope.schema import ChoiceLoglikelihoods, ChoiceRequest, Completion, GenerationRequest
 
 T = TypeVar("T")

@@ -107,6 +107,18 @@ def download(spec: str, revision: str | None) -> Path:
         raise ModelError(str(exc)) from None
 
 
+def local_weights(spec: str | None, revision: str | None) -> tuple[str, Path, str]:
+    """(model id, HF folder, fingerprint) for a backend that loads weights itself: a .gguf is converted
+    (once, cached), a hub id downloaded; the fingerprint keys the response cache."""
+    src = source(spec)
+    if src.kind == "gguf":
+        assert src.path is not None
+        folder, sha = converted_gguf(src.path)
+        return src.id, folder, f"gguf-sha256:{sha}"
+    folder = src.path if src.path is not None else download(src.id, revision)
+    return src.id, folder, f"weights:{folder_fingerprint(folder)}"
+
+
 def converted_gguf(path: Path) -> tuple[Path, str]:
     """An HF folder with the dequantized weights of a .gguf, converted once and cached by content hash.
 

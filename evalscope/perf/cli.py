@@ -34,6 +34,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--slo", default=None, help='e.g. "ttft_p99<=500ms,success_rate>=0.99"')
     p.add_argument("--warmup", default=None)
     p.add_argument("--locust-workers", default=None)
+    p.add_argument("--locust-remote-workers", default=None)
+    p.add_argument("--locust-master", default=None, help="HOST:PORT the Locust master listens on")
     p.add_argument("--max-duration", default=None)
     p.add_argument("--seed", default=None)
     p.add_argument("--outputs", "--work-dir", dest="work_dir", default="outputs")
@@ -53,7 +55,7 @@ def pytest_args(ns: argparse.Namespace) -> list[str]:
         args += ["--rate", ",".join(ns.rate)]
     for flag in ("url", "api_url", "api_key", "model", "api", "burstiness", "dataset", "dataset_path", "max_tokens",
                  "min_tokens", "min_prompt_length", "max_prompt_length", "tokenizer_path", "slo", "warmup",
-                 "locust_workers", "max_duration", "seed"):
+                 "locust_workers", "locust_remote_workers", "locust_master", "max_duration", "seed"):
         value = getattr(ns, flag)
         if value is not None:
             args += [f"--{flag.replace('_', '-')}", str(value)]

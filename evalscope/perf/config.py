@@ -46,6 +46,9 @@ class PerfConfig:
     burstiness: float = 1.0
     warmup: int = 1
     locust_workers: int = 0
+    locust_remote_workers: int = 0
+    locust_master: tuple[str, int] = ("127.0.0.1", 0)
+    """Where the Locust master listens (port 0: a free one)."""
     max_duration_s: float = 300.0
     slos: tuple[Slo, ...] = field(default_factory=tuple)
 
@@ -153,6 +156,22 @@ def positive_int(flag: str, text: str | None, default: int | None, minimum: int 
     if value < minimum:
         raise PerfConfigError(f"{flag}: {value} is below {minimum}")
     return value
+
+
+def host_port(flag: str, text: str | None) -> tuple[str, int]:
+    """`HOST:PORT` (or `HOST`, or `:PORT`) for the Locust master; defaults 127.0.0.1 and a free port."""
+    if not text:
+        return ("127.0.0.1", 0)
+    host, sep, port = text.rpartition(":")
+    if not sep:
+        host, port = text, "0"
+    try:
+        number = int(port)
+    except ValueError:
+        raise PerfConfigError(f"{flag}: {text!r} is not HOST:PORT") from None
+    if not 0 <= number < 65536:
+        raise PerfConfigError(f"{flag}: port {number} out of range")
+    return (host or "127.0.0.1", number)
 
 
 def positive_float(flag: str, text: str | None, default: float) -> float:

@@ -30,6 +30,9 @@ from evalscope.perf.plan import LoadPlan  # noqa: E402
 from evalscope.perf.records import RequestRecord, write_jsonl  # noqa: E402
 
 DONE_MESSAGE = "evalscope_done"
+PLAN_MESSAGE = "evalscope_plan"
+CONNECT_S = 120.0
+"""How long a master waits for its workers (and a worker for its master and plan)."""
 
 
 class Share:
@@ -125,10 +128,13 @@ def _on_spawned(environment: Environment, **_: Any) -> None:
         SHARE.check_go(environment.runner.user_count)
 
 
-def run(plan: LoadPlan, out: Path, role: str, port: int) -> int:
+def run(plan: LoadPlan | None, out: Path | None, role: str, host: str, port: int) -> int:
     global SHARE
     env = Environment(user_classes=[SseUser], events=events)
     events.spawning_complete.add_listener(lambda user_count, **kw: _on_spawned(env))
+    if role == "worker":
+        return _worker(env, host, port)
+    assert plan is not None and out is not None
     bound = plan.max_duration_s + 60.0 * plan.warmup  # warm-up bounded too, by the request timeouts
     if role == "local":
         SHARE = Share(plan, 0, 1)
@@ -140,53 +146,87 @@ def run(plan: LoadPlan, out: Path, role: str, port: int) -> int:
         SHARE.leftovers()
         write_jsonl(out / "records-0.jsonl", SHARE.records)
         return 0
-    if role == "master":
-        master = env.create_master_runner("127.0.0.1", port)
-        finished: set[int] = set()
-        all_done = Event()
+    return _master(env, plan, out, host, port, bound)
 
-        def on_done(msg: Any, **_: Any) -> None:
-            finished.add(int(msg.data["worker"]))
-            if len(finished) >= plan.workers:
-                all_done.set()
 
-        master.register_message(DONE_MESSAGE, on_done)
-        deadline = time.monotonic() + 60
-        while len(master.clients.ready) < plan.workers:
-            if time.monotonic() > deadline:
-                logging.error("only %d of %d workers connected", len(master.clients.ready), plan.workers)
-                master.quit()
-                return 3
-            gevent.sleep(0.05)
-        master.start(plan.users, spawn_rate=10_000)
-        all_done.wait(timeout=bound + plan.max_duration_s)
-        master.quit()
-        return 0
-    worker = env.create_worker_runner("127.0.0.1", port)
-    worker.connection_event.wait(timeout=60)
-    SHARE = Share(plan, worker.worker_index, plan.workers)
+def _master(env: Environment, plan: LoadPlan, out: Path, host: str, port: int, bound: float) -> int:
+    """Waits for every worker (local and remote), sends each the plan, starts the users, and writes the records
+    the workers send back (so a worker on another machine needs no shared files)."""
+    master = env.create_master_runner(host, port)
+    reported: set[int] = set()
+    all_done = Event()
+
+    def on_done(msg: Any, **_: Any) -> None:
+        worker = int(msg.data["worker"])
+        write_jsonl(out / f"records-{worker}.jsonl", [RequestRecord.from_json(r) for r in msg.data["records"]])
+        reported.add(worker)
+        if len(reported) >= plan.all_workers:
+            all_done.set()
+
+    master.register_message(DONE_MESSAGE, on_done)
+    deadline = time.monotonic() + (CONNECT_S if plan.remote_workers else 60)
+    while len(master.clients.ready) < plan.all_workers:
+        if time.monotonic() > deadline:
+            logging.error("only %d of %d workers connected to %s:%d", len(master.clients.ready), plan.all_workers,
+                          host, port)
+            master.quit()
+            return 3
+        gevent.sleep(0.05)
+    master.send_message(PLAN_MESSAGE, {"plan": plan.to_json(), "workers": plan.all_workers})
+    master.start(plan.users, spawn_rate=10_000)
+    all_done.wait(timeout=bound + plan.max_duration_s)
+    master.quit()
+    if len(reported) < plan.all_workers:
+        logging.error("only %d of %d workers sent their records", len(reported), plan.all_workers)
+        return 4
+    return 0
+
+
+def _worker(env: Environment, host: str, port: int) -> int:
+    """Connects to the master, takes the plan it sends, and sends its records back when its share is done."""
+    global SHARE
+    worker = env.create_worker_runner(host, port)
+    if not worker.connection_event.wait(timeout=CONNECT_S):
+        logging.error("no Locust master at %s:%d", host, port)
+        return 3
+    planned = Event()
+
+    def on_plan(msg: Any, **_: Any) -> None:
+        global SHARE
+        SHARE = Share(LoadPlan.from_json(msg.data["plan"]), worker.worker_index, int(msg.data["workers"]))
+        planned.set()
+
+    worker.register_message(PLAN_MESSAGE, on_plan)
+    if not planned.wait(timeout=CONNECT_S):
+        logging.error("the master at %s:%d sent no plan", host, port)
+        return 3
+    assert SHARE is not None
+    share = SHARE
+    bound = share.plan.max_duration_s + 60.0 * share.plan.warmup
 
     def report_done() -> None:
-        assert SHARE is not None
-        SHARE.done.wait()
-        worker.send_message(DONE_MESSAGE, {"worker": SHARE.worker})
+        share.go.wait(timeout=bound)
+        share.done.wait(timeout=share.plan.max_duration_s)
+        share.leftovers()
+        worker.send_message(DONE_MESSAGE, {"worker": share.worker, "records": [r.to_json() for r in share.records]})
 
     gevent.spawn(report_done)
-    worker.greenlet.join(timeout=2 * bound + plan.max_duration_s)
-    SHARE.leftovers()
-    write_jsonl(out / f"records-{SHARE.worker}.jsonl", SHARE.records)
+    worker.greenlet.join(timeout=2 * bound + share.plan.max_duration_s)
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m evalscope.perf.driver")
-    p.add_argument("--plan", type=Path, required=True)
-    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--plan", type=Path, help="the load plan (local and master roles; workers get it from the master)")
+    p.add_argument("--out", type=Path, help="folder for records-*.jsonl (local and master roles)")
     p.add_argument("--role", choices=("local", "master", "worker"), default="local")
+    p.add_argument("--master-host", default="127.0.0.1", help="master: interface to listen on; worker: master host")
     p.add_argument("--master-port", type=int, default=5557)
     a = p.parse_args(argv)
+    if a.role != "worker" and (a.plan is None or a.out is None):
+        p.error(f"--role {a.role} needs --plan and --out")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    return run(LoadPlan.read(a.plan), a.out, a.role, a.master_port)
+    return run(None if a.plan is None else LoadPlan.read(a.plan), a.out, a.role, a.master_host, a.master_port)
 
 
 if __name__ == "__main__":

@@ -27,15 +27,25 @@ class LoadPlan:
     max_duration_s: float = 600.0
     """Hard bound on the measured phase; requests still running are cancelled, those not sent are recorded."""
     workers: int = 0
-    """Locust worker processes (0: one local process)."""
+    """Locust worker processes started here (0 with no remote workers: one local process)."""
+    remote_workers: int = 0
+    """Workers started elsewhere (`evalscope perf-worker --master HOST:PORT`) that the master waits for."""
+    master_host: str = "127.0.0.1"
+    """Where the Locust master listens: 127.0.0.1, or an interface other machines reach for remote workers."""
+    master_port: int = 0
+    """Its port (0: a free one; remote workers need a fixed one)."""
+
+    @property
+    def all_workers(self) -> int:
+        return self.workers + self.remote_workers
 
     def __post_init__(self) -> None:
         if self.users < 1:
             raise ValueError(f"--parallel must be at least 1, got {self.users}")
         if self.offsets is not None and len(self.offsets) != len(self.prompts):
             raise ValueError("one arrival offset per prompt is needed")
-        if self.workers and self.users < self.workers:
-            raise ValueError(f"--locust-workers {self.workers} needs --parallel >= {self.workers} (one user each)")
+        if self.all_workers and self.users < self.all_workers:
+            raise ValueError(f"{self.all_workers} Locust workers need --parallel >= {self.all_workers} (one user each)")
 
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -34,6 +34,10 @@ OPTIONS: list[tuple[str, str]] = [
     ("--slo", 'gates per sweep point, e.g. "ttft_p99<=500ms,tpot_p50<=50ms,success_rate>=0.99"'),
     ("--warmup", "warm-up requests per user, excluded from metrics (default 1)"),
     ("--locust-workers", "run Locust as a master and N local worker processes (default 0: one process)"),
+    ("--locust-remote-workers", "also wait for M workers started on other machines with `evalscope perf-worker "
+                                "--master HOST:PORT` (they get the plan from the master and send records back)"),
+    ("--locust-master", "HOST:PORT the Locust master listens on (default 127.0.0.1, a free port; remote workers "
+                        "need an interface they reach and a fixed port, e.g. 0.0.0.0:5557)"),
     ("--max-duration", "seconds; bound on each sweep point's measured phase (default 300)"),
     ("--request-timeout", "seconds; socket timeout of a request (default 120)"),
 ]
@@ -89,6 +93,9 @@ def perf_config(config: pytest.Config) -> pc.PerfConfig:
         burstiness=pc.positive_float("--burstiness", _opt(config, "burstiness"), 1.0),
         warmup=pc.positive_int("--warmup", _opt(config, "warmup"), 1, 0) or 0,
         locust_workers=pc.positive_int("--locust-workers", _opt(config, "locust_workers"), 0, 0) or 0,
+        locust_remote_workers=pc.positive_int("--locust-remote-workers", _opt(config, "locust_remote_workers"), 0,
+                                              0) or 0,
+        locust_master=pc.host_port("--locust-master", _opt(config, "locust_master")),
         max_duration_s=pc.positive_float("--max-duration", _opt(config, "max_duration"), 300.0),
         slos=pc.slos(_opt(config, "slo")),
     )
@@ -186,7 +193,9 @@ class PerfSession:
         offsets = None if point.rate is None else arrival_offsets(point.number, point.rate, cfg.burstiness, self.seed)
         plan = LoadPlan(endpoint=endpoint, prompts=tuple(p.text for p in texts), users=point.parallel,
                         offsets=None if offsets is None else tuple(offsets), warmup=cfg.warmup,
-                        max_duration_s=cfg.max_duration_s, workers=cfg.locust_workers)
+                        max_duration_s=cfg.max_duration_s, workers=cfg.locust_workers,
+                        remote_workers=cfg.locust_remote_workers, master_host=cfg.locust_master[0],
+                        master_port=cfg.locust_master[1])
         point_dir = self.dir / point.id
         point_dir.mkdir(parents=True, exist_ok=True)
         records = run_load(plan, point_dir)
@@ -198,7 +207,8 @@ class PerfSession:
             "violations": failed, "slo": [s.text for s in cfg.slos], "url": endpoint.url, "model": endpoint.model,
             "api": endpoint.api, "stream": endpoint.stream, "max_tokens": endpoint.max_tokens,
             "dataset": cfg.dataset, "prompt_tokens_planned_mean": sum(p.tokens for p in texts) / len(texts),
-            "burstiness": cfg.burstiness, "locust_workers": cfg.locust_workers, "seed": self.seed,
+            "burstiness": cfg.burstiness, "locust_workers": cfg.locust_workers,
+            "locust_remote_workers": cfg.locust_remote_workers, "seed": self.seed,
         }
         (point_dir / "summary.json").write_text(json.dumps(data, indent=2))
         self.item.user_properties.append((PROPERTY, data))

@@ -1,4 +1,7 @@
-"""Run a load plan in Locust subprocesses (one local process, or a master and N workers), bounded in time."""
+"""Run a load plan in Locust subprocesses (one local process, or a master and N workers), bounded in time.
+
+Workers may also run on other machines (`evalscope perf-worker --master HOST:PORT`): the master sends them the plan
+and they send their records back over Locust's own connection, so nothing but the package is needed there."""
 
 from __future__ import annotations
 
@@ -39,11 +42,13 @@ def run_load(plan: LoadPlan, out_dir: Path | None = None, python: str = sys.exec
     with tempfile.TemporaryDirectory(prefix="evalscope-perf-") as tmp:
         work = Path(tmp)
         plan.write(work / "plan.json")
-        base = [python, "-m", "evalscope.perf.driver", "--plan", str(work / "plan.json"), "--out", str(work)]
-        port = str(_free_port())
-        roles = [["--role", "local"]] if not plan.workers else [
-            ["--role", "master", "--master-port", port],
-            *[["--role", "worker", "--master-port", port] for _ in range(plan.workers)],
+        driver = [python, "-m", "evalscope.perf.driver"]
+        planned = [*driver, "--plan", str(work / "plan.json"), "--out", str(work)]
+        port = str(plan.master_port or _free_port())
+        here = "127.0.0.1" if plan.master_host in ("0.0.0.0", "::", "") else plan.master_host
+        commands = [[*planned, "--role", "local"]] if not plan.all_workers else [
+            [*planned, "--role", "master", "--master-host", plan.master_host, "--master-port", port],
+            *[[*driver, "--role", "worker", "--master-host", here, "--master-port", port]] * plan.workers,
         ]
         log_path = (out_dir or work) / "locust.log"
         log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -51,9 +56,9 @@ def run_load(plan: LoadPlan, out_dir: Path | None = None, python: str = sys.exec
         bound = plan.max_duration_s * 2 + 60.0 * plan.warmup + GRACE_S
         with log_path.open("ab") as log:
             try:
-                for role in roles:
+                for command in commands:
                     # A session of its own: on timeout the whole group goes, so no process is left behind.
-                    procs.append(subprocess.Popen([*base, *role], stdout=log, stderr=subprocess.STDOUT,
+                    procs.append(subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
                                                   start_new_session=True))
                 for proc in procs:
                     proc.wait(timeout=bound)

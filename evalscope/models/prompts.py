@@ -1,0 +1,53 @@
+"""What every local backend feeds its model the same way: chat templates, stop strings, the choice split."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from evalscope.schema import ChoiceRequest, GenerationRequest
+
+RAW_TEMPLATES = {"none", "raw", "base", "default-generation"}
+"""--template-type values that mean: feed the prompt as plain text, no chat template."""
+
+
+def cut_at_stop(text: str, stop: Sequence[str]) -> tuple[str, bool]:
+    """The text before the earliest stop string, and whether one was found."""
+    cut = min((i for i in (text.find(s) for s in stop if s) if i >= 0), default=-1)
+    return (text[:cut], True) if cut >= 0 else (text, False)
+
+
+def chat_template(tokenizer: Any, template: str) -> str | None:
+    """The Jinja chat template `--template-type` asks for, or None for raw prompts."""
+    if template.lower() in RAW_TEMPLATES:
+        return None
+    if "{%" in template or "{{" in template:
+        return template
+    if template.endswith((".jinja", ".j2")) or Path(template).is_file():
+        return Path(template).read_text()
+    # "auto" and the seed's named template types: the tokenizer's own template, if it has one.
+    return tokenizer.chat_template or None
+
+
+def render(tokenizer: Any, template: str | None, request: GenerationRequest) -> str:
+    """The exact text a local model completes: the prompt in the chat template, or raw."""
+    if template is None:
+        return f"{request.system}\n\n{request.prompt}" if request.system else request.prompt
+    messages = [{"role": "system", "content": request.system}] if request.system else []
+    messages.append({"role": "user", "content": request.prompt})
+    return str(tokenizer.apply_chat_template(messages, chat_template=template, tokenize=False,
+                                             add_generation_prompt=True))
+
+
+def encode_choices(tokenizer: Any, request: ChoiceRequest) -> tuple[list[int], list[list[int]]]:
+    """Context and continuation tokens, split the way lm-eval splits them: trailing spaces of the context
+    move to the continuation, and the continuation is what `context + continuation` adds to the context."""
+    context = request.context
+    spaces = len(context) - len(context.rstrip())
+    moved = context[len(context) - spaces :] if spaces else ""
+    context = context[: len(context) - spaces]
+    wholes = [context + moved + c for c in request.continuations]
+    encoded = tokenizer([context, *wholes], add_special_tokens=False)["input_ids"]
+    context_ids = list(encoded[0])
+    return context_ids, [list(w[len(context_ids) :]) for w in encoded[1:]]
