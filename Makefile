@@ -41,8 +41,13 @@ lint: install
 	$(VENV)/bin/ruff check evalscope benchmarks tests bench
 	$(VENV)/bin/mypy
 
+# Two phases: most tests on both cores (-n 2, one torch thread per run they start), then the `serial` ones alone
+# (millisecond timing, vLLM). JUNIT=DIR writes junit-parallel.xml and junit-serial.xml there.
+TEST_ENV := EVALSCOPE_DATASET_DIR=$(DATA) HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1
 test: lint vllm
-	EVALSCOPE_DATASET_DIR=$(DATA) HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 $(VENV)/bin/pytest tests $(PYTEST_ARGS)
+	$(TEST_ENV) EVALSCOPE_THREADS=1 $(VENV)/bin/pytest tests -m "not serial" -n 2 \
+		$(if $(JUNIT),--junitxml=$(JUNIT)/junit-parallel.xml) $(PYTEST_ARGS)
+	$(TEST_ENV) $(VENV)/bin/pytest tests -m serial $(if $(JUNIT),--junitxml=$(JUNIT)/junit-serial.xml) $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) $(VLLM_VENV) outputs build *.egg-info

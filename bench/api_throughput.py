@@ -129,6 +129,7 @@ def harness(base: str, model: str, c: int, n: int, args: argparse.Namespace, wor
 
 
 def perf(base: str, model: str, c: int, records: list[dict], work: Path) -> Window:
+    work.mkdir(parents=True, exist_ok=True)
     prompts = work / "prompts.jsonl"
     with prompts.open("w") as fh:
         for record in records:

@@ -58,7 +58,7 @@ OPTIONS = [
     ("--seed", "seed", "seed for few-shot sampling and decoding (default 42)"),
     ("--work-dir", "work_dir", "where run folders (predictions, report.json) are written (default ./outputs)"),
     ("--eval-batch-size", "eval_batch_size", "samples per inference batch (default 8)"),
-    ("--threads", "threads", "torch threads per process (default: cores / xdist workers)"),
+    ("--threads", "threads", "torch threads per process (default: $EVALSCOPE_THREADS, else cores / xdist workers)"),
     ("--api-url", "api_url", "base URL of an OpenAI-compatible server, e.g. http://127.0.0.1:8000 (perf, API models)"),
     ("--api-key", "api_key", "API key sent as a Bearer token to --api-url (or env EVALSCOPE_API_KEY / OPENAI_API_KEY)"),
     ("--backend", "backend", "transformers, openai or vllm (default: openai with --api-url, else transformers)"),
@@ -146,6 +146,15 @@ def _is_worker(config: pytest.Config) -> bool:
     return hasattr(config, "workerinput")
 
 
+def _int_env(name: str) -> int | None:
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return None
+    if not value.isdigit() or int(value) < 1:
+        raise pytest.UsageError(f"{name}={value!r}: expected a positive integer")
+    return int(value)
+
+
 def _workers(config: pytest.Config) -> int:
     """Processes sharing the samples: xdist's worker count (the same on the controller and every worker)."""
     if _is_worker(config):
@@ -193,8 +202,9 @@ def pytest_configure(config: pytest.Config) -> None:
             os.environ.setdefault(name, "1")
     config.stash[RUN_KEY] = run
     config.stash[SUITES_KEY] = {}
-    workers = config.workerinput.get("workercount", 1) if _is_worker(config) else 1  # type: ignore[attr-defined]
-    threads = run.threads or max(1, (os.cpu_count() or 1) // workers)
+    # --threads, else EVALSCOPE_THREADS (for runs started by other programs, e.g. tests running in parallel),
+    # else this machine's cores over the xdist workers.
+    threads = run.threads or _int_env("EVALSCOPE_THREADS") or max(1, (os.cpu_count() or 1) // _workers(config))
     config.stash[ENGINE_KEY] = Engine(run, config.stash[SUITES_KEY], threads, _progress_factory(config))
     if _is_worker(config):
         if config.workerinput.get("evalscope_loadgroup"):  # type: ignore[attr-defined]

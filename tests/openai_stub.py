@@ -31,12 +31,14 @@ class State:
         self.lock = threading.Lock()
         self.attempts: Counter[str] = Counter()
         self.served = 0
+        self.in_flight = 0
+        """POST requests being handled right now (the log records the count when each is answered)."""
         self.log = open(args.log, "a", encoding="utf-8")  # noqa: SIM115 - lives as long as the process
         self.answers: dict[str, str] = json.loads(Path(args.answers).read_text()) if args.answers else {}
 
     def record(self, path: str, key: str, status: int) -> None:
         with self.lock:
-            self.log.write(json.dumps({"path": path, "key": key, "status": status}) + "\n")
+            self.log.write(json.dumps({"path": path, "key": key, "status": status, "in_flight": self.in_flight}) + "\n")
             self.log.flush()
 
 
@@ -72,6 +74,15 @@ class Handler(BaseHTTPRequestHandler):
             self._send(404, {"error": {"message": f"no route {self.path}"}})
 
     def do_POST(self) -> None:
+        with self.state.lock:
+            self.state.in_flight += 1
+        try:
+            self._post()
+        finally:
+            with self.state.lock:
+                self.state.in_flight -= 1
+
+    def _post(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
         if not self._authorized():
             return

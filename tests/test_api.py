@@ -4,6 +4,7 @@ server, a killed run, the response cache, reruns of failed samples, the API key,
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import json
 import os
 import signal
@@ -61,6 +62,20 @@ def test_429_and_500_are_retried_then_succeed(run_suite, openai_stub, answers: P
     model = run.report["model"]
     assert (model["backend"], model["id"], model["api_url"]) == ("openai", MODEL, stub.base)
     assert model["fingerprint"] == f"api:{stub.base}|{MODEL}"
+
+
+def test_requests_stay_in_flight_up_to_the_concurrency(run_suite, openai_stub, answers: Path) -> None:
+    """A server gets SERVER_GROUP x --concurrency samples per group, not --eval-batch-size: with the defaults
+    (batch 8, concurrency 16) all 10 questions are in flight at once, and --concurrency caps them."""
+    slow = openai_stub("--answers", str(answers), "--delay", "0.5")
+    run = run_suite(*api_args(slow), model=MODEL)
+    assert run.result.ret == 0, run.result.stdout.str()
+    assert max(r["in_flight"] for r in slow.posts()) == N
+    assert run.report["run"]["batches"] == 1
+    capped = openai_stub("--answers", str(answers), "--delay", "0.5")
+    run = run_suite(*api_args(capped, "--concurrency", "3"), model=MODEL)
+    assert run.result.ret == 0, run.result.stdout.str()
+    assert max(r["in_flight"] for r in capped.posts()) == 3
 
 
 def test_completions_endpoint_for_raw_prompts(run_suite, openai_stub, answers: Path) -> None:
@@ -228,6 +243,7 @@ def test_backend_option_errors(run_suite) -> None:
     no_url = run_suite("--backend", "openai", model=MODEL)
     assert no_url.result.ret == 4
     no_url.result.stderr.fnmatch_lines(["*--backend openai needs --api-url*"])
-    in_process = run_suite("--backend", "vllm", model=None)
-    assert in_process.result.ret == 2
-    in_process.result.stdout.fnmatch_lines(["*--backend vllm (in process) is not available yet*--api-url*"])
+    if importlib.util.find_spec("vllm") is None:  # the project's venv; vLLM lives in .venv-vllm (make vllm)
+        in_process = run_suite("--backend", "vllm", model=None)
+        assert in_process.result.ret == 2
+        in_process.result.stdout.fnmatch_lines(["*--backend vllm needs vLLM in this environment*--api-url*"])

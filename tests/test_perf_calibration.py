@@ -12,6 +12,9 @@ from evalscope.perf.metrics import summarize
 from evalscope.perf.plan import LoadPlan
 from evalscope.perf.runner import run_load
 
+# Millisecond timing: run alone (`make test` runs serial tests after the parallel phase).
+pytestmark = pytest.mark.serial
+
 TTFT, ITL, TOKENS = 0.050, 0.010, 24
 TOLERANCE = 0.002
 

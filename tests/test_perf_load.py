@@ -6,11 +6,16 @@ import os
 import time
 from pathlib import Path
 
+import pytest
+
 from evalscope.perf.client import Endpoint
 from evalscope.perf.metrics import summarize
 from evalscope.perf.plan import LoadPlan
 from evalscope.perf.runner import run_load
 from evalscope.perf.schedule import arrival_offsets
+
+# Timing and process counts: run alone (`make test` runs serial tests after the parallel phase).
+pytestmark = pytest.mark.serial
 
 
 def _drivers() -> list[str]:

@@ -127,6 +127,7 @@ def test_remote_worker_gets_the_plan_and_sends_records_back(tmp_path: Path, cali
     assert point["summary"]["successes"] == 12
 
 
+@pytest.mark.serial
 def test_short_sweep_against_vllm_cpu(pytester: pytest.Pytester, vllm_server) -> None:
     """The suite against vLLM's CPU server (skipped without `make vllm`)."""
     result = _run(pytester, "-m", "perf", "--api-url", vllm_server.base, "--model", vllm_server.model,

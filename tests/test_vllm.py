@@ -2,7 +2,7 @@
 answers and ARC loglikelihoods, through vLLM's real OpenAI server (`--api-url`) and in process (`--backend vllm`,
 run with the python of the vLLM venv). Skipped when `make vllm` has not been run.
 
-EVALSCOPE_VLLM_LIMIT (default 5 per subset) and EVALSCOPE_VLLM_MAX_NEW_TOKENS (256) size the runs; the issue's
+EVALSCOPE_VLLM_LIMIT (default 4 per subset) and EVALSCOPE_VLLM_MAX_NEW_TOKENS (128) size the runs; the issue's
 acceptance run is EVALSCOPE_VLLM_LIMIT=20."""
 
 from __future__ import annotations
@@ -20,8 +20,11 @@ import pytest
 
 from tests.servers import REPO, VllmServer, vllm_python
 
-LIMIT = int(os.environ.get("EVALSCOPE_VLLM_LIMIT", "5"))
-MAX_NEW_TOKENS = int(os.environ.get("EVALSCOPE_VLLM_MAX_NEW_TOKENS", "256"))
+# vLLM fills the machine; its server is one per session: run alone, after the parallel phase.
+pytestmark = pytest.mark.serial
+
+LIMIT = int(os.environ.get("EVALSCOPE_VLLM_LIMIT", "4"))
+MAX_NEW_TOKENS = int(os.environ.get("EVALSCOPE_VLLM_MAX_NEW_TOKENS", "128"))
 AGREEMENT = 0.9
 """Share of GSM8K samples whose extracted answers must agree (the issue: at least 18 of 20)."""
 

@@ -35,6 +35,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--warmup", default=None)
     p.add_argument("--locust-workers", default=None)
     p.add_argument("--locust-remote-workers", default=None)
+    p.add_argument("--allow-remote-target", action="store_true", help="load a server not on this machine")
     p.add_argument("--locust-master", default=None, help="HOST:PORT the Locust master listens on")
     p.add_argument("--max-duration", default=None)
     p.add_argument("--seed", default=None)
@@ -63,6 +64,8 @@ def pytest_args(ns: argparse.Namespace) -> list[str]:
         args += ["--headers", header]
     if not ns.stream:
         args.append("--no-stream")
+    if ns.allow_remote_target:
+        args.append("--allow-remote-target")
     return args
 
 

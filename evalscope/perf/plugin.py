@@ -52,6 +52,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--stream", dest="perf_stream", action="store_true", default=True,
                     help="stream responses (default; TTFT/ITL need it)")
     group.addoption("--no-stream", dest="perf_stream", action="store_false", help="non-streaming requests")
+    group.addoption("--allow-remote-target", dest="perf_allow_remote", action="store_true", default=False,
+                    help="let the load go to a server that is not on this machine (default: 127.0.0.1 only)")
     group.addoption("--no-ignore-eos", dest="perf_ignore_eos", action="store_false", default=True,
                     help="do not send ignore_eos (servers that reject it); the output length is then not forced")
 
@@ -81,9 +83,11 @@ def perf_config(config: pytest.Config) -> pc.PerfConfig:
         ignore_eos=bool(_opt(config, "ignore_eos")),
         headers=pc.headers(_opt(config, "headers"), _shared(config, "api_key")),
         timeout_s=pc.positive_float("--request-timeout", _opt(config, "request_timeout"), 120.0))
-    if url is not None and not url.startswith(("http://127.", "http://localhost", "http://[::1]")):
+    local = ("http://127.", "http://localhost", "http://[::1]")
+    if url is not None and not url.startswith(local) and not _opt(config, "allow_remote"):
         # Load tests target this machine only; a remote server is a deliberate, separate decision.
-        raise pc.PerfConfigError(f"--url/--api-url: {url} is not on 127.0.0.1/localhost")
+        raise pc.PerfConfigError(f"--url/--api-url: {url} is not on 127.0.0.1/localhost (--allow-remote-target to "
+                                 "load another machine)")
     return pc.PerfConfig(
         endpoint=endpoint, points=pc.sweep(_opt(config, "parallel"), _opt(config, "number"), _opt(config, "rate")),
         dataset=_opt(config, "dataset") or "random", dataset_path=_opt(config, "dataset_path"),
