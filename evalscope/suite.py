@@ -8,13 +8,13 @@ from functools import cached_property
 from pathlib import Path
 
 from evalscope import benchmark as registry
+from evalscope import models
 from evalscope.benchmark import Benchmark, SampleOrBad, Setup
 from evalscope.config import DatasetArgs, RunConfig
 from evalscope.data import DataError, locate, sha256_files
 from evalscope.schema import BadRow, ChoiceRequest, Request, Sample
 
 LOGLIKELIHOOD_GROUP = 4
-SERVER_GROUP = 4
 
 
 @dataclass
@@ -101,16 +101,11 @@ class Suite:
     def group_size(self, selected: int, workers: int) -> int:
         """Samples per backend call. Loglikelihood samples are cheap (one forward, no decoding) and pack all
         their choices in one row, so they go LOGLIKELIHOOD_GROUP times `--eval-batch-size` at a time; the
-        backend splits a call into forward passes by token count. A server gets SERVER_GROUP times
-        `--concurrency` per call, so requests stay in flight through most of a call; in-process vLLM gets a
-        worker's whole share (`selected` samples over `workers` processes) and schedules it itself."""
+        backend splits a call into forward passes by token count. Backends that batch themselves may take
+        more (`models.group_size`)."""
         loglikelihood = self.setup.options.get("mode") == "loglikelihood"
-        size = self.config.eval_batch_size * (LOGLIKELIHOOD_GROUP if loglikelihood else 1)
-        if self.config.backend == "openai":
-            size = max(size, SERVER_GROUP * self.config.concurrency)
-        elif self.config.backend == "vllm":
-            size = max(size, -(-selected // max(workers, 1)))
-        return size
+        batch = self.config.eval_batch_size * (LOGLIKELIHOOD_GROUP if loglikelihood else 1)
+        return models.group_size(self.config, batch, selected, workers)
 
     def batch_key(self, sample: SampleOrBad) -> tuple[str, int]:
         """Where this sample sorts when batches are cut: by subset when its exemplars come from its own

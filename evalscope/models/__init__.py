@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from evalscope.config import RunConfig
@@ -60,6 +61,28 @@ BACKENDS = {
     "vllm": "evalscope.models.vllm_local:VllmBackend",
 }
 """Backend name -> `module:factory`; modules are imported only when that backend is used."""
+
+
+SERVER_GROUP = 4
+"""A server gets this many times `--concurrency` samples per call, so requests stay in flight through most of it."""
+
+
+def group_size(config: RunConfig, batch: int, selected: int, workers: int) -> int:
+    """Samples per backend call, decided at collection (before any backend loads): `batch` for a local model;
+    a server gets SERVER_GROUP x `--concurrency`; in-process vLLM a worker's whole share (`selected` samples
+    over `workers` processes), which its scheduler batches continuously."""
+    if config.backend == "openai":
+        return max(batch, SERVER_GROUP * config.concurrency)
+    if config.backend == "vllm":
+        return max(batch, -(-selected // max(workers, 1)))
+    return batch
+
+
+def describe_local(backend: str, model_id: str, fingerprint: str, folder: Path, dtype: Any,
+                   chat_template: str | None, **extra: Any) -> dict[str, Any]:
+    """`info()` of a backend that loads weights in this process (model id, fingerprint, folder, dtype, ...)."""
+    return {"backend": backend, "id": model_id, "fingerprint": fingerprint, "path": str(folder),
+            "dtype": str(dtype).removeprefix("torch."), "chat_template": chat_template is not None, **extra}
 
 
 def load(name: str, config: RunConfig, threads: int) -> Generator:

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from evalscope.config import RunConfig
-from evalscope.models import prompts, resolve
+from evalscope.models import describe_local, prompts, resolve
 from evalscope.models.packing import Packed, attention_mask, pack, shared_prefix
 from evalscope.models.prompts import cut_at_stop
 from evalscope.models.resolve import ModelError
@@ -52,15 +52,8 @@ class TransformersBackend:
         return prompts.render(self.tokenizer, self.chat_template, request)
 
     def info(self) -> dict[str, Any]:
-        return {
-            "backend": self.name,
-            "id": self.model_id,
-            "fingerprint": self.fingerprint,
-            "path": str(self.folder),
-            "dtype": str(self.model.dtype).removeprefix("torch."),
-            "chat_template": self.chat_template is not None,
-            "threads": self.threads,
-        }
+        return describe_local(self.name, self.model_id, self.fingerprint, self.folder, self.model.dtype,
+                              self.chat_template, threads=self.threads)
 
     def generate(
         self, requests: Sequence[GenerationRequest], on_step: Callable[[int], None] | None = None,

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from evalscope.config import RunConfig
-from evalscope.models import prompts, resolve
+from evalscope.models import describe_local, prompts, resolve
 from evalscope.models.resolve import ModelError
 from evalscope.schema import ChoiceLoglikelihoods, ChoiceRequest, Completion, GenerationRequest
 
@@ -63,15 +63,8 @@ class VllmBackend:
     def info(self) -> dict[str, Any]:
         import vllm
 
-        return {
-            "backend": self.name,
-            "id": self.model_id,
-            "fingerprint": self.fingerprint,
-            "path": str(self.folder),
-            "dtype": str(self.llm.llm_engine.model_config.dtype).removeprefix("torch."),
-            "chat_template": self.chat_template is not None,
-            "vllm": vllm.__version__,
-        }
+        return describe_local(self.name, self.model_id, self.fingerprint, self.folder,
+                              self.llm.llm_engine.model_config.dtype, self.chat_template, vllm=vllm.__version__)
 
     def close(self) -> None:
         """Stop vLLM's engine-core process now, while pytest's streams are still open for its log lines."""
@@ -132,7 +125,8 @@ class VllmBackend:
             if on_step is not None:
                 on_step(1)
 
-        self._run(encoded, [self._sampling(r.stop) for r in requests], finished)
+        sampling = {stop: self._sampling(stop) for stop in {r.stop for r in requests}}  # one per stop set
+        self._run(encoded, [sampling[r.stop] for r in requests], finished)
         missing = [i for i, c in enumerate(out) if c is None]
         if missing:
             raise RuntimeError(f"vLLM returned no output for {len(missing)} of {len(out)} requests")

@@ -57,6 +57,11 @@ class _StampedReader(asyncio.StreamReader):
             self.arrived = time.monotonic()
         super().feed_data(data)
 
+    def take_arrival(self) -> float:
+        """When the request just read began to arrive; the next one on this keep-alive connection stamps anew."""
+        arrived, self.arrived = self.arrived, None
+        return time.monotonic() if arrived is None else arrived
+
 
 class _Server:
     def __init__(self, program: Program) -> None:
@@ -84,10 +89,7 @@ class _Server:
                 method, path, _ = lines[0].split(" ", 2)
                 headers = {k.strip().lower(): v.strip() for k, v in (x.split(":", 1) for x in lines[1:] if ":" in x)}
                 body = await reader.readexactly(int(headers.get("content-length", "0")))
-                arrived = getattr(reader, "arrived", None)
-                t0 = time.monotonic() if arrived is None else arrived
-                if isinstance(reader, _StampedReader):
-                    reader.arrived = None  # the next request on this keep-alive connection stamps anew
+                t0 = reader.take_arrival() if isinstance(reader, _StampedReader) else time.monotonic()
                 await self.respond(method, path, body, t0, writer)
         except (asyncio.IncompleteReadError, ConnectionError):
             pass
