@@ -1,23 +1,40 @@
-"""What a benchmark is (data, setups, prompt, scoring) and the registry that finds benchmarks by name."""
+"""What a benchmark is: where its data lies, how a row becomes a Sample, and its setups (prompt and scoring)."""
 
 from __future__ import annotations
 
-import importlib.util
-import os
-import sys
-from collections.abc import Iterator, Mapping, Sequence
+import dataclasses
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from functools import cache
 from pathlib import Path
-from types import ModuleType
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
-from evalscope.config import DatasetArgs
-from evalscope.schema import BadRow, Request, Response, Sample
+from evalscope.schema import Request, Response, Sample
+
+Mode = Literal["generation", "loglikelihood"]
+GENERATION: Mode = "generation"
+"""The model writes an answer; the setup's scorer extracts and compares it."""
+LOGLIKELIHOOD: Mode = "loglikelihood"
+"""The model scores given continuations by log-probability (multiple choice); nothing is generated."""
+
+Prompt = Callable[[Sample, Sequence[Sample]], Request]
+"""(sample, few-shot exemplars) -> what the model is asked."""
+Scorer = Callable[[Sample, Any], "Scored"]
+"""(sample, the model's Completion or ChoiceLoglikelihoods) -> the verdict."""
 
 
-class UnknownBenchmark(LookupError):
-    """A benchmark name that no folder under the benchmarks root defines."""
+class RowError(ValueError):
+    """A data row that cannot become a sample: raised by `to_sample`, or yielded by `rows` in place of the row.
+    Its test item errors with the message; the other rows still run."""
+
+
+@dataclass(frozen=True)
+class Scored:
+    """A benchmark's verdict on one completion."""
+
+    metrics: Mapping[str, float]
+    """Metric name -> this sample's score (0/1 for accuracy-like metrics)."""
+    extracted: Mapping[str, str | None]
+    """Metric name -> the answer its extractor found (None: nothing found)."""
 
 
 @dataclass(frozen=True)
@@ -26,31 +43,44 @@ class Setup:
 
     name: str
     description: str
+    mode: Mode = GENERATION
+    """What the backend is asked for: a generation, or the loglikelihoods of given continuations."""
     few_shot_num: int = 0
     few_shot_random: bool = True
     """Draw exemplars from the few-shot split with the run's seed (False: the first N)."""
-    fixed_exemplars: int | None = None
-    """The setup brings its own N exemplars (the few-shot split is not read); few_shot_num may not exceed N."""
+    exemplars: tuple[Sample, ...] | None = None
+    """The setup's own exemplars (the few-shot split is not read); few_shot_num may not exceed their number."""
     metrics: tuple[str, ...] = ("acc",)
     """Metric names; the first is the primary one (the score in the summary table and the gates)."""
-    options: Mapping[str, Any] = field(default_factory=dict)
-    """Benchmark-specific switches the prompt and scorer read."""
+    prompt: Prompt | None = field(default=None, compare=False, repr=False)
+    """This setup's prompt; None: the benchmark's `request` method."""
+    score: Scorer | None = field(default=None, compare=False, repr=False)
+    """This setup's scorer; None: the benchmark's `score` method."""
 
     @property
     def primary_metric(self) -> str:
         return self.metrics[0]
 
+    def shots(self, drawn: Sequence[Sample]) -> Sequence[Sample]:
+        """The exemplars a prompt shows: the setup's own (the first `few_shot_num`), else those drawn for it."""
+        return drawn if self.exemplars is None else self.exemplars[: self.few_shot_num]
 
-@dataclass(frozen=True)
-class Scored:
-    """A benchmark's verdict on one completion."""
-
-    metrics: Mapping[str, float]
-    extracted: Mapping[str, str | None]
+    def to_json(self) -> dict[str, Any]:
+        """What report.json records of the setup: the common settings, and under `options` the mode and the
+        settings a subclass adds (e.g. a multiple-choice setup's letter prefix); never its functions."""
+        common = {"name", "description", "few_shot_num", "few_shot_random", "metrics"}
+        out: dict[str, Any] = {"name": self.name, "description": self.description,
+                               "few_shot_num": self.few_shot_num, "few_shot_random": self.few_shot_random,
+                               "fixed_exemplars": None if self.exemplars is None else len(self.exemplars),
+                               "metrics": list(self.metrics)}
+        out["options"] = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
+                          if f.name not in common | {"exemplars", "prompt", "score"}}
+        return out
 
 
 def fields(row: Mapping[str, Any], *names: str) -> list[Any]:
-    """The named fields of a row; a missing or empty (None) field raises KeyError naming it."""
+    """The named fields of a row; a missing or empty (None) field raises KeyError naming it (its item then
+    errors with `missing field '<name>'`)."""
     values = []
     for name in names:
         if row.get(name) is None:
@@ -60,13 +90,15 @@ def fields(row: Mapping[str, Any], *names: str) -> list[Any]:
 
 
 class Benchmark:
-    """Subclass per benchmark: say where the data is, how to read a row, prompt it and score the answer."""
+    """Subclass per benchmark, in `benchmarks/<name>/benchmark.py`: say where the data is, how a row becomes a
+    Sample, and the setups. The name is the folder's; everything with a default here need not be restated."""
 
-    name: ClassVar[str]
+    name: str = ""
+    """The benchmark's folder name (set by the registry)."""
     version: ClassVar[str] = "1"
     """Bumped whenever prompts, extraction or scoring change, so reports stay comparable."""
-    data_dir_name: ClassVar[str]
-    """The folder under `--dataset-dir` that holds the files."""
+    data_dir: ClassVar[str | None] = None
+    """The folder under `--dataset-dir` that holds the files; None: the benchmark's name."""
     splits: ClassVar[Mapping[str, str]]
     """Split name -> file name (relative to the data folder); glob patterns allowed."""
     hub: ClassVar[str | Mapping[str, str] | None] = None
@@ -78,88 +110,58 @@ class Benchmark:
     subsets: ClassVar[tuple[str, ...]] = ("default",)
     categories: ClassVar[Mapping[str, str]] = {}
     """Subset -> category (e.g. MMLU subject -> `stem`), for per-category rows in the report."""
-    setups: ClassVar[Mapping[str, Setup]]
-    default_setup: ClassVar[str]
+    setups: ClassVar[tuple[Setup, ...]]
+    """The ways to run this benchmark; the first is the default."""
 
-    def rows(self, split: str, subset: str, files: Mapping[str, Path]) -> Iterator[tuple[str, dict[str, Any]]]:
-        """Yield (`file:line`, row) for a split; the default reads one file through `datasets`."""
+    @property
+    def data_dir_name(self) -> str:
+        return self.data_dir or self.name
+
+    def rows(self, path: Path, split: str, subset: str) -> Iterator[tuple[str, Mapping[str, Any] | RowError]]:
+        """Yield (`file:line`, row) for one subset of a split found at `path`; a row that cannot be read is
+        yielded as a RowError. The default reads one json/jsonl/csv/parquet file through `datasets`."""
         from evalscope.data import read_rows
 
-        yield from read_rows(files[split])
+        yield from read_rows(path)
 
-    def to_sample(self, row: Mapping[str, Any], index: int, subset: str) -> Sample:
-        """Turn a raw row into a Sample; raise KeyError/ValueError for a malformed row."""
+    def to_sample(self, row: Mapping[str, Any]) -> Sample:
+        """Turn a raw row into a Sample (input, target, choices, metadata); raise RowError for a malformed row
+        (KeyError for a missing field)."""
         raise NotImplementedError
 
     def request(self, sample: Sample, setup: Setup, few_shot: Sequence[Sample]) -> Request:
-        raise NotImplementedError
+        """What the model is asked for this sample: the setup's `prompt`, unless a subclass decides."""
+        if setup.prompt is None:
+            raise NotImplementedError(f"{self.name}: setup {setup.name!r} has no prompt= and the benchmark "
+                                      "defines no request()")
+        return setup.prompt(sample, setup.shots(few_shot))
 
-    def score(self, sample: Sample, completion: Response, setup: Setup) -> Scored:
-        raise NotImplementedError
+    def score(self, sample: Sample, response: Response, setup: Setup) -> Scored:
+        """The verdict on the model's response: the setup's `score`, unless a subclass decides."""
+        if setup.score is None:
+            raise NotImplementedError(f"{self.name}: setup {setup.name!r} has no score= and the benchmark "
+                                      "defines no score()")
+        return setup.score(sample, response)
 
-    def resolve_setup(self, args: DatasetArgs) -> Setup:
+    def setup(self, name: str | None = None) -> Setup:
+        """The setup called `name` (None: the default, the first)."""
+        if name is None:
+            return self.setups[0]
+        for setup in self.setups:
+            if setup.name == name:
+                return setup
+        names = ", ".join(s.name for s in self.setups)
+        raise ValueError(f"{self.name}: unknown setup {name!r} (choose from {names})")
+
+    def resolve_setup(self, name: str | None, few_shot_num: int | None, few_shot_random: bool | None) -> Setup:
         """The setup named in --dataset-args (or the default), with the few-shot overrides applied."""
-        name = args.setup or self.default_setup
-        if name not in self.setups:
-            raise ValueError(f"{self.name}: unknown setup {name!r} (choose from {', '.join(self.setups)})")
-        setup = self.setups[name]
-        if args.few_shot_num is not None:
-            limit = setup.fixed_exemplars
-            if args.few_shot_num < 0 or (limit is not None and args.few_shot_num > limit):
-                raise ValueError(f"{self.name}: few_shot_num={args.few_shot_num} is out of range for setup "
-                                 f"{name!r} (0..{limit if limit is not None else 'n'})")
-            setup = replace(setup, few_shot_num=args.few_shot_num)
-        if args.few_shot_random is not None:
-            setup = replace(setup, few_shot_random=args.few_shot_random)
+        setup = self.setup(name)
+        if few_shot_num is not None:
+            limit = None if setup.exemplars is None else len(setup.exemplars)
+            if few_shot_num < 0 or (limit is not None and few_shot_num > limit):
+                raise ValueError(f"{self.name}: few_shot_num={few_shot_num} is out of range for setup "
+                                 f"{setup.name!r} (0..{limit if limit is not None else 'n'})")
+            setup = replace(setup, few_shot_num=few_shot_num)
+        if few_shot_random is not None:
+            setup = replace(setup, few_shot_random=few_shot_random)
         return setup
-
-
-SampleOrBad = Sample | BadRow
-
-
-def benchmarks_root() -> Path:
-    """Where the benchmark folders are: inside the installed package, or at the top of a checkout."""
-    env = os.environ.get("EVALSCOPE_BENCHMARKS_DIR")
-    if env:
-        return Path(env)
-    package = Path(__file__).resolve().parent
-    installed = package / "benchmarks"
-    return installed if installed.is_dir() else package.parent / "benchmarks"
-
-
-def available() -> list[str]:
-    root = benchmarks_root()
-    if not root.is_dir():
-        return []
-    return sorted(p.parent.name for p in root.glob("*/benchmark.py"))
-
-
-def benchmark_dir(name: str) -> Path:
-    path = benchmarks_root() / name
-    if not (path / "benchmark.py").is_file():
-        known = ", ".join(available()) or "none found"
-        raise UnknownBenchmark(f"unknown benchmark {name!r} (available: {known})")
-    return path
-
-
-def _import_definition(name: str) -> ModuleType:
-    module_name = f"evalscope_benchmarks.{name}"
-    if module_name in sys.modules:
-        return sys.modules[module_name]
-    path = benchmark_dir(name) / "benchmark.py"
-    spec = importlib.util.spec_from_file_location(module_name, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[module_name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-@cache
-def get(name: str) -> Benchmark:
-    """The benchmark named `name` (its folder's `benchmark.py` defines `BENCHMARK`)."""
-    module = _import_definition(name)
-    bench = getattr(module, "BENCHMARK", None)
-    if not isinstance(bench, Benchmark):
-        raise UnknownBenchmark(f"{module.__file__}: defines no BENCHMARK = <Benchmark subclass>()")
-    return bench

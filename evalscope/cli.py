@@ -18,7 +18,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"  {name:8s}{text}")
         return 0 if args and args[0] in ("-h", "--help") else 2
     if args[0] == "report":
-        from evalscope.standalone import main as report_main
+        from evalscope.report.command import main as report_main
 
         return report_main(args[1:])
     if args[0] == "perf-worker":

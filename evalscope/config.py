@@ -82,7 +82,8 @@ class RunConfig:
     eval_batch_size: int = 8
     threads: int | None = None
     backend: str = "transformers"
-    """`transformers` (in process), `openai` (an OpenAI-compatible server at `api_url`) or `vllm` (in process)."""
+    """A name in the backend registry (`evalscope.models.BACKENDS`): `transformers` and `vllm` run in this
+    process, `openai` talks to the OpenAI-compatible server at `api_url`."""
     api_url: str | None = None
     """Base URL of an OpenAI-compatible server (`--api-url`), normalised to end in `/v1`."""
     api_key: str | None = field(default=None, repr=False)
@@ -206,9 +207,6 @@ def parse_dataset_args(text: str | None) -> dict[str, DatasetArgs]:
     return {name: build(DatasetArgs, f"--dataset-args[{name}]", values) for name, values in data.items()}
 
 
-BACKEND_NAMES = ("transformers", "openai", "vllm")
-
-
 def api_base(url: str) -> str:
     """`http://host:port`, `.../v1` or `.../v1/chat/completions` -> `http://host:port/v1` (the SDK's base URL)."""
     base = url.strip().rstrip("/")
@@ -217,16 +215,6 @@ def api_base(url: str) -> str:
     if not base.startswith(("http://", "https://")):
         raise ConfigError(f"--api-url: {url!r} is not an http(s) URL")
     return base if base.endswith("/v1") else f"{base}/v1"
-
-
-def choose_backend(name: str | None, api_url: str | None) -> str:
-    """`--backend`, defaulting to `openai` when `--api-url` is given, else `transformers`."""
-    chosen = (name or ("openai" if api_url else "transformers")).lower()
-    if chosen not in BACKEND_NAMES:
-        raise ConfigError(f"--backend: {name!r} (choose from {', '.join(BACKEND_NAMES)})")
-    if chosen == "openai" and not api_url:
-        raise ConfigError("--backend openai needs --api-url (e.g. http://127.0.0.1:8000/v1)")
-    return chosen
 
 
 def cache_file(value: str | None, work_dir: Path) -> Path | None:

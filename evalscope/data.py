@@ -12,7 +12,11 @@ from pathlib import Path
 from typing import Any
 
 from evalscope import hub
+from evalscope.benchmark import RowError
 from evalscope.config import DatasetArgs
+
+Rows = Iterator[tuple[str, Mapping[str, Any] | RowError]]
+"""(`file:line`, row) pairs; a row that cannot be read is a RowError in its place."""
 
 
 class DataError(RuntimeError):
@@ -61,7 +65,7 @@ def _from_hub(bench: Any, needed: list[str], tried: list[Path]) -> dict[str, Pat
     return {s: p for s, p in files.items() if p is not None}
 
 
-def read_rows(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
+def read_rows(path: Path) -> Rows:
     """Yield (`file:line`, row) for every record of a json/jsonl/csv/parquet file, via `datasets`."""
     import datasets
 
@@ -79,7 +83,7 @@ def read_rows(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
         yield f"{path}:{i + offset}", dict(row)
 
 
-def read_csv(path: Path, columns: Sequence[str] | None = None) -> Iterator[tuple[str, dict[str, Any]]]:
+def read_csv(path: Path, columns: Sequence[str] | None = None) -> Rows:
     """Yield (`file:line`, row) for a CSV file; `columns` names the fields of a file without a header row."""
     try:
         with open(path, newline="", encoding="utf-8-sig") as fh:
@@ -88,7 +92,7 @@ def read_csv(path: Path, columns: Sequence[str] | None = None) -> Iterator[tuple
             line = reader.line_num + 1
             for record in reader:
                 if len(record) != len(header):
-                    yield f"{path}:{line}", {"__error__": f"{len(record)} columns, expected {len(header)}"}
+                    yield f"{path}:{line}", RowError(f"{len(record)} columns, expected {len(header)}")
                 else:
                     yield f"{path}:{line}", dict(zip(header, record, strict=True))
                 line = reader.line_num + 1
@@ -96,8 +100,8 @@ def read_csv(path: Path, columns: Sequence[str] | None = None) -> Iterator[tuple
         raise DataError(f"{path}: cannot read ({exc})") from None
 
 
-def read_jsonl(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
-    """Yield (`file:line`, row) per JSON line; a line that is not a JSON object becomes an error row."""
+def read_jsonl(path: Path) -> Rows:
+    """Yield (`file:line`, row) per JSON line; a line that is not a JSON object is yielded as a RowError."""
     try:
         with open(path, encoding="utf-8") as fh:
             for number, line in enumerate(fh, 1):
@@ -106,10 +110,9 @@ def read_jsonl(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
                 try:
                     row = json.loads(line)
                 except json.JSONDecodeError as exc:
-                    row = {"__error__": f"invalid JSON ({exc.msg} at column {exc.colno})"}
-                if not isinstance(row, dict):
-                    row = {"__error__": "not a JSON object"}
-                yield f"{path}:{number}", row
+                    yield f"{path}:{number}", RowError(f"invalid JSON ({exc.msg} at column {exc.colno})")
+                    continue
+                yield f"{path}:{number}", row if isinstance(row, dict) else RowError("not a JSON object")
     except (OSError, UnicodeDecodeError) as exc:
         raise DataError(f"{path}: cannot read ({exc})") from None
 

@@ -1,20 +1,15 @@
 """Batched inference behind per-sample test items.
 
-Samples are cut into groups at collection (length-sorted, `eval_batch_size` each); a group is one batch
-and one `xdist_group`, so `-n N` hands whole groups to workers and no sample is predicted twice. The first
-item of a group to run predicts every sample of that group; its mates then only look the
-prediction up. Batch composition depends only on the selected samples and the batch size, never on the
-worker count or run order, which keeps results identical with and without xdist. (In-process vLLM is the
-exception: a worker hands its whole share to vLLM, whose scheduler batches it.)
+The first item of a batch group (see groups.py) to run predicts every selected sample of that group in one
+backend call; its mates then only look the prediction up. Every response is recorded (and cached) as the backend
+hands it over, so a failure later in the group keeps what arrived before it. (In-process vLLM takes a worker's
+whole share as one group, which its scheduler batches.)
 """
 
 from __future__ import annotations
 
-import contextlib
-import itertools
 from collections import defaultdict
-from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -22,73 +17,14 @@ import pytest
 from evalscope import models
 from evalscope.cache import ResponseCache, request_key
 from evalscope.config import RunConfig
-from evalscope.schema import BadRow, ChoiceRequest, GenerationRequest, Response, Sample
+from evalscope.groups import BENCH_KEY, GROUP_KEY, sample_of
+from evalscope.progress import ProgressFactory
+from evalscope.schema import ChoiceRequest, GenerationRequest, Request, Response, Sample
 from evalscope.suite import Suite
-
-GROUP_KEY = pytest.StashKey[str]()
-BENCH_KEY = pytest.StashKey[str]()
-
-ProgressFactory = Callable[[str, int], AbstractContextManager[Callable[[int], None]]]
-"""(description, total steps) -> context giving an `update(n)` function."""
 
 
 class PredictionError(RuntimeError):
     """The backend failed on the batch that held this sample."""
-
-
-@contextlib.contextmanager
-def no_progress(desc: str, total: int) -> Iterator[Callable[[int], None]]:
-    yield lambda n: None
-
-
-def sample_of(item: pytest.Item) -> Sample | BadRow:
-    callspec = getattr(item, "callspec", None)
-    assert callspec is not None
-    value: Sample | BadRow = callspec.params["sample"]
-    return value
-
-
-def _suffix_nodeid(item: pytest.Item, group: str) -> None:
-    """Append `@group` to the node id, which is how xdist's loadgroup scheduler sees groups.
-
-    xdist does this itself for `xdist_group` marks by assigning `item._nodeid`, which pytest >= 9.2 no
-    longer reads (node ids became structured `_id` values), so the plugin does it for both layouts.
-    """
-    new = f"{item.nodeid}@{group}"
-    if hasattr(item, "_id"):
-        from _pytest.nodeid import NodeId
-
-        item._id = NodeId.parse(new)
-    else:
-        item._nodeid = new  # type: ignore[attr-defined]
-
-
-def assign_groups(
-    items: list[pytest.Item],
-    size: Callable[[str], int],
-    xdist_groups: bool,
-    key: Callable[[pytest.Item], tuple[str, int]],
-) -> None:
-    """Give each selected benchmark item its batch group, deterministically on every process; with xdist's
-    loadgroup scheduling the group also goes into the node id, so a group is one worker's unit."""
-    by_bench: dict[str, list[pytest.Item]] = defaultdict(list)
-    for item in items:
-        if BENCH_KEY in item.stash:
-            by_bench[item.stash[BENCH_KEY]].append(item)
-    for name, members in by_bench.items():
-        # The suite's batch order (see Suite.batch_key), ties by id: groups never depend on item order.
-        # A group never spans two buckets (e.g. two subjects whose samples share a few-shot preamble).
-        ordered = sorted(members, key=lambda it: (*key(it), sample_of(it).id))
-        n, count = size(name), 0
-        for _, bucket in itertools.groupby(ordered, key=lambda it: key(it)[0]):
-            bucket_items = list(bucket)
-            for start in range(0, len(bucket_items), n):
-                group = f"{name}-{count:04d}"
-                count += 1
-                for item in bucket_items[start : start + n]:
-                    item.stash[GROUP_KEY] = group
-                    if xdist_groups:
-                        _suffix_nodeid(item, group)
 
 
 class Engine:
@@ -101,9 +37,9 @@ class Engine:
         self.progress = progress
         self.members: dict[str, list[pytest.Item]] = defaultdict(list)
         self.results: dict[tuple[str, str], Response | BaseException] = {}
-        self.backend: models.Generator | None = None
+        self.backend: models.Backend | None = None
         self.fatal: BaseException | None = None
-        """A backend that failed to load fails every later group at once, instead of loading again."""
+        """A backend that failed to load (or cannot serve the setup) fails every later group at once."""
         self.predicted = 0
         """Samples this process sent to the backend (the exactly-once check sums this over workers)."""
         self.batches = 0
@@ -128,12 +64,12 @@ class Engine:
         assert result is not None
         return result
 
-    def _backend(self) -> models.Generator:
+    def _backend(self) -> models.Backend:
         if self.fatal is not None:
             raise self.fatal
         if self.backend is None:
             try:
-                self.backend = models.load(self.config.backend, self.config, self.threads)
+                self.backend = models.load(self.config, self.threads)
             except BaseException as exc:
                 self.fatal = exc
                 raise
@@ -156,43 +92,34 @@ class Engine:
             todo = [i for i, key in enumerate(keys) if key not in self.results]
             if not todo:
                 return
-
-            def arrived(j: int, response: Response) -> None:
-                # Called per batch (local) or per response (API): cached before the rest of the group is done.
-                i = todo[j]
-                if self.cache is not None:
-                    self.cache.put(cache_keys[i], backend.name, str(backend.info().get("fingerprint")),
-                                   requests[i], response)
-                self.results[keys[i]] = response
-                self.predicted += 1
-
             self.batches += 1
             asked = [requests[i] for i in todo]
-            desc = f"{bench} batch {group.rsplit('-', 1)[1]}"
-            completions: list[Response]
-            if all(isinstance(r, ChoiceRequest) for r in asked):
-                scorer = models.scorer(backend)
-                with self.progress(desc, len(asked)) as update:
-                    completions = list(scorer.loglikelihood([r for r in asked if isinstance(r, ChoiceRequest)],
-                                                            update, arrived))
-            else:
-                steps = self.config.generation.max_new_tokens * -(-len(asked) // self.config.eval_batch_size)
-                with self.progress(desc, steps) as update:
-                    completions = list(backend.generate([r for r in asked if isinstance(r, GenerationRequest)],
-                                                        update, arrived))
+            steps = len(asked) if isinstance(asked[0], ChoiceRequest) else \
+                self.config.generation.max_new_tokens * -(-len(asked) // self.config.eval_batch_size)
+            with self.progress(f"{bench} batch {group.rsplit('-', 1)[1]}", steps) as update:
+                for j, response in self._ask(backend, asked, update):
+                    i = todo[j]
+                    if self.cache is not None:
+                        self.cache.put(cache_keys[i], backend.name, str(backend.info().get("fingerprint")),
+                                       requests[i], response)
+                    self.results[keys[i]] = response
+                    self.predicted += 1
+            self._fail(keys, RuntimeError(f"the {backend.name} backend returned no answer"))
         except models.CapabilityError as exc:
             # Not a per-sample failure: every later group would fail the same way, so the session stops.
             self.fatal = exc
             self._fail(keys, exc)
-            return
         except Exception as exc:
             self._fail(keys, exc)
-            return
-        for j, completion in enumerate(completions):
-            if keys[todo[j]] not in self.results:
-                arrived(j, completion)
 
-    def _from_cache(self, backend: models.Generator, requests: list[Any], keys: list[tuple[str, str]]) -> list[str]:
+    @staticmethod
+    def _ask(backend: models.Backend, asked: list[Request], update: Any) -> Iterator[tuple[int, Response]]:
+        """The backend's answers as they arrive: loglikelihoods for choice requests, else generations."""
+        if isinstance(asked[0], ChoiceRequest):
+            return models.scorer(backend).loglikelihood([r for r in asked if isinstance(r, ChoiceRequest)], update)
+        return backend.generate([r for r in asked if isinstance(r, GenerationRequest)], update)
+
+    def _from_cache(self, backend: models.Backend, requests: list[Request], keys: list[tuple[str, str]]) -> list[str]:
         """Fill `results` from the cache; the cache keys of all requests (empty without a cache)."""
         if self.cache is None:
             return []
@@ -219,6 +146,5 @@ class Engine:
     def close(self) -> None:
         if self.cache is not None:
             self.cache.close()
-        close = getattr(self.backend, "close", None)  # backends holding processes (vLLM's engine core)
-        if close is not None:
-            close()
+        if self.backend is not None:
+            self.backend.close()

@@ -5,15 +5,20 @@ from __future__ import annotations
 import math
 import operator
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pytest
 
-from evalscope import paired
-from evalscope.report import ALL_SUBSETS
-from evalscope.runs import Run
+from evalscope import options, paired, registry
+from evalscope.config import ConfigError
+from evalscope.report import rundir
+from evalscope.report.rundir import Run
+from evalscope.report.tables import ALL_SUBSETS
+from evalscope.schema import SampleResult
 
 GATE_FAILED = 6
 """Exit status of a clean run whose gate failed (pytest itself uses 0-5; 3 is its internal error)."""
@@ -145,6 +150,24 @@ def check_baseline(baseline: Run, current: Mapping[str, Mapping[str, float]], pr
 
 
 @dataclass(frozen=True)
+class Outcome:
+    """The gates' verdicts on a finished session, or the usage error that kept them from being judged."""
+
+    verdicts: tuple[Verdict, ...] = ()
+    error: GateError | None = None
+
+    def section(self) -> dict[str, Any]:
+        """report.json's `gates` section."""
+        return {"passed": self.error is None and all(v.passed for v in self.verdicts),
+                "error": str(self.error) if self.error else None, "verdicts": [v.to_json() for v in self.verdicts]}
+
+    def lines(self) -> list[tuple[str, bool]]:
+        """What the terminal shows: (line, passed) per verdict, then the usage error if any."""
+        out = [(f"{'PASS' if v.passed else 'FAIL'} {v.gate}: {v.summary}", v.passed) for v in self.verdicts]
+        return out + ([(f"ERROR (usage): {self.error}", False)] if self.error is not None else [])
+
+
+@dataclass(frozen=True)
 class GateKeeper:
     """The session's gates, parsed at configure time on the controller; judged once the scores are in."""
 
@@ -166,8 +189,38 @@ class GateKeeper:
             verdicts += check_baseline(self.baseline, scores, primary, self.max_drop)
         return verdicts
 
+    def outcome(self, table: pd.DataFrame, results: Iterable[SampleResult]) -> Outcome:
+        """The verdicts on a session's score table and per-sample results."""
+        primary: dict[str, str] = {}
+        scores: dict[str, dict[str, float]] = {}
+        for r in results:
+            primary[r.benchmark] = r.primary_metric
+            scores.setdefault(r.benchmark, {})[r.sample_id] = float(r.metrics.get(r.primary_metric, 0.0))
+        try:
+            return Outcome(tuple(self.judge(table, scores, primary)))
+        except GateError as exc:
+            return Outcome(error=exc)
 
-def exit_status(status: int, verdicts: list[Verdict], error: GateError | None) -> int:
+
+def keeper(config: pytest.Config) -> GateKeeper:
+    """Parse --gate/--baseline/--max-drop (errors are usage errors, before any inference)."""
+    try:
+        thresholds = tuple(Threshold.parse(text) for text in options.values(config, "gate"))
+        for gate in thresholds:
+            registry.benchmark_dir(gate.benchmark)
+        max_drop = options.number(config, "max_drop", 0.02)
+        if not 0 <= max_drop < 1:
+            raise ConfigError(f"--max-drop: {max_drop} must be in [0, 1)")
+        path = options.value(config, "baseline")
+        baseline = rundir.load(Path(path).expanduser()) if path else None
+    except (GateError, registry.UnknownBenchmark, ConfigError) as exc:
+        raise pytest.UsageError(f"{exc}") from None
+    except rundir.RunError as exc:
+        raise pytest.UsageError(f"--baseline: {exc}") from None
+    return GateKeeper(thresholds, baseline, max_drop)
+
+
+def exit_status(status: int, verdicts: Iterable[Verdict], error: GateError | None) -> int:
     """A gate can only turn a clean run (0) into GATE_FAILED, or a clean or failed one into a usage error (4);
     interrupted and internal-error sessions keep their status."""
     if error is not None and status in (0, 1):

@@ -1,20 +1,21 @@
-"""Multiple-choice benchmarks: one base class for loglikelihood scoring (acc, acc_norm) and letter generation.
+"""Multiple-choice benchmarks: loglikelihood scoring (acc, acc_norm) of answer texts or letters, and letter generation.
 
-A setup's `options["mode"]` picks the scoring: `loglikelihood` asks the backend for the log-probability of
-every continuation after one shared context; `generation` lets the model write and extracts the letter.
-A subclass writes the prompt pieces (`context`, `continuations`, `prompt`) and reads its rows into Samples
-whose `choices` are the option texts and `metadata["gold"]` the index of the right one.
+A `ChoiceSetup` is scored by loglikelihood: the backend returns the log-probability of every continuation after
+one shared context. A plain `Setup` in generation mode (`GENERATION_SETUP`) lets the model write and extracts the
+letter. A subclass writes `context` (and `prompt`, if EvalScope 1.x's template does not fit) and reads its rows
+into Samples whose `choices` are the option texts and `metadata["gold"]` the index of the right one.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
-from evalscope.benchmark import Benchmark, Scored, Setup, fields
+from evalscope.benchmark import LOGLIKELIHOOD, Benchmark, Mode, RowError, Scored, Setup, fields
 from evalscope.data import read_csv
 from evalscope.extract import LETTERS, choice_letter
 from evalscope.schema import (
@@ -35,25 +36,35 @@ GENERATION_TEMPLATE = (
 )
 
 
-EXAM_GENERATION = Setup("generation", "EvalScope 1.x: 0-shot, the model reasons and ends with 'ANSWER: X'",
-                        metrics=("acc",), options={"mode": "generation"})
-"""The generation setup every lettered exam (MMLU, CMMLU, C-Eval) offers."""
+@dataclass(frozen=True)
+class ChoiceSetup(Setup):
+    """A multiple-choice setup scored by loglikelihood; says what a continuation is."""
+
+    mode: Mode = LOGLIKELIHOOD
+    answer: Literal["text", "letter"] = "text"
+    """What is scored after the context: `" <option text>"`, or the option's letter."""
+    letter_prefix: str = " "
+    """What precedes a scored letter: " " (lm-eval's `" A"`), or "" after a cue such as "答案：" or for
+    EvalScope 0.5's next-token letter logits."""
+
+
+GENERATION_SETUP = Setup("generation", "EvalScope 1.x: 0-shot, the model reasons and ends with 'ANSWER: X'")
+"""The generation setup every multiple-choice benchmark can offer."""
 
 
 def mc_sample(question: str, choices: Sequence[str], gold: int, **metadata: object) -> Sample:
-    """A multiple-choice Sample; the target is the gold letter. Raises ValueError for a bad gold index."""
+    """A multiple-choice Sample; the target is the gold letter. Raises RowError for a bad gold index."""
     if len(choices) < 2 or any(not str(c).strip() for c in choices):
-        raise ValueError(f"needs at least 2 non-empty choices, got {list(choices)!r}")
+        raise RowError(f"needs at least 2 non-empty choices, got {list(choices)!r}")
     if not 0 <= gold < len(choices):
-        raise ValueError(f"answer index {gold} is outside the {len(choices)} choices")
-    return Sample("", 0, "", question, LETTERS[gold], tuple(str(c) for c in choices),
-                  metadata={"gold": gold, **metadata})
+        raise RowError(f"answer index {gold} is outside the {len(choices)} choices")
+    return Sample(question, LETTERS[gold], tuple(str(c) for c in choices), metadata={"gold": gold, **metadata})
 
 
 def gold_index(label: str, labels: Sequence[str]) -> int:
-    """Position of an answer label among the choice labels; ValueError names both when it is absent."""
+    """Position of an answer label among the choice labels; RowError names both when it is absent."""
     if label not in labels:
-        raise ValueError(f"answer {label!r} is not one of the choice labels {list(labels)}")
+        raise RowError(f"answer {label!r} is not one of the choice labels {list(labels)}")
     return list(labels).index(label)
 
 
@@ -69,36 +80,40 @@ def argmax(values: Sequence[float]) -> int:
 class MultipleChoice(Benchmark):
     """Base for benchmarks whose samples pick one of several options."""
 
-    def context(self, sample: Sample, setup: Setup, few_shot: Sequence[Sample]) -> str:
-        """The text every continuation follows (loglikelihood mode)."""
+    def context(self, sample: Sample, setup: ChoiceSetup, few_shot: Sequence[Sample]) -> str:
+        """The text every continuation follows (loglikelihood setups)."""
         raise NotImplementedError
 
-    def continuations(self, sample: Sample, setup: Setup) -> tuple[str, ...]:
-        """What is scored after the context: the answer texts, or letters such as " A"."""
-        raise NotImplementedError
+    def continuations(self, sample: Sample, setup: ChoiceSetup) -> tuple[str, ...]:
+        """What is scored after the context: the answer texts after a space, or the letters."""
+        if setup.answer == "letter":
+            return tuple(f"{setup.letter_prefix}{letter}" for letter in LETTERS[: len(sample.choices)])
+        return tuple(f" {c}" for c in sample.choices)
 
     def prompt(self, sample: Sample, setup: Setup, few_shot: Sequence[Sample]) -> str:
-        """The question for generation mode; EvalScope 1.x's template by default."""
+        """The question for generation setups; EvalScope 1.x's template by default."""
         letters = ",".join(LETTERS[: len(sample.choices)])
         return GENERATION_TEMPLATE.format(letters=letters, question=sample.input, options=lettered(sample, ") "))
 
     def request(self, sample: Sample, setup: Setup, few_shot: Sequence[Sample]) -> Request:
-        if setup.options.get("mode") == "generation":
-            return GenerationRequest(self.prompt(sample, setup, few_shot))
-        return ChoiceRequest(self.context(sample, setup, few_shot), self.continuations(sample, setup))
+        few_shot = setup.shots(few_shot)
+        if setup.prompt is not None:
+            return setup.prompt(sample, few_shot)
+        if isinstance(setup, ChoiceSetup):
+            return ChoiceRequest(self.context(sample, setup, few_shot), self.continuations(sample, setup))
+        return GenerationRequest(self.prompt(sample, setup, few_shot))
 
-    def score(self, sample: Sample, completion: Response, setup: Setup) -> Scored:
-        gold = int(sample.metadata["gold"])
-        if isinstance(completion, Completion):
-            letter = choice_letter(completion.text, len(sample.choices))
+    def score(self, sample: Sample, response: Response, setup: Setup) -> Scored:
+        if setup.score is not None:
+            return setup.score(sample, response)
+        if isinstance(response, Completion):
+            letter = choice_letter(response.text, len(sample.choices))
             return Scored({m: float(letter == sample.target) for m in setup.metrics},
                           {m: letter for m in setup.metrics})
-        assert isinstance(completion, ChoiceLoglikelihoods)
-        return self.score_loglikelihoods(sample, completion.loglikelihoods, setup, gold)
+        assert isinstance(response, ChoiceLoglikelihoods) and isinstance(setup, ChoiceSetup)
+        return self.score_loglikelihoods(sample, response.loglikelihoods, setup, int(sample.metadata["gold"]))
 
-    def score_loglikelihoods(
-        self, sample: Sample, lls: Sequence[float], setup: Setup, gold: int
-    ) -> Scored:
+    def score_loglikelihoods(self, sample: Sample, lls: Sequence[float], setup: ChoiceSetup, gold: int) -> Scored:
         """acc: argmax of the summed log-probability; acc_norm: argmax of it divided by the continuation's
         length in characters, leading space included (lm-eval's definition)."""
         continuations = self.continuations(sample, setup)
@@ -111,12 +126,15 @@ class MultipleChoice(Benchmark):
 class LetterExam(MultipleChoice):
     """MMLU-style exams (MMLU, CMMLU, C-Eval): a subject line, then blocks of question, lettered options and
     an answer cue; few-shot blocks carry their letter. Scored by the loglikelihood of each letter after the
-    cue (`options["letter_prefix"]` is what precedes the letter: " " in lm-eval's setup, "" for a cue such as
-    "答案：" or for EvalScope 0.5's next-token letter logits), or by generation."""
+    cue, or by generation. Data: one CSV per subject and split."""
 
     question_prefix = ""
     answer_cue = "Answer:"
     subject_names: Mapping[str, str] = {}
+    columns: tuple[str, ...] = ("question", "A", "B", "C", "D", "answer")
+    """Row fields holding the question, the four options and the answer letter."""
+    header: tuple[str, ...] | None = None
+    """Field names for files without a header row (None: the file's first line names them)."""
 
     def subject(self, subset: str) -> str:
         return self.subject_names.get(subset, subset.replace("_", " "))
@@ -127,31 +145,20 @@ class LetterExam(MultipleChoice):
     def block(self, sample: Sample) -> str:
         return f"{self.question_prefix}{sample.input.strip()}\n{lettered(sample)}\n{self.answer_cue}"
 
-    def context(self, sample: Sample, setup: Setup, few_shot: Sequence[Sample]) -> str:
-        space = setup.options.get("letter_prefix", " ")
-        shots = "".join(f"{self.block(s)}{space}{s.target}\n\n" for s in few_shot)
+    def context(self, sample: Sample, setup: ChoiceSetup, few_shot: Sequence[Sample]) -> str:
+        shots = "".join(f"{self.block(s)}{setup.letter_prefix}{s.target}\n\n" for s in few_shot)
         return f"{self.description(sample.subset)}{shots}{self.block(sample)}"
-
-    def continuations(self, sample: Sample, setup: Setup) -> tuple[str, ...]:
-        space = setup.options.get("letter_prefix", " ")
-        return tuple(f"{space}{letter}" for letter in LETTERS[: len(sample.choices)])
 
     def prompt(self, sample: Sample, setup: Setup, few_shot: Sequence[Sample]) -> str:
         shots = "".join(f"{self.block(s)} {s.target}\n\n" for s in few_shot)
         return f"{self.description(sample.subset)}{shots}{super().prompt(sample, setup, few_shot)}"
 
-    def to_sample(self, row: Mapping[str, Any], index: int, subset: str) -> Sample:
+    def to_sample(self, row: Mapping[str, Any]) -> Sample:
         question, a, b, c, d, answer = (str(v).strip() for v in fields(row, *self.columns))
         return mc_sample(question, [a, b, c, d], gold_index(answer, list("ABCD")))
 
-    columns: tuple[str, ...] = ("question", "A", "B", "C", "D", "answer")
-    """Row fields holding the question, the four options and the answer letter."""
-
-    def rows(self, split: str, subset: str, files: Mapping[str, Path]) -> Iterator[tuple[str, dict[str, Any]]]:
-        yield from read_csv(files[split] / self.file_name(split, subset), self.header)
-
-    header: tuple[str, ...] | None = None
-    """Field names for files without a header row (None: the file's first line names them)."""
+    def rows(self, path: Path, split: str, subset: str) -> Iterator[tuple[str, Mapping[str, Any] | RowError]]:
+        yield from read_csv(path / self.file_name(split, subset), self.header)
 
     def file_name(self, split: str, subset: str) -> str:
         return f"{subset}_{split}.csv"

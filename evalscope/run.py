@@ -9,27 +9,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-# Seed parameter -> pytest option of the plugin. Values are passed through as strings.
-OPTION_MAP = {
-    "model": "--model",
-    "model_args": "--model-args",
-    "generation_config": "--generation-config",
-    "template_type": "--template-type",
-    "chat_template": "--template-type",
-    "limit": "--limit",
-    "dataset_args": "--dataset-args",
-    "dataset_dir": "--dataset-dir",
-    "seed": "--seed",
-    "work_dir": "--work-dir",
-    "outputs": "--work-dir",
-    "eval_batch_size": "--eval-batch-size",
-    "threads": "--threads",
-    "backend": "--backend",
-    "api_url": "--api-url",
-    "api_key": "--api-key",
-    "concurrency": "--concurrency",
-    "rerun_failed": "--rerun-failed",
-}
+from evalscope.options import OPTIONS, Option
+
+PARAMETERS: dict[str, Option] = {name: opt for opt in OPTIONS for name in (opt.key, *opt.seed_names)}
+"""Seed parameter (run_task key, CLI dest) -> plugin option: derived from the one option table."""
 ACCEPTED_NOOP = {"dataset_hub", "mem_cache", "eval_type", "eval_backend", "stage", "debug", "dry_run"}
 """Seed parameters that need no action here (e.g. the hub is chosen per benchmark, ModelScope first)."""
 
@@ -39,13 +22,14 @@ def parser() -> argparse.ArgumentParser:
         prog="evalscope eval", description="Evaluate a model on benchmarks (runs the benchmarks' pytest suites).",
         epilog="Arguments after `--` go to pytest unchanged, e.g. `-- -n 2 -x`.")
     p.add_argument("--datasets", nargs="+", required=True, help="benchmark names, e.g. gsm8k arc")
-    for key, flag in OPTION_MAP.items():
-        if flag.lstrip("-").replace("-", "_") == key:
-            p.add_argument(flag, dest=key, default=None)
-    p.add_argument("--chat-template", dest="chat_template", default=None)
-    p.add_argument("--outputs", dest="outputs", default=None, help="alias of --work-dir")
-    p.add_argument("--use-cache", dest="use_cache", nargs="?", const=True, default=None,
-                   help="per-request response cache: a folder (alone: <work-dir>/cache)")
+    for opt in OPTIONS:
+        flags = (opt.flag, *opt.aliases)
+        if opt.kind == "append":
+            p.add_argument(*flags, dest=opt.key, action="append", default=None, help=opt.help)
+        elif opt.kind == "optional":
+            p.add_argument(*flags, dest=opt.key, nargs="?", const=True, default=None, help=opt.help)
+        else:
+            p.add_argument(*flags, dest=opt.key, default=None, help=opt.help)
     p.add_argument("--dataset-hub", dest="dataset_hub", default=None, help="accepted; ModelScope is tried first")
     p.add_argument("-n", "--workers", dest="workers", default=None, help="xdist workers (data parallel)")
     return p
@@ -61,7 +45,7 @@ def _stringify(value: Any) -> str:
 
 def pytest_args(params: dict[str, Any], extra: Sequence[str] = ()) -> list[str]:
     """The pytest command line for a seed-style parameter dict (raises UnknownBenchmark)."""
-    from evalscope.benchmark import benchmark_dir, benchmarks_root
+    from evalscope.registry import benchmark_dir, benchmarks_root
 
     datasets = params.get("datasets") or []
     if isinstance(datasets, str):
@@ -73,18 +57,21 @@ def pytest_args(params: dict[str, Any], extra: Sequence[str] = ()) -> list[str]:
     args = [*paths, "-c", str(Path(__file__).with_name("run.ini")), "--rootdir", str(benchmarks_root()),
             "-o", f"cache_dir={work_dir / '.pytest_cache'}", "--work-dir", str(work_dir)]
     for key, value in params.items():
-        if value is None or key in ("datasets", "work_dir", "outputs", "use_cache", "workers") or key in ACCEPTED_NOOP:
+        if value is None or key in ("datasets", "work_dir", "outputs", "workers") or key in ACCEPTED_NOOP:
             continue
-        if key == "model_args" and isinstance(value, dict):
-            value = ",".join(f"{k}={_stringify(v)}" for k, v in value.items())
-        if key == "generation_config" and isinstance(value, dict):
-            value = ",".join(f"{k}={_stringify(v)}" for k, v in value.items())
-        if key not in OPTION_MAP:
+        if key not in PARAMETERS:
             raise ValueError(f"unknown parameter {key!r}")
-        args += [OPTION_MAP[key], _stringify(value)]
-    cache = params.get("use_cache")
-    if cache:
-        args.append(f"--use-cache={'true' if cache is True else cache}")
+        opt = PARAMETERS[key]
+        if key in ("model_args", "generation_config") and isinstance(value, dict):
+            value = ",".join(f"{k}={_stringify(v)}" for k, v in value.items())
+        if opt.kind == "append":
+            for one in [value] if isinstance(value, str) else value:
+                args += [opt.flag, _stringify(one)]
+        elif opt.kind == "optional":
+            if value is not False:  # `use_cache: True` is the flag alone; a string is its folder
+                args.append(f"{opt.flag}={'true' if value is True else value}")
+        else:
+            args += [opt.flag, _stringify(value)]
     if params.get("workers") is not None:
         args += ["-n", str(params["workers"])]
     return [*args, *extra]
@@ -96,9 +83,7 @@ class _ReportCatcher:
     report_path: Path | None = None
 
     def pytest_unconfigure(self, config: Any) -> None:
-        from evalscope.plugin import RECORDER_KEY
-
-        recorder = config.stash.get(RECORDER_KEY, None)
+        recorder = config.pluginmanager.get_plugin("evalscope-recorder")
         if recorder is not None:
             self.report_path = recorder.report_path
 
@@ -106,7 +91,7 @@ class _ReportCatcher:
 def execute(params: dict[str, Any], extra: Sequence[str] = ()) -> tuple[int, Path | None]:
     import pytest
 
-    from evalscope.benchmark import UnknownBenchmark
+    from evalscope.registry import UnknownBenchmark
 
     try:
         args = pytest_args(params, extra)

@@ -9,14 +9,9 @@ from typing import Any
 
 @dataclass(frozen=True)
 class Sample:
-    """One benchmark question, as read from the data files."""
+    """One benchmark question, as read from the data files. A benchmark's `to_sample` gives the first four
+    fields; the suite fills `id`, `index` and `subset`."""
 
-    id: str
-    """Readable id, unique within the benchmark: `<subset>-<index>` (e.g. `main-0042`)."""
-    index: int
-    """Position of the sample in its subset's evaluation split."""
-    subset: str
-    """Subset (subject, task, config) the sample belongs to."""
     input: str
     """The question as the dataset states it, before any prompt formatting."""
     target: str
@@ -25,6 +20,12 @@ class Sample:
     """Answer options for multiple-choice benchmarks."""
     metadata: Mapping[str, Any] = field(default_factory=dict)
     """Other fields of the row that prompts or scorers need (JSON-safe values only)."""
+    id: str = field(default="", kw_only=True)
+    """Readable id, unique within the benchmark: `<subset>-<index>` (e.g. `main-0042`)."""
+    index: int = field(default=0, kw_only=True)
+    """Position of the sample in its subset's evaluation split."""
+    subset: str = field(default="", kw_only=True)
+    """Subset (subject, task, config) the sample belongs to."""
 
 
 @dataclass(frozen=True)

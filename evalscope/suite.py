@@ -1,4 +1,4 @@
-"""A benchmark bound to one run: its files, setup, selected samples and few-shot exemplars."""
+"""A benchmark bound to one run: its files, setup, selected samples, few-shot exemplars, requests and results."""
 
 from __future__ import annotations
 
@@ -6,15 +6,23 @@ import random
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
-from evalscope import benchmark as registry
-from evalscope import models
-from evalscope.benchmark import Benchmark, SampleOrBad, Setup
+from evalscope import models, registry
+from evalscope.benchmark import LOGLIKELIHOOD, Benchmark, RowError, Setup
 from evalscope.config import DatasetArgs, RunConfig
 from evalscope.data import DataError, locate, sha256_files
-from evalscope.schema import BadRow, ChoiceRequest, Request, Sample
+from evalscope.schema import BadRow, ChoiceLoglikelihoods, ChoiceRequest, Request, Response, Sample, SampleResult
+from evalscope.stats import CLUSTER_KEY
 
 LOGLIKELIHOOD_GROUP = 4
+
+SampleOrBad = Sample | BadRow
+
+
+def _problem(exc: Exception) -> str:
+    """What is wrong with a row, from what `to_sample` raised."""
+    return f"missing field {exc.args[0]!r}" if isinstance(exc, KeyError) else str(exc)
 
 
 @dataclass
@@ -29,12 +37,13 @@ class Suite:
     total: int = 0
     """Samples in the evaluation split before --limit."""
     samples: list[SampleOrBad] = field(default_factory=list)
+    _requests: dict[str, Request] = field(default_factory=dict, repr=False)
 
     @classmethod
     def load(cls, name: str, config: RunConfig) -> Suite:
         bench = registry.get(name)
         args = config.dataset_args.get(name, DatasetArgs())
-        setup = bench.resolve_setup(args)
+        setup = bench.resolve_setup(args.setup, args.few_shot_num, args.few_shot_random)
         unknown = set(args.subset_list or ()) - set(bench.subsets)
         if unknown:
             raise ValueError(f"{name}: unknown subsets {sorted(unknown)} (available: {', '.join(bench.subsets)})")
@@ -42,25 +51,26 @@ class Suite:
         suite.samples = suite._read_eval_split()
         return suite
 
+    @property
+    def subsets(self) -> tuple[str, ...]:
+        return self.args.subset_list or self.bench.subsets
+
     def _read_eval_split(self) -> list[SampleOrBad]:
-        """Samples of the selected subsets, `--limit` applied per subset."""
+        """Samples of the selected subsets, `--limit` applied per subset; the suite fills id, index, subset."""
+        split = self.bench.eval_split
         out: list[SampleOrBad] = []
-        for subset in self.args.subset_list or self.bench.subsets:
-            rows = list(self.bench.rows(self.bench.eval_split, subset, self.files))
+        for subset in self.subsets:
+            rows = list(self.bench.rows(self.files[split], split, subset))
             self.total += len(rows)
             width = max(4, len(str(len(rows) - 1)))
             for index, (location, row) in enumerate(rows[: self.config.limit]):
                 sample_id = f"{subset}-{index:0{width}d}"
-                if "__error__" in row:
-                    out.append(BadRow(sample_id, index, subset, location, str(row["__error__"])))
-                    continue
                 try:
-                    sample = self.bench.to_sample(row, index, subset)
-                    out.append(replace(sample, id=sample_id, index=index, subset=subset))
-                except KeyError as exc:
-                    out.append(BadRow(sample_id, index, subset, location, f"missing field {exc.args[0]!r}"))
-                except (ValueError, TypeError) as exc:
-                    out.append(BadRow(sample_id, index, subset, location, str(exc)))
+                    if isinstance(row, RowError):
+                        raise row
+                    out.append(replace(self.bench.to_sample(row), id=sample_id, index=index, subset=subset))
+                except (KeyError, ValueError, TypeError) as exc:
+                    out.append(BadRow(sample_id, index, subset, location, _problem(exc)))
         return out
 
     @cached_property
@@ -70,23 +80,26 @@ class Suite:
     @cached_property
     def few_shot_pool(self) -> list[Sample]:
         split = self.bench.few_shot_split
-        if split is None or self.setup.few_shot_num == 0 or self.setup.fixed_exemplars is not None:
+        if split is None or self.setup.few_shot_num == 0 or self.setup.exemplars is not None:
             return []
         pool = []
-        for subset in self.args.subset_list or self.bench.subsets:
-            for index, (location, row) in enumerate(self.bench.rows(split, subset, self.files)):
+        for subset in self.subsets:
+            for index, (location, row) in enumerate(self.bench.rows(self.files[split], split, subset)):
                 try:
-                    sample = self.bench.to_sample(row, index, subset)
-                    pool.append(replace(sample, id=f"{split}-{subset}-{index}", index=index, subset=subset))
-                except KeyError as exc:
-                    raise DataError(f"{location}: missing field {exc.args[0]!r} (few-shot split)") from None
-                except (ValueError, TypeError) as exc:
-                    raise DataError(f"{location}: {exc} (few-shot split)") from None
+                    if isinstance(row, RowError):
+                        raise row
+                    sample = self.bench.to_sample(row)
+                except (KeyError, ValueError, TypeError) as exc:
+                    raise DataError(f"{location}: {_problem(exc)} (few-shot split)") from None
+                pool.append(replace(sample, id=f"{split}-{subset}-{index}", index=index, subset=subset))
         return pool
 
     def few_shot(self, sample: Sample) -> list[Sample]:
-        """Exemplars for one sample: seeded per sample, so they do not depend on which others run."""
+        """Exemplars for one sample: the setup's own, or drawn per sample with the run's seed, so they do not
+        depend on which other samples run."""
         k = self.setup.few_shot_num
+        if self.setup.exemplars is not None:
+            return list(self.setup.shots(()))
         pool = [s for s in self.few_shot_pool if s.subset == sample.subset] or self.few_shot_pool
         if k == 0 or not pool:
             return []
@@ -96,16 +109,19 @@ class Suite:
         return rng.sample(pool, min(k, len(pool)))
 
     def request(self, sample: Sample) -> Request:
-        return self.bench.request(sample, self.setup, self.few_shot(sample))
+        """What the model is asked for this sample; built once per process."""
+        if sample.id not in self._requests:
+            self._requests[sample.id] = self.bench.request(sample, self.setup, self.few_shot(sample))
+        return self._requests[sample.id]
 
     def group_size(self, selected: int, workers: int) -> int:
         """Samples per backend call. Loglikelihood samples are cheap (one forward, no decoding) and pack all
         their choices in one row, so they go LOGLIKELIHOOD_GROUP times `--eval-batch-size` at a time; the
         backend splits a call into forward passes by token count. Backends that batch themselves may take
-        more (`models.group_size`)."""
-        loglikelihood = self.setup.options.get("mode") == "loglikelihood"
+        more (their `group_size`)."""
+        loglikelihood = self.setup.mode == LOGLIKELIHOOD
         batch = self.config.eval_batch_size * (LOGLIKELIHOOD_GROUP if loglikelihood else 1)
-        return models.group_size(self.config, batch, selected, workers)
+        return models.backend_class(self.config.backend).group_size(self.config, batch, selected, workers)
 
     def batch_key(self, sample: SampleOrBad) -> tuple[str, int]:
         """Where this sample sorts when batches are cut: by subset when its exemplars come from its own
@@ -121,6 +137,31 @@ class Suite:
         shared = self.setup.few_shot_num > 0 and len(self.bench.subsets) > 1
         return (sample.subset if shared else "", -size)
 
+    def result(self, sample: Sample, response: Response) -> SampleResult:
+        """Score the model's response to `sample`: the record the JSONL keeps and the report aggregates."""
+        verdict = self.bench.score(sample, response, self.setup)
+        cluster = sample.metadata.get(CLUSTER_KEY)
+        common: dict[str, Any] = {
+            "benchmark": self.bench.name, "subset": sample.subset, "sample_id": sample.id, "index": sample.index,
+            "metrics": dict(verdict.metrics), "primary_metric": self.setup.primary_metric,
+            "extracted": dict(verdict.extracted), "target": sample.target, "prompt": response.rendered_prompt,
+            "category": self.bench.categories.get(sample.subset), "cluster": None if cluster is None else str(cluster),
+        }
+        if isinstance(response, ChoiceLoglikelihoods):
+            asked = self.request(sample)
+            assert isinstance(asked, ChoiceRequest)
+            return SampleResult(
+                **common, output=verdict.extracted.get(self.setup.primary_metric) or "",
+                prompt_tokens=response.prompt_tokens, completion_tokens=sum(response.continuation_tokens),
+                finish_reason="loglikelihood", choices=asked.continuations, loglikelihoods=response.loglikelihoods)
+        return SampleResult(**common, output=response.text, prompt_tokens=response.prompt_tokens,
+                            completion_tokens=response.completion_tokens, finish_reason=response.finish_reason)
+
+    def info(self) -> dict[str, Any]:
+        """What report.json says about this benchmark's definition and data."""
+        return {"version": self.bench.version, "setup": self.setup.to_json(),
+                "primary_metric": self.setup.primary_metric,
+                "dataset_files": {s: str(p) for s, p in self.files.items()}, "dataset_sha256": self.dataset_sha256}
+
     def describe(self) -> str:
-        shots = f"{self.setup.few_shot_num}-shot"
-        return f"{self.bench.name} (setup {self.setup.name}, {shots})"
+        return f"{self.bench.name} (setup {self.setup.name}, {self.setup.few_shot_num}-shot)"

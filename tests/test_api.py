@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from evalscope.config import RunConfig, api_base
-from evalscope.models import CapabilityError
+from evalscope.models import CapabilityError, in_order
 from evalscope.models.openai_api import OpenAIBackend
 from evalscope.schema import ChoiceRequest
 from tests.conftest import REPO, TEST_DATA
@@ -207,7 +207,7 @@ def backend(stub: Stub) -> OpenAIBackend:
 def test_loglikelihood_follows_the_server_token_offsets(openai_stub) -> None:
     stub = openai_stub()
     requests = [ChoiceRequest("Question: 2+2?\nAnswer: ", ("4", "five")), ChoiceRequest("Hi", (" there", "!"))]
-    got = backend(stub).loglikelihood(requests)
+    got = in_order(backend(stub).loglikelihood(requests))
     for request, result in zip(requests, got, strict=True):
         context = request.context.rstrip()
         for continuation, value, count in zip(request.continuations, result.loglikelihoods,
@@ -221,7 +221,7 @@ def test_loglikelihood_follows_the_server_token_offsets(openai_stub) -> None:
 
 def test_max_tokens_zero_refused_falls_back_to_one(openai_stub) -> None:
     stub = openai_stub("--refuse-zero")
-    got = backend(stub).loglikelihood([ChoiceRequest("Hi", (" there", "!"))])
+    got = in_order(backend(stub).loglikelihood([ChoiceRequest("Hi", (" there", "!"))]))
     assert got[0].loglikelihoods == pytest.approx((sum(map(char_logprob, " there")), char_logprob("!")))
     assert [r["status"] for r in stub.posts()] == [400, 200, 200, 200]  # probe refused once, then max_tokens=1
 

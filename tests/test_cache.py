@@ -9,7 +9,7 @@ from pathlib import Path
 
 from evalscope.cache import ResponseCache, request_key
 from evalscope.config import GenerationConfig, RunConfig, cache_file
-from evalscope.recorder import redact
+from evalscope.report.recorder import redact
 from evalscope.run import pytest_args
 from evalscope.schema import ChoiceLoglikelihoods, ChoiceRequest, Completion, GenerationRequest
 

@@ -10,7 +10,7 @@ import pytest
 from scipy import stats as sst
 
 from evalscope.gates import GATE_FAILED, GateError, Threshold, check_baseline
-from evalscope.runs import load
+from evalscope.report.rundir import load
 from tests.conftest import REPO, TEST_DATA
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from evalscope import benchmark as registry
+from evalscope import registry
 from evalscope.config import DatasetArgs, RunConfig
 from evalscope.schema import BadRow, Completion, Sample
 from evalscope.suite import Suite
@@ -18,17 +18,17 @@ def completion(text: str) -> Completion:
 
 
 def sample(target: str = "18") -> Sample:
-    return Sample("main-0000", 0, "main", "How much?", target, metadata={"answer": f"x\n#### {target}",
-                                                                          "reasoning": "x"})
+    return Sample("How much?", target, metadata={"answer": f"x\n#### {target}", "reasoning": "x"}, id="main-0000",
+                  subset="main")
 
 
 def test_row_to_sample_takes_the_number_after_hashes() -> None:
-    s = GSM8K.to_sample({"question": "Q?", "answer": "Work <<1+1=2>>\n#### 1,200"}, 0, "main")
+    s = GSM8K.to_sample({"question": "Q?", "answer": "Work <<1+1=2>>\n#### 1,200"})
     assert (s.input, s.target, s.metadata["reasoning"]) == ("Q?", "1200", "Work <<1+1=2>>")
     with pytest.raises(KeyError, match="answer"):
-        GSM8K.to_sample({"question": "Q?"}, 0, "main")
+        GSM8K.to_sample({"question": "Q?"})
     with pytest.raises(ValueError, match="####"):
-        GSM8K.to_sample({"question": "Q?", "answer": "12"}, 0, "main")
+        GSM8K.to_sample({"question": "Q?", "answer": "12"})
 
 
 def test_unknown_benchmark_lists_the_available_ones() -> None:
@@ -37,7 +37,7 @@ def test_unknown_benchmark_lists_the_available_ones() -> None:
 
 
 def test_evalscope_setup_scores_the_last_number() -> None:
-    setup = GSM8K.setups["evalscope-0.5"]
+    setup = GSM8K.setup("evalscope-0.5")
     request = GSM8K.request(sample(), setup, [])
     assert request.prompt.count("Let's think step by step") == 5 and request.prompt.endswith("Answer:")
     assert request.stop == ("Question:",)
@@ -46,7 +46,7 @@ def test_evalscope_setup_scores_the_last_number() -> None:
 
 
 def test_lmeval_setup_reports_strict_and_flexible() -> None:
-    setup = GSM8K.setups["lm-eval"]
+    setup = GSM8K.setup("lm-eval")
     shots = [sample("5"), sample("6")]
     request = GSM8K.request(sample(), setup, shots)
     assert request.prompt.count("Question:") == 3 and request.prompt.endswith("Answer:")
@@ -61,7 +61,7 @@ def test_lmeval_setup_reports_strict_and_flexible() -> None:
 
 
 def test_chat_boxed_setup() -> None:
-    setup = GSM8K.setups["chat-boxed"]
+    setup = GSM8K.setup("chat-boxed")
     request = GSM8K.request(sample(), setup, [sample("7")])
     assert "\\boxed{7}" in request.prompt and "\\boxed{}" in request.prompt
     assert GSM8K.score(sample(), completion(r"so \boxed{18}. Check 20"), setup).metrics == {"acc": 1.0}
@@ -102,10 +102,10 @@ def test_malformed_few_shot_row_is_a_data_error_with_its_location(tmp_path) -> N
 
 
 def test_primary_metric_comes_first_in_the_table() -> None:
-    from evalscope.report import sample_frame, score_table
+    from evalscope.report.tables import sample_frame, score_table
     from evalscope.schema import SampleResult
 
-    setup = GSM8K.setups["lm-eval"]
+    setup = GSM8K.setup("lm-eval")
     results = [SampleResult("gsm8k", "main", f"main-{i}", i, {m: float(i % 2) for m in setup.metrics},
                             setup.primary_metric, {}, "1", "p", "o", 1, 1, "stop") for i in range(4)]
     table = score_table(sample_frame(results))

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from evalscope.benchmark import get
 from evalscope.config import RunConfig
+from evalscope.models import in_order
 from evalscope.models.packing import attention_mask, pack, shared_prefix
+from evalscope.registry import get
 from evalscope.schema import ChoiceRequest
 from tests.conftest import REPO, TEST_DATA
 
@@ -68,7 +69,7 @@ def test_packed_loglikelihoods_equal_separate_forward_passes(tiny_backend, pream
         ChoiceRequest(f"{preamble}The capital of France is ", ("Paris", "Rome", "a city called Lyon")),
         ChoiceRequest(f"{preamble}2+2=", (" 4", " 5")),
     ]
-    results = tiny_backend.loglikelihood(requests)
+    results = in_order(tiny_backend.loglikelihood(requests))
     for request, result in zip(requests, results, strict=True):
         expected = plain_loglikelihoods(tiny_backend, request)
         assert result.loglikelihoods == pytest.approx(expected, abs=1e-4)
@@ -86,8 +87,8 @@ def test_acc_norm_divides_by_characters_including_the_leading_space() -> None:
     arc = get("arc")
     sample = arc.to_sample({"question": {"stem": "q", "choices": [{"text": "aa", "label": "A"},
                                                                    {"text": "bbbbbbbb", "label": "B"}]},
-                            "answerKey": "B"}, 0, "ARC-Easy")
-    setup = arc.setups["lm-eval"]
+                            "answerKey": "B"})
+    setup = arc.setup("lm-eval")
     # raw: -3 > -6 picks A; per character: -3/3 = -1 < -6/9 = -0.67 picks B
     verdict = arc.score_loglikelihoods(sample, [-3.0, -6.0], setup, 1)
     assert verdict.metrics == {"acc": 0.0, "acc_norm": 1.0}
@@ -100,10 +101,10 @@ def test_truthfulqa_mc2_is_the_normalised_probability_of_true_answers() -> None:
     tqa = get("truthful_qa")
     row = {"question": "q?", "mc1_targets": {"right": 1, "wrong": 0},
            "mc2_targets": {"right": 1, "also right": 1, "wrong": 0}}
-    sample = tqa.to_sample(row, 0, "mc")
+    sample = tqa.to_sample(row)
     assert sample.choices == ("right", "wrong", "also right")
     lls = [-1.0, -0.5, -2.0]
-    verdict = tqa.score_loglikelihoods(sample, lls, tqa.setups["lm-eval"], 0)
+    verdict = tqa.score_loglikelihoods(sample, lls, tqa.setup("lm-eval"), 0)
     p = [math.exp(x) for x in lls]
     assert verdict.metrics["mc2"] == pytest.approx((p[0] + p[2]) / sum(p))
     assert verdict.metrics["mc1"] == 0.0  # "wrong" has the higher loglikelihood

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import tomllib
 
-from evalscope.benchmark import available
+from evalscope.registry import available
 from tests.conftest import REPO, TEST_DATA
 
 
@@ -61,7 +61,7 @@ def test_non_editable_install_works_from_any_directory(tmp_path: Path, tiny_mode
     workdir = tmp_path / "elsewhere"
     workdir.mkdir()
     env = {"PYTHONPATH": str(target)}
-    where = _run([sys.executable, "-c", "import evalscope, evalscope.benchmark as b; "
+    where = _run([sys.executable, "-c", "import evalscope, evalscope.registry as b; "
                   "print(evalscope.__file__); print(b.benchmarks_root())"], cwd=workdir, env=env)
     module_file, root = where.stdout.split()
     assert module_file.startswith(str(target)) and root == str(target / "evalscope" / "benchmarks")

@@ -14,10 +14,10 @@ import pytest
 from scipy import stats as sst
 
 from evalscope.paired import compare
-from evalscope.report import sample_frame, score_table
-from evalscope.runs import load
+from evalscope.report.command import main
+from evalscope.report.rundir import load
+from evalscope.report.tables import sample_frame, score_table
 from evalscope.schema import SampleResult
-from evalscope.standalone import main
 from tests.conftest import REPO
 
 

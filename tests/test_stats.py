@@ -79,7 +79,7 @@ def test_shared_contexts_widen_the_interval() -> None:
 
 
 def test_score_table_uses_clusters_from_the_results() -> None:
-    from evalscope.report import sample_frame, score_table
+    from evalscope.report.tables import sample_frame, score_table
     from evalscope.schema import SampleResult
 
     def result(i: int, correct: bool, cluster: str | None) -> SampleResult:

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from evalscope.benchmark import Setup
-from evalscope.mcq import EXAM_GENERATION, LetterExam
+from evalscope.api import GENERATION_SETUP, ChoiceSetup, LetterExam
 
 # subject -> (Chinese name used in the prompt, category), from C-Eval's subject mapping.
 SUBJECTS = {
@@ -39,9 +38,6 @@ SUBJECTS = {
 
 
 class CEval(LetterExam):
-    name = "ceval"
-    version = "1"
-    data_dir_name = "ceval"
     splits = {"val": "val", "dev": "dev"}  # folders of <subject>_<split>.csv with a header row
     hub = {"modelscope": "modelscope/ceval-exam", "huggingface": "ceval/ceval-exam"}
     eval_split = "val"
@@ -50,17 +46,12 @@ class CEval(LetterExam):
     categories = {s: c for s, (_, c) in SUBJECTS.items()}
     subject_names = {s: zh for s, (zh, _) in SUBJECTS.items()}
     answer_cue = "答案："
-    setups = {
-        "evalscope-0.5": Setup("evalscope-0.5", "EvalScope 0.5: 0-shot (up to 5 from dev), the official Chinese "
-                               "prompt, next-token logits of the letters A-D after '答案：'", few_shot_num=0,
-                               few_shot_random=False, metrics=("acc",),
-                               options={"mode": "loglikelihood", "letter_prefix": ""}),
-        "generation": EXAM_GENERATION,
-    }
-    default_setup = "evalscope-0.5"
+    setups = (
+        ChoiceSetup("evalscope-0.5", "EvalScope 0.5: 0-shot (up to 5 from dev), the official Chinese prompt, "
+                    "next-token logits of the letters A-D after '答案：'", few_shot_random=False, answer="letter",
+                    letter_prefix=""),
+        GENERATION_SETUP,
+    )
 
     def description(self, subset: str) -> str:
         return f"以下是中国关于{self.subject(subset)}考试的单项选择题，请选出其中的正确答案。\n\n"
-
-
-BENCHMARK = CEval()

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from evalscope.benchmark import Setup
-from evalscope.mcq import EXAM_GENERATION, LetterExam
+from evalscope.api import GENERATION_SETUP, ChoiceSetup, LetterExam
 
 # subject -> (Chinese name used in the prompt, category), from CMMLU's subject table.
 SUBJECTS = {
@@ -46,12 +45,8 @@ SUBJECTS = {
 
 
 class CMMLU(LetterExam):
-    name = "cmmlu"
-    version = "1"
-    data_dir_name = "cmmlu"
     splits = {"test": "test", "dev": "dev"}  # folders of <subject>.csv, header ",Question,A,B,C,D,Answer"
     hub = {"modelscope": "modelscope/cmmlu", "huggingface": "haonan-li/cmmlu"}
-    eval_split = "test"
     few_shot_split = "dev"
     subsets = tuple(sorted(SUBJECTS))
     categories = {s: c for s, (_, c) in SUBJECTS.items()}
@@ -59,20 +54,15 @@ class CMMLU(LetterExam):
     columns = ("Question", "A", "B", "C", "D", "Answer")
     question_prefix = "题目："
     answer_cue = "答案是："
-    setups = {
-        "evalscope-0.5": Setup("evalscope-0.5", "EvalScope 0.5 / CMMLU official: 5-shot from dev, Chinese prompt, "
-                               "next-token logits of the letters A-D after '答案是：'", few_shot_num=5,
-                               few_shot_random=False, metrics=("acc",),
-                               options={"mode": "loglikelihood", "letter_prefix": ""}),
-        "generation": EXAM_GENERATION,
-    }
-    default_setup = "evalscope-0.5"
+    setups = (
+        ChoiceSetup("evalscope-0.5", "EvalScope 0.5 / CMMLU official: 5-shot from dev, Chinese prompt, next-token "
+                    "logits of the letters A-D after '答案是：'", few_shot_num=5, few_shot_random=False,
+                    answer="letter", letter_prefix=""),
+        GENERATION_SETUP,
+    )
 
     def description(self, subset: str) -> str:
         return f"以下是关于{self.subject(subset)}的单项选择题，请直接给出正确答案的选项。\n\n"
 
     def file_name(self, split: str, subset: str) -> str:
         return f"{subset}.csv"
-
-
-BENCHMARK = CMMLU()

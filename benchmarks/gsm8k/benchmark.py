@@ -3,15 +3,26 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from evalscope.benchmark import Benchmark, Scored, Setup, fields
-from evalscope.extract import last_number, normalize_number, numbers_equal, numeric_answer
-from evalscope.schema import Completion, GenerationRequest, Sample
+from evalscope.api import (
+    Benchmark,
+    Completion,
+    GenerationRequest,
+    RowError,
+    Sample,
+    Scored,
+    Setup,
+    fields,
+    last_number,
+    normalize_number,
+    numbers_equal,
+    numeric_answer,
+)
 
 # The first four chain-of-thought exemplars of Wei et al. (2022), as EvalScope 0.5 used fixed exemplars.
-COT_EXEMPLARS = [
+COT_EXEMPLARS = tuple(Sample(question, "", metadata={"answer": answer}) for question, answer in [
     ("There are 15 trees in the grove. Grove workers will plant trees in the grove today. After they are done, "
      "there will be 21 trees. How many trees did the grove workers plant today?",
      "There are 15 trees originally. Then there were 21 trees after some more were planted. "
@@ -25,7 +36,25 @@ COT_EXEMPLARS = [
      "How many lollipops did Jason give to Denny?",
      "Jason started with 20 lollipops. Then he had 12 after giving some to Denny. "
      "So he gave Denny 20 - 12 = 8. The answer is 8."),
-]
+])
+
+
+def number_score(extract: Callable[[str], str | None]) -> Callable[[Sample, Completion], Scored]:
+    """`acc`: the number `extract` finds in the output equals the target (integers exactly)."""
+
+    def score(sample: Sample, completion: Completion) -> Scored:
+        found = extract(completion.text)
+        return Scored({"acc": float(numbers_equal(found, sample.target))}, {"acc": found})
+
+    return score
+
+
+def cot_prompt(sample: Sample, few_shot: Sequence[Sample]) -> GenerationRequest:
+    shots = "".join(f"Question: {s.input}\nLet's think step by step\nAnswer: {s.metadata['answer']}\n\n"
+                    for s in few_shot)
+    return GenerationRequest(f"{shots}Question: {sample.input}\nLet's think step by step\nAnswer:",
+                             stop=("Question:",))
+
 
 # lm-eval's two filters: the number after '####', and the last number-like token anywhere.
 STRICT = re.compile(r"#### (\-?[0-9\.\,]+)")
@@ -37,66 +66,49 @@ def lmeval_normalize(text: str) -> str:
     return re.sub(r"\.$", "", text.replace(",", "").replace("$", "").strip()).lower()
 
 
+def lmeval_prompt(sample: Sample, few_shot: Sequence[Sample]) -> GenerationRequest:
+    shots = "".join(f"Question: {s.input}\nAnswer: {s.metadata['answer']}\n\n" for s in few_shot)
+    return GenerationRequest(f"{shots}Question: {sample.input}\nAnswer:", stop=("Question:", "</s>", "<|im_end|>"))
+
+
+def lmeval_score(sample: Sample, completion: Completion) -> Scored:
+    strict = STRICT.findall(completion.text)
+    flexible = [a or b for a, b in FLEXIBLE.findall(completion.text)]
+    answers = {"exact_match,strict-match": strict[0] if strict else None,
+               "exact_match,flexible-extract": flexible[-1] if flexible else None}
+    target = lmeval_normalize(sample.target)
+    return Scored({m: float(a is not None and lmeval_normalize(a) == target) for m, a in answers.items()}, answers)
+
+
+def boxed_prompt(sample: Sample, few_shot: Sequence[Sample]) -> GenerationRequest:
+    shots = "\n\n".join(f"{s.input}\n\nReasoning:\n{s.metadata['reasoning']}\n\nANSWER: \\boxed{{{s.target}}}"
+                        for s in few_shot)
+    intro = f"Examples of solved problems:\n\n{shots}\n\n" if shots else ""
+    return GenerationRequest(f"{intro}{sample.input}\nReason step by step, and put your final answer within "
+                             "\\boxed{}.")
+
+
 class GSM8K(Benchmark):
-    name = "gsm8k"
-    version = "1"
-    data_dir_name = "gsm8k"
     splits = {"test": "test.jsonl", "train": "train.jsonl"}
     hub = {"modelscope": "AI-ModelScope/gsm8k", "huggingface": "openai/gsm8k"}
     hub_splits = {"test": "main/test-*.parquet", "train": "main/train-*.parquet"}
-    eval_split = "test"
     few_shot_split = "train"
     subsets = ("main",)
-    setups = {
-        "evalscope-0.5": Setup(
-            "evalscope-0.5", "4 fixed chain-of-thought exemplars; 'Let's think step by step'; last number",
-            few_shot_num=4, few_shot_random=False, fixed_exemplars=len(COT_EXEMPLARS), metrics=("acc",)),
-        "lm-eval": Setup(
-            "lm-eval", "lm-eval gsm8k: 5-shot 'Question:/Answer:' from train; strict-match and flexible-extract",
-            few_shot_num=5, few_shot_random=False,
-            metrics=("exact_match,strict-match", "exact_match,flexible-extract")),
-        "chat-boxed": Setup(
-            "chat-boxed", "EvalScope 1.x: 4-shot from train (seeded), reason step by step, answer in \\boxed{}",
-            few_shot_num=4, few_shot_random=True, metrics=("acc",)),
-    }
-    default_setup = "evalscope-0.5"
+    setups = (
+        Setup("evalscope-0.5", "4 fixed chain-of-thought exemplars; 'Let's think step by step'; last number",
+              few_shot_num=4, few_shot_random=False, exemplars=COT_EXEMPLARS, prompt=cot_prompt,
+              score=number_score(last_number)),
+        Setup("lm-eval", "lm-eval gsm8k: 5-shot 'Question:/Answer:' from train; strict-match and flexible-extract",
+              few_shot_num=5, few_shot_random=False, metrics=("exact_match,strict-match",
+                                                              "exact_match,flexible-extract"),
+              prompt=lmeval_prompt, score=lmeval_score),
+        Setup("chat-boxed", "EvalScope 1.x: 4-shot from train (seeded), reason step by step, answer in \\boxed{}",
+              few_shot_num=4, prompt=boxed_prompt, score=number_score(numeric_answer)),
+    )
 
-    def to_sample(self, row: Mapping[str, Any], index: int, subset: str) -> Sample:
+    def to_sample(self, row: Mapping[str, Any]) -> Sample:
         question, answer = map(str, fields(row, "question", "answer"))
         if "####" not in answer:
-            raise ValueError("answer has no '#### <number>' line")
+            raise RowError("answer has no '#### <number>' line")
         reasoning, _, final = answer.rpartition("####")
-        return Sample("", index, subset, question, normalize_number(final),
-                      metadata={"reasoning": reasoning.strip(), "answer": answer})
-
-    def request(self, sample: Sample, setup: Setup, few_shot: Sequence[Sample]) -> GenerationRequest:
-        if setup.name == "lm-eval":
-            shots = "".join(f"Question: {s.input}\nAnswer: {s.metadata['answer']}\n\n" for s in few_shot)
-            return GenerationRequest(f"{shots}Question: {sample.input}\nAnswer:",
-                                     stop=("Question:", "</s>", "<|im_end|>"))
-        if setup.name == "chat-boxed":
-            shots = "\n\n".join(f"{s.input}\n\nReasoning:\n{s.metadata['reasoning']}\n\nANSWER: \\boxed{{{s.target}}}"
-                                for s in few_shot)
-            intro = f"Examples of solved problems:\n\n{shots}\n\n" if shots else ""
-            return GenerationRequest(
-                f"{intro}{sample.input}\nReason step by step, and put your final answer within \\boxed{{}}.")
-        exemplars = COT_EXEMPLARS[: setup.few_shot_num]
-        shots = "".join(f"Question: {q}\nLet's think step by step\nAnswer: {a}\n\n" for q, a in exemplars)
-        return GenerationRequest(f"{shots}Question: {sample.input}\nLet's think step by step\nAnswer:",
-                                 stop=("Question:",))
-
-    def score(self, sample: Sample, completion: Completion, setup: Setup) -> Scored:
-        text = completion.text
-        if setup.name == "lm-eval":
-            strict = STRICT.findall(text)
-            flexible = [a or b for a, b in FLEXIBLE.findall(text)]
-            answers = {"exact_match,strict-match": strict[0] if strict else None,
-                       "exact_match,flexible-extract": flexible[-1] if flexible else None}
-            target = lmeval_normalize(sample.target)
-            return Scored({m: float(a is not None and lmeval_normalize(a) == target) for m, a in answers.items()},
-                          answers)
-        found = numeric_answer(text) if setup.name == "chat-boxed" else last_number(text)
-        return Scored({"acc": float(numbers_equal(found, sample.target))}, {"acc": found})
-
-
-BENCHMARK = GSM8K()
+        return Sample(question, normalize_number(final), metadata={"reasoning": reasoning.strip(), "answer": answer})

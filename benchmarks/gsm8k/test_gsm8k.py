@@ -6,6 +6,7 @@ pytestmark = pytest.mark.evalscope("gsm8k")
 
 
 def test_gsm8k(sample, scored):
-    """A correct final answer passes; a wrong one reports as INCORRECT; a backend failure is an error."""
-    assert scored.sample_id == sample.id
-    assert scored.metrics, "the scorer returned no metric"
+    """Passes when the final number equals the reference; a wrong answer reports as INCORRECT, not as a failure.
+    Add your own per-sample checks here (see benchmarks/README.md): a failed assert errors the item."""
+    assert scored.primary_metric in scored.metrics, f"the scorer gave no {scored.primary_metric}"
+    assert all(0.0 <= v <= 1.0 for v in scored.metrics.values()), f"scores outside [0, 1]: {scored.metrics}"

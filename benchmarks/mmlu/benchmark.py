@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from evalscope.benchmark import Setup
-from evalscope.mcq import EXAM_GENERATION, LetterExam
+from evalscope.api import GENERATION_SETUP, ChoiceSetup, LetterExam
 
 # lm-eval's grouping of the 57 subjects (mmlu_stem / _humanities / _social_sciences / _other).
 CATEGORY_SUBJECTS = {
@@ -25,26 +24,17 @@ CATEGORIES = {subject: category for category, names in CATEGORY_SUBJECTS.items()
 
 
 class MMLU(LetterExam):
-    name = "mmlu"
-    version = "1"
-    data_dir_name = "mmlu"
     splits = {"test": "test", "dev": "dev"}  # folders of <subject>_<split>.csv, no header row
     hub = {"modelscope": "modelscope/mmlu", "huggingface": "cais/mmlu"}
-    eval_split = "test"
     few_shot_split = "dev"
     subsets = tuple(sorted(CATEGORIES))
     categories = CATEGORIES
     header = ("question", "A", "B", "C", "D", "answer")
-    setups = {
-        "lm-eval": Setup("lm-eval", "lm-eval mmlu with --num_fewshot 5: subject line, first 5 dev questions, "
-                         "loglikelihood of ' A'..' D' after 'Answer:'", few_shot_num=5, few_shot_random=False,
-                         metrics=("acc",), options={"mode": "loglikelihood", "letter_prefix": " "}),
-        "evalscope-0.5": Setup("evalscope-0.5", "EvalScope 0.5: the same 5-shot prompt, next-token logits of the "
-                               "letters A-D (no leading space)", few_shot_num=5, few_shot_random=False,
-                               metrics=("acc",), options={"mode": "loglikelihood", "letter_prefix": ""}),
-        "generation": EXAM_GENERATION,
-    }
-    default_setup = "lm-eval"
-
-
-BENCHMARK = MMLU()
+    setups = (
+        ChoiceSetup("lm-eval", "lm-eval mmlu with --num_fewshot 5: subject line, first 5 dev questions, "
+                    "loglikelihood of ' A'..' D' after 'Answer:'", few_shot_num=5, few_shot_random=False,
+                    answer="letter"),
+        ChoiceSetup("evalscope-0.5", "EvalScope 0.5: the same 5-shot prompt, next-token logits of the letters A-D "
+                    "(no leading space)", few_shot_num=5, few_shot_random=False, answer="letter", letter_prefix=""),
+        GENERATION_SETUP,
+    )

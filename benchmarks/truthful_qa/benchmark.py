@@ -3,17 +3,24 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from evalscope.benchmark import Scored, Setup
-from evalscope.data import DataError
-from evalscope.extract import LETTERS
-from evalscope.mcq import MultipleChoice, argmax, mc_sample
-from evalscope.schema import Sample
+from evalscope.api import (
+    LETTERS,
+    ChoiceSetup,
+    DataError,
+    MultipleChoice,
+    RowError,
+    Rows,
+    Sample,
+    Scored,
+    argmax,
+    mc_sample,
+)
 
 # The fixed six-question preamble of the TruthfulQA paper, as lm-eval and EvalScope 0.5 use it.
 PREAMBLE = (
@@ -35,28 +42,24 @@ PREAMBLE = (
 def targets(row: Mapping[str, Any], key: str) -> dict[str, int]:
     value = row.get(key)
     if not isinstance(value, Mapping) or not value:
-        raise KeyError(key)
+        raise RowError(f"missing field {key!r}")
     if not any(int(v) == 1 for v in value.values()):
-        raise ValueError(f"{key} has no true answer")
+        raise RowError(f"{key} has no true answer")
     return {str(k): int(v) for k, v in value.items()}
 
 
 class TruthfulQA(MultipleChoice):
-    name = "truthful_qa"
-    version = "1"
-    data_dir_name = "truthfulqa"
+    data_dir = "truthfulqa"
     splits = {"validation": "mc_task.json"}
     eval_split = "validation"
     subsets = ("mc",)
-    setups = {
-        "lm-eval": Setup("lm-eval", "lm-eval truthfulqa_mc1/mc2: 6-QA preamble, 'Q: ...\\nA:', loglikelihood of "
-                         "' <answer>'; mc2 = normalised probability of the true answers, mc1 = accuracy",
-                         metrics=("mc2", "mc1"), options={"mode": "loglikelihood"}),
-    }
-    default_setup = "lm-eval"
+    setups = (
+        ChoiceSetup("lm-eval", "lm-eval truthfulqa_mc1/mc2: 6-QA preamble, 'Q: ...\\nA:', loglikelihood of "
+                    "' <answer>'; mc2 = normalised probability of the true answers, mc1 = accuracy",
+                    metrics=("mc2", "mc1")),
+    )
 
-    def rows(self, split: str, subset: str, files: Mapping[str, Path]) -> Iterator[tuple[str, dict[str, Any]]]:
-        path = files[split]
+    def rows(self, path: Path, split: str, subset: str) -> Rows:
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, json.JSONDecodeError) as exc:
@@ -64,25 +67,22 @@ class TruthfulQA(MultipleChoice):
         if not isinstance(data, list):
             raise DataError(f"{path}: expected a JSON list of questions")
         for i, row in enumerate(data):
-            yield f"{path}:item {i}", row if isinstance(row, dict) else {"__error__": "not a JSON object"}
+            yield f"{path}:item {i}", row if isinstance(row, dict) else RowError("not a JSON object")
 
-    def to_sample(self, row: Mapping[str, Any], index: int, subset: str) -> Sample:
+    def to_sample(self, row: Mapping[str, Any]) -> Sample:
         question = row.get("question")
         if not question:
-            raise KeyError("question")
+            raise RowError("missing field 'question'")
         mc1, mc2 = targets(row, "mc1_targets"), targets(row, "mc2_targets")
         choices = list(dict.fromkeys([*mc1, *mc2]))  # one context, every distinct answer scored once
         gold = choices.index(next(k for k, v in mc1.items() if v == 1))
         return mc_sample(str(question), choices, gold, mc1=[choices.index(k) for k in mc1],
                          mc2=[[choices.index(k), v] for k, v in mc2.items()])
 
-    def context(self, sample: Sample, setup: Setup, few_shot: Sequence[Sample]) -> str:
+    def context(self, sample: Sample, setup: ChoiceSetup, few_shot: Sequence[Sample]) -> str:
         return f"{PREAMBLE}\n\nQ: {sample.input}\nA:"
 
-    def continuations(self, sample: Sample, setup: Setup) -> tuple[str, ...]:
-        return tuple(f" {c}" for c in sample.choices)
-
-    def score_loglikelihoods(self, sample: Sample, lls: Sequence[float], setup: Setup, gold: int) -> Scored:
+    def score_loglikelihoods(self, sample: Sample, lls: Sequence[float], setup: ChoiceSetup, gold: int) -> Scored:
         mc1 = list(sample.metadata["mc1"])
         pick = mc1[argmax([lls[i] for i in mc1])]
         mc2_lls = np.array([lls[i] for i, _ in sample.metadata["mc2"]])
@@ -90,6 +90,3 @@ class TruthfulQA(MultipleChoice):
         truth = np.array([label for _, label in sample.metadata["mc2"]]) == 1
         mc2 = float(probs[truth].sum() / probs.sum())
         return Scored({"mc2": mc2, "mc1": float(pick == gold)}, {"mc2": None, "mc1": LETTERS[pick]})
-
-
-BENCHMARK = TruthfulQA()

@@ -1,32 +1,48 @@
-"""Model backends: a small protocol over batches of requests, and a registry of lazily imported factories."""
+"""Model backends: a small protocol over batches of requests, and the registry of lazily imported backends."""
 
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar, runtime_checkable
 
-from evalscope.config import RunConfig
 from evalscope.schema import ChoiceLoglikelihoods, ChoiceRequest, Completion, GenerationRequest
 
+if TYPE_CHECKING:
+    from evalscope.config import RunConfig
 
-class Generator(Protocol):
-    """A backend that completes prompts; it sorts and batches a whole group of requests as it likes."""
+R = TypeVar("R")
 
-    name: str
+Progress = Callable[[int], None] | None
+"""Called with the number of steps done since the last call (decoding steps, or requests)."""
 
-    def generate(
-        self, requests: Sequence[GenerationRequest], on_step: Callable[[int], None] | None = None,
-        on_result: Callable[[int, Completion], None] | None = None,
-    ) -> list[Completion]:
-        """One completion per request, in request order; `on_step` reports decoding progress; `on_result(i, c)`
-        is called as soon as request i's completion exists (per batch or per response), so it can be cached
-        before the rest of the group is done."""
+
+class Backend(Protocol):
+    """A model that completes prompts; it sorts and batches a whole group of requests as it likes."""
+
+    name: ClassVar[str]
+    remote: ClassVar[bool]
+    """Served elsewhere (an API): `--model` names a served model, not weights on this machine."""
+
+    @classmethod
+    def group_size(cls, config: RunConfig, batch: int, selected: int, workers: int) -> int:
+        """Samples per backend call, decided at collection (before any backend loads): `batch` is the local
+        batch for the setup, `selected` the benchmark's selected samples, `workers` the xdist processes."""
+        ...
+
+    def generate(self, requests: Sequence[GenerationRequest],
+                 on_step: Progress = None) -> Iterator[tuple[int, Completion]]:
+        """(index into `requests`, completion) for every request, each as soon as it exists (per batch or per
+        response), so it is recorded and cached before the rest of the group is done."""
         ...
 
     def info(self) -> dict[str, Any]:
         """Model id, fingerprint and settings, for the report."""
+        ...
+
+    def close(self) -> None:
+        """Release what the backend holds (processes, connections) at the end of the session."""
         ...
 
 
@@ -34,12 +50,10 @@ class Generator(Protocol):
 class Scorer(Protocol):
     """A backend that can score continuations by log-probability (multiple choice by loglikelihood)."""
 
-    def loglikelihood(
-        self, requests: Sequence[ChoiceRequest], on_step: Callable[[int], None] | None = None,
-        on_result: Callable[[int, ChoiceLoglikelihoods], None] | None = None,
-    ) -> list[ChoiceLoglikelihoods]:
-        """One result per request, in request order; `on_step` reports requests done; `on_result` as in
-        `Generator.generate`. Raises CapabilityError before any request when the backend cannot score."""
+    def loglikelihood(self, requests: Sequence[ChoiceRequest],
+                      on_step: Progress = None) -> Iterator[tuple[int, ChoiceLoglikelihoods]]:
+        """(index, result) for every request as each is done, as in `Backend.generate`. Raises CapabilityError
+        when called, before any request, when the backend cannot score."""
         ...
 
 
@@ -47,7 +61,7 @@ class CapabilityError(RuntimeError):
     """The backend cannot serve a request type the benchmark's setup needs."""
 
 
-def scorer(backend: Generator) -> Scorer:
+def scorer(backend: Backend) -> Scorer:
     if not isinstance(backend, Scorer):
         raise CapabilityError(f"backend {backend.name!r} cannot score loglikelihoods; "
                               "choose a generation setup for this benchmark (e.g. --dataset-args '{\"arc\": "
@@ -60,22 +74,27 @@ BACKENDS = {
     "openai": "evalscope.models.openai_api:OpenAIBackend",
     "vllm": "evalscope.models.vllm_local:VllmBackend",
 }
-"""Backend name -> `module:factory`; modules are imported only when that backend is used."""
+"""Backend name -> `module:class`, the single list of names; a module is imported only when its backend is used
+(and none of them imports its heavy dependency at module level)."""
+LOCAL_DEFAULT, REMOTE_DEFAULT = "transformers", "openai"
+"""The backend without `--backend`: in process, or the API one when `--api-url` names a server."""
 
 
-SERVER_GROUP = 4
-"""A server gets this many times `--concurrency` samples per call, so requests stay in flight through most of it."""
+def backend_class(name: str) -> type[Backend]:
+    module_name, _, attr = BACKENDS[name].partition(":")
+    cls: type[Backend] = getattr(importlib.import_module(module_name), attr)
+    return cls
 
 
-def group_size(config: RunConfig, batch: int, selected: int, workers: int) -> int:
-    """Samples per backend call, decided at collection (before any backend loads): `batch` for a local model;
-    a server gets SERVER_GROUP x `--concurrency`; in-process vLLM a worker's whole share (`selected` samples
-    over `workers` processes), which its scheduler batches continuously."""
-    if config.backend == "openai":
-        return max(batch, SERVER_GROUP * config.concurrency)
-    if config.backend == "vllm":
-        return max(batch, -(-selected // max(workers, 1)))
-    return batch
+def load(config: RunConfig, threads: int) -> Backend:
+    """The backend `config` names, loaded (weights read, server checked)."""
+    factory: Callable[[RunConfig, int], Backend] = backend_class(config.backend)
+    return factory(config, threads)
+
+
+def in_order(results: Iterable[tuple[int, R]]) -> list[R]:
+    """A backend's (index, result) pairs as a list in request order."""
+    return [r for _, r in sorted(results, key=lambda pair: pair[0])]
 
 
 def describe_local(backend: str, model_id: str, fingerprint: str, folder: Path, dtype: Any,
@@ -83,10 +102,3 @@ def describe_local(backend: str, model_id: str, fingerprint: str, folder: Path, 
     """`info()` of a backend that loads weights in this process (model id, fingerprint, folder, dtype, ...)."""
     return {"backend": backend, "id": model_id, "fingerprint": fingerprint, "path": str(folder),
             "dtype": str(dtype).removeprefix("torch."), "chat_template": chat_template is not None, **extra}
-
-
-def load(name: str, config: RunConfig, threads: int) -> Generator:
-    module_name, _, factory = BACKENDS[name].partition(":")
-    module = importlib.import_module(module_name)
-    backend: Generator = getattr(module, factory)(config, threads)
-    return backend

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from evalscope.config import RunConfig
-from evalscope.models import describe_local, prompts, resolve
+from evalscope.models import Progress, describe_local, rendering, resolve
 from evalscope.models.packing import Packed, attention_mask, pack, shared_prefix
-from evalscope.models.prompts import cut_at_stop
+from evalscope.models.rendering import cut_at_stop
 from evalscope.models.resolve import ModelError
 from evalscope.schema import ChoiceLoglikelihoods, ChoiceRequest, Completion, GenerationRequest
 
@@ -24,6 +24,11 @@ class TransformersBackend:
     """Runs a causal LM in this process; loaded once per process (per xdist worker)."""
 
     name = "transformers"
+    remote = False
+
+    @classmethod
+    def group_size(cls, config: RunConfig, batch: int, selected: int, workers: int) -> int:
+        return batch
 
     def __init__(self, config: RunConfig, threads: int) -> None:
         import torch
@@ -45,26 +50,26 @@ class TransformersBackend:
         self.tokenizer.padding_side = "left"
         if self.tokenizer.pad_token_id is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
-        self.chat_template = prompts.chat_template(self.tokenizer, config.template)
+        self.chat_template = rendering.chat_template(self.tokenizer, config.template)
         self.folder = Path(folder)
 
     def render(self, request: GenerationRequest) -> str:
-        return prompts.render(self.tokenizer, self.chat_template, request)
+        return rendering.render(self.tokenizer, self.chat_template, request)
 
     def info(self) -> dict[str, Any]:
         return describe_local(self.name, self.model_id, self.fingerprint, self.folder, self.model.dtype,
                               self.chat_template, threads=self.threads)
 
-    def generate(
-        self, requests: Sequence[GenerationRequest], on_step: Callable[[int], None] | None = None,
-        on_result: Callable[[int, Completion], None] | None = None,
-    ) -> list[Completion]:
+    def close(self) -> None:
+        """Nothing to release: the weights go with the process."""
+
+    def generate(self, requests: Sequence[GenerationRequest],
+                 on_step: Progress = None) -> Iterator[tuple[int, Completion]]:
         """Complete every request; batches of `eval_batch_size`, longest prompts first."""
         texts = [self.render(r) for r in requests]
         special = self.chat_template is None
         lengths = [len(ids) for ids in self.tokenizer(texts, add_special_tokens=special)["input_ids"]]
         order = sorted(range(len(texts)), key=lambda i: -lengths[i])
-        out: list[Completion | None] = [None] * len(texts)
         size = self.config.eval_batch_size
         for start in range(0, len(order), size):
             batch = order[start : start + size]
@@ -73,15 +78,9 @@ class TransformersBackend:
             for i, completion in zip(batch, completions, strict=True):
                 text, stopped = cut_at_stop(completion.text, requests[i].stop)
                 reason = "stop" if stopped else completion.finish_reason
-                out[i] = done = Completion(text, completion.prompt_tokens, completion.completion_tokens, reason,
-                                           texts[i])
-                if on_result is not None:
-                    on_result(i, done)
-        return [c for c in out if c is not None]
+                yield i, Completion(text, completion.prompt_tokens, completion.completion_tokens, reason, texts[i])
 
-    def _generate_batch(
-        self, texts: list[str], stop: tuple[str, ...], on_step: Callable[[int], None] | None
-    ) -> list[Completion]:
+    def _generate_batch(self, texts: list[str], stop: tuple[str, ...], on_step: Progress) -> list[Completion]:
         import torch
         from transformers import GenerationConfig, StoppingCriteria, StoppingCriteriaList
 
@@ -126,19 +125,16 @@ class TransformersBackend:
         return results
 
     def encode_choices(self, request: ChoiceRequest) -> tuple[list[int], list[list[int]]]:
-        return prompts.encode_choices(self.tokenizer, request)
+        return rendering.encode_choices(self.tokenizer, request)
 
-    def loglikelihood(
-        self, requests: Sequence[ChoiceRequest], on_step: Callable[[int], None] | None = None,
-        on_result: Callable[[int, ChoiceLoglikelihoods], None] | None = None,
-    ) -> list[ChoiceLoglikelihoods]:
+    def loglikelihood(self, requests: Sequence[ChoiceRequest],
+                      on_step: Progress = None) -> Iterator[tuple[int, ChoiceLoglikelihoods]]:
         """Each context once, its choices packed after it (see packing.py); longest rows first."""
         rows = []
         for request in requests:
             context, choices = self.encode_choices(request)
             rows.append((pack(context, choices), len(context), tuple(len(c) for c in choices)))
         order = sorted(range(len(rows)), key=lambda i: -len(rows[i][0]))
-        out: list[ChoiceLoglikelihoods | None] = [None] * len(rows)
         # Rows are bounded by padded tokens per forward, not a row count: a short row packs all its choices,
         # and a preamble shared by the whole request list (computed once per forward) does not count.
         common = shared_prefix([r[0] for r in rows]) if len(rows) > 1 and self._plain_head() else 0
@@ -150,14 +146,10 @@ class TransformersBackend:
             batch = order[start : start + count]
             scores = self._score_packed([rows[i][0] for i in batch], prefix)
             for i, (lls, greedy) in zip(batch, scores, strict=True):
-                out[i] = done = ChoiceLoglikelihoods(tuple(lls), tuple(greedy), rows[i][2], rows[i][1],
-                                                     requests[i].context)
-                if on_result is not None:
-                    on_result(i, done)
+                yield i, ChoiceLoglikelihoods(tuple(lls), tuple(greedy), rows[i][2], rows[i][1], requests[i].context)
             if on_step is not None:
                 on_step(len(batch))
             start += count
-        return [r for r in out if r is not None]
 
     def _prefix_cache(self, tokens: list[int]) -> tuple[int, Any]:
         """The KV cache of a preamble every request shares (e.g. a subject's 5-shot examples), computed once."""

@@ -6,13 +6,13 @@ import json
 import random
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from typing import Any, TypeVar
 
 from evalscope.config import RunConfig
-from evalscope.models import CapabilityError
-from evalscope.models.prompts import RAW_TEMPLATES, cut_at_stop
+from evalscope.models import CapabilityError, Progress
+from evalscope.models.rendering import RAW_TEMPLATES, cut_at_stop
 from evalscope.schema import ChoiceLoglikelihoods, ChoiceRequest, Completion, GenerationRequest
 
 T = TypeVar("T")
@@ -59,6 +59,15 @@ class OpenAIBackend:
     """Sends each request of a group to the server, `concurrency` at a time; one client per process."""
 
     name = "openai"
+    remote = True
+
+    GROUP = 4
+    """A server gets this many times `--concurrency` samples per call, so requests stay in flight through most
+    of it."""
+
+    @classmethod
+    def group_size(cls, config: RunConfig, batch: int, selected: int, workers: int) -> int:
+        return max(batch, cls.GROUP * config.concurrency)
 
     def __init__(self, config: RunConfig, threads: int) -> None:
         import openai
@@ -120,28 +129,23 @@ class OpenAIBackend:
             raise ApiError(f"{self.url}: unknown model {wanted!r} (served: {', '.join(served[:5])})")
         return wanted
 
-    def _each(self, items: Sequence[T], work: Callable[[T], R], on_result: Callable[[int, R], None] | None,
-              on_step: Callable[[int], None] | None) -> list[R]:
+    def _each(self, items: Sequence[T], work: Callable[[T], R], on_step: Progress) -> Iterator[tuple[int, R]]:
         """`work` on every item, `concurrency` in flight; each result is handed on the moment it arrives. The
         first failure is raised after the others finished, so finished work is never thrown away."""
-        out: dict[int, R] = {}
         failure: BaseException | None = None
         with ThreadPoolExecutor(max_workers=max(1, min(self.config.concurrency, len(items)))) as pool:
             futures = {pool.submit(work, item): i for i, item in enumerate(items)}
             for future in as_completed(futures):
-                i = futures[future]
                 try:
-                    out[i] = future.result()
+                    result = future.result()
                 except Exception as exc:
                     failure = failure or exc
                     continue
-                if on_result is not None:
-                    on_result(i, out[i])
                 if on_step is not None:
                     on_step(1)
+                yield futures[future], result
         if failure is not None:
             raise failure
-        return [out[i] for i in range(len(items))]
 
     # --- generation ------------------------------------------------------------------------------------------
 
@@ -183,11 +187,9 @@ class OpenAIBackend:
         return Completion(text, usage.prompt_tokens if usage else 0, usage.completion_tokens if usage else 0,
                           "stop" if stopped or reason != "length" else "length", self.render(request))
 
-    def generate(
-        self, requests: Sequence[GenerationRequest], on_step: Callable[[int], None] | None = None,
-        on_result: Callable[[int, Completion], None] | None = None,
-    ) -> list[Completion]:
-        return self._each(requests, self._complete, on_result, on_step)
+    def generate(self, requests: Sequence[GenerationRequest],
+                 on_step: Progress = None) -> Iterator[tuple[int, Completion]]:
+        return self._each(requests, self._complete, on_step)
 
     # --- loglikelihood ---------------------------------------------------------------------------------------
 
@@ -255,12 +257,13 @@ class OpenAIBackend:
             counts.append(len(picked))
         return ChoiceLoglikelihoods(tuple(lls), tuple(greedy), tuple(counts), prompt_tokens, request.context)
 
-    def loglikelihood(
-        self, requests: Sequence[ChoiceRequest], on_step: Callable[[int], None] | None = None,
-        on_result: Callable[[int, ChoiceLoglikelihoods], None] | None = None,
-    ) -> list[ChoiceLoglikelihoods]:
-        self.check_scoring()
-        return self._each(requests, self._score, on_result, on_step)
+    def loglikelihood(self, requests: Sequence[ChoiceRequest],
+                      on_step: Progress = None) -> Iterator[tuple[int, ChoiceLoglikelihoods]]:
+        self.check_scoring()  # now, not at the first next(): a server that cannot score stops before any request
+        return self._each(requests, self._score, on_step)
+
+    def close(self) -> None:
+        self.client.close()
 
     def info(self) -> dict[str, Any]:
         return {"backend": self.name, "id": self.model, "api_url": self.url, "fingerprint": self.fingerprint,

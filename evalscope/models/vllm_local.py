@@ -10,12 +10,12 @@ defaults to 1 GiB here and the engine runs eagerly unless `--model-args enforce_
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from evalscope.config import RunConfig
-from evalscope.models import describe_local, prompts, resolve
+from evalscope.models import Progress, describe_local, rendering, resolve
 from evalscope.models.resolve import ModelError
 from evalscope.schema import ChoiceLoglikelihoods, ChoiceRequest, Completion, GenerationRequest
 
@@ -30,6 +30,12 @@ class VllmBackend:
     """One `vllm.LLM` per process (per xdist worker); vLLM schedules each group's requests itself."""
 
     name = "vllm"
+    remote = False
+
+    @classmethod
+    def group_size(cls, config: RunConfig, batch: int, selected: int, workers: int) -> int:
+        """A worker's whole share of the benchmark at once: vLLM's scheduler batches it continuously."""
+        return max(batch, -(-selected // max(workers, 1)))
 
     def __init__(self, config: RunConfig, threads: int) -> None:
         try:
@@ -58,7 +64,7 @@ class VllmBackend:
         except (OSError, ValueError, RuntimeError) as exc:
             raise ModelError(f"vLLM cannot load model {self.model_id!r} from {folder}: {exc}".splitlines()[0]) \
                 from exc
-        self.chat_template = prompts.chat_template(self.tokenizer, config.template)
+        self.chat_template = rendering.chat_template(self.tokenizer, config.template)
 
     def info(self) -> dict[str, Any]:
         import vllm
@@ -70,16 +76,14 @@ class VllmBackend:
         """Stop vLLM's engine-core process now, while pytest's streams are still open for its log lines."""
         self.llm.llm_engine.engine_core.shutdown()
 
-    def _run(self, token_prompts: Sequence[list[int]], params: Sequence[Any],
-             on_finished: Callable[[int, Any], None]) -> None:
-        """Hand every prompt to vLLM at once and step its engine, reporting each request as it finishes
+    def _run(self, token_prompts: Sequence[list[int]], params: Sequence[Any]) -> Iterator[tuple[int, Any]]:
+        """Hand every prompt to vLLM at once and step its engine, yielding each request's output as it finishes
         (so the cache has it even if a later one fails)."""
         from vllm.inputs import TokensPrompt
 
         batch = [TokensPrompt(prompt_token_ids=ids) for ids in token_prompts]
         if not hasattr(self.llm, "enqueue"):  # older vLLM: one blocking call, results at the end
-            for i, output in enumerate(self.llm.generate(batch, list(params), use_tqdm=False)):
-                on_finished(i, output)
+            yield from enumerate(self.llm.generate(batch, list(params), use_tqdm=False))
             return
         # enqueue returns internal ids ("7-1a2b3c4d"); outputs carry the external one ("7").
         external = [rid.rsplit("-", 1)[0] for rid in self.llm.enqueue(batch, list(params), use_tqdm=False)]
@@ -89,7 +93,7 @@ class VllmBackend:
             while engine.has_unfinished_requests():
                 for output in engine.step():
                     if output.finished and output.request_id in index:
-                        on_finished(index[output.request_id], output)
+                        yield index[output.request_id], output
         except BaseException:
             engine.abort_request(external)  # a failed group leaves nothing queued for the next one
             raise
@@ -104,38 +108,24 @@ class VllmBackend:
             skip_special_tokens=True, **(sampled if gen.do_sample else {"temperature": 0.0}),
         )
 
-    def generate(
-        self, requests: Sequence[GenerationRequest], on_step: Callable[[int], None] | None = None,
-        on_result: Callable[[int, Completion], None] | None = None,
-    ) -> list[Completion]:
-        texts = [prompts.render(self.tokenizer, self.chat_template, r) for r in requests]
+    def generate(self, requests: Sequence[GenerationRequest],
+                 on_step: Progress = None) -> Iterator[tuple[int, Completion]]:
+        texts = [rendering.render(self.tokenizer, self.chat_template, r) for r in requests]
         special = self.chat_template is None
         encoded = self.tokenizer(texts, add_special_tokens=special)["input_ids"]
-        out: list[Completion | None] = [None] * len(requests)
-
-        def finished(i: int, output: Any) -> None:
+        sampling = {stop: self._sampling(stop) for stop in {r.stop for r in requests}}  # one per stop set
+        for i, output in self._run(encoded, [sampling[r.stop] for r in requests]):
             tokens = list(output.outputs[0].token_ids)
             # Decoded by the same tokenizer call as the transformers backend, then cut at the first stop.
-            text, stopped = prompts.cut_at_stop(str(self.tokenizer.decode(tokens, skip_special_tokens=True)),
-                                                requests[i].stop)
+            text, stopped = rendering.cut_at_stop(str(self.tokenizer.decode(tokens, skip_special_tokens=True)),
+                                                  requests[i].stop)
             reason = "stop" if stopped or output.outputs[0].finish_reason != "length" else "length"
-            out[i] = done = Completion(text, len(encoded[i]), len(tokens), reason, texts[i])
-            if on_result is not None:
-                on_result(i, done)
             if on_step is not None:
                 on_step(1)
+            yield i, Completion(text, len(encoded[i]), len(tokens), reason, texts[i])
 
-        sampling = {stop: self._sampling(stop) for stop in {r.stop for r in requests}}  # one per stop set
-        self._run(encoded, [sampling[r.stop] for r in requests], finished)
-        missing = [i for i, c in enumerate(out) if c is None]
-        if missing:
-            raise RuntimeError(f"vLLM returned no output for {len(missing)} of {len(out)} requests")
-        return [c for c in out if c is not None]
-
-    def loglikelihood(
-        self, requests: Sequence[ChoiceRequest], on_step: Callable[[int], None] | None = None,
-        on_result: Callable[[int, ChoiceLoglikelihoods], None] | None = None,
-    ) -> list[ChoiceLoglikelihoods]:
+    def loglikelihood(self, requests: Sequence[ChoiceRequest],
+                      on_step: Progress = None) -> Iterator[tuple[int, ChoiceLoglikelihoods]]:
         """One vLLM request per choice (context + choice tokens, `prompt_logprobs=1`, one token generated);
         the choice's loglikelihood sums the logprobs at its positions, greedy when each token ranked first."""
         from vllm import SamplingParams
@@ -145,7 +135,7 @@ class VllmBackend:
         token_prompts: list[list[int]] = []
         splits = []
         for r, request in enumerate(requests):
-            context, choices = prompts.encode_choices(self.tokenizer, request)
+            context, choices = rendering.encode_choices(self.tokenizer, request)
             if not context or any(not c for c in choices):  # as the transformers backend (packing.pack)
                 raise ValueError("an empty context or continuation cannot be scored")
             splits.append((len(context), tuple(len(c) for c in choices)))
@@ -153,9 +143,7 @@ class VllmBackend:
                 rows.append((r, c, len(context)))
                 token_prompts.append(context + choice)
         scores: list[list[tuple[float, bool] | None]] = [[None] * len(s[1]) for s in splits]
-        out: list[ChoiceLoglikelihoods | None] = [None] * len(requests)
-
-        def finished(row: int, output: Any) -> None:
+        for row, output in self._run(token_prompts, [params] * len(token_prompts)):
             r, c, start = rows[row]
             ids = token_prompts[row]
             total, greedy = 0.0, True
@@ -164,19 +152,9 @@ class VllmBackend:
                 total += float(entry.logprob)
                 greedy = greedy and entry.rank == 1
             scores[r][c] = (total, greedy)
-            if all(s is not None for s in scores[r]):
-                done_scores = [s for s in scores[r] if s is not None]
-                out[r] = done = ChoiceLoglikelihoods(tuple(s[0] for s in done_scores),
-                                                     tuple(s[1] for s in done_scores), splits[r][1], splits[r][0],
-                                                     requests[r].context)
-                if on_result is not None:
-                    on_result(r, done)
+            done = [s for s in scores[r] if s is not None]
+            if len(done) == len(scores[r]):
                 if on_step is not None:
                     on_step(1)
-
-        self._run(token_prompts, [params] * len(token_prompts), finished)
-        missing = [i for i, c in enumerate(out) if c is None]
-        if missing:
-            raise RuntimeError(f"vLLM returned no prompt logprobs for {len(missing)} of {len(out)} requests")
-        return [c for c in out if c is not None]
-
+                yield r, ChoiceLoglikelihoods(tuple(s[0] for s in done), tuple(s[1] for s in done), splits[r][1],
+                                              splits[r][0], requests[r].context)

@@ -46,7 +46,7 @@ def parser() -> argparse.ArgumentParser:
 def pytest_args(ns: argparse.Namespace) -> list[str]:
     from pathlib import Path
 
-    from evalscope.benchmark import benchmarks_root
+    from evalscope.registry import benchmarks_root
 
     root = benchmarks_root()
     args = [str(root / "perf"), "-m", "perf", "-c", str(Path(__file__).parent.parent / "run.ini"),

@@ -39,7 +39,6 @@ OPTIONS: list[tuple[str, str]] = [
     ("--locust-master", "HOST:PORT the Locust master listens on (default 127.0.0.1, a free port; remote workers "
                         "need an interface they reach and a fixed port, e.g. 0.0.0.0:5557)"),
     ("--max-duration", "seconds; bound on each sweep point's measured phase (default 300)"),
-    ("--request-timeout", "seconds; socket timeout of a request (default 120)"),
 ]
 
 
@@ -82,7 +81,8 @@ def perf_config(config: pytest.Config) -> pc.PerfConfig:
         max_tokens=max_tokens, min_tokens=pc.positive_int("--min-tokens", _opt(config, "min_tokens"), None, 0),
         ignore_eos=bool(_opt(config, "ignore_eos")),
         headers=pc.headers(_opt(config, "headers"), _shared(config, "api_key")),
-        timeout_s=pc.positive_float("--request-timeout", _opt(config, "request_timeout"), 120.0))
+        # --request-timeout is the main plugin's option (it bounds evaluation requests too); perf's default is 120 s.
+        timeout_s=pc.positive_float("--request-timeout", _shared(config, "request_timeout"), 120.0))
     local = ("http://127.", "http://localhost", "http://[::1]")
     if url is not None and not url.startswith(local) and not _opt(config, "allow_remote"):
         # Load tests target this machine only; a remote server is a deliberate, separate decision.

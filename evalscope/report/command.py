@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from evalscope import compare, runs
-from evalscope.templating import render
+from evalscope.report import compare, rundir
+from evalscope.report.templating import render
 
 PALETTE = ("#0969da", "#cf222e", "#1a7f37", "#8250df", "#bf8700", "#57606a")
 
@@ -87,8 +87,8 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
-        comparison = compare.build([runs.load(path) for path in args.runs])
-    except runs.RunError as exc:
+        comparison = compare.build([rundir.load(path) for path in args.runs])
+    except rundir.RunError as exc:
         print(f"evalscope report: error: {exc}", file=sys.stderr)
         return 4
     if args.format == "md":

@@ -1,4 +1,5 @@
-"""Finished runs read back from disk: a run folder's report.json and the per-sample predictions it points to."""
+"""Finished runs read back from disk (a run folder's report.json and the per-sample predictions it points to),
+and the samples of one to run again."""
 
 from __future__ import annotations
 
@@ -102,3 +103,16 @@ def load(path: Path | str) -> Run:
     records = {str(e["name"]): _read_jsonl(predictions_path(folder, report, e))
                for e in report["benchmarks"] if isinstance(e, dict) and "name" in e}
     return Run(folder, report, records)
+
+
+def failed_samples(path: Path) -> set[tuple[str, str]]:
+    """(benchmark, sample id) of every sample a previous run got wrong or could not score (`--rerun-failed`)."""
+    failed = set()
+    for bench, records in load(path).records.items():
+        scored = {str(r["sample_id"]) for r in records if "error" not in r}
+        for record in records:
+            sample_id = str(record["sample_id"])
+            # A sample that errored in one group and was scored later (e.g. -n) counts as scored.
+            if ("error" in record and sample_id not in scored) or record.get("correct") is False:
+                failed.add((bench, sample_id))
+    return failed

@@ -11,7 +11,7 @@ import jinja2
 
 @cache
 def environment() -> jinja2.Environment:
-    return jinja2.Environment(loader=jinja2.PackageLoader("evalscope", "templates"),
+    return jinja2.Environment(loader=jinja2.PackageLoader("evalscope.report", "templates"),
                               autoescape=jinja2.select_autoescape(["html", "html.j2", "j2"]),
                               undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
 

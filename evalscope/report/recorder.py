@@ -6,6 +6,7 @@ import datetime as dt
 import json
 import sys
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import asdict
 from pathlib import Path
 from typing import IO, Any
@@ -14,8 +15,8 @@ import pandas as pd
 import pytest
 
 import evalscope
-from evalscope import report
 from evalscope.config import RunConfig
+from evalscope.report import tables
 from evalscope.schema import SampleResult
 from evalscope.suite import Suite
 
@@ -57,15 +58,16 @@ class Recorder:
     """Receives every item's report; appends each sample's record to JSONL as it arrives (a crash keeps
     what was computed), then writes the JSON report at the end of the session."""
 
-    def __init__(self, config: pytest.Config, run: RunConfig, suites: dict[str, Suite]) -> None:
+    def __init__(self, config: pytest.Config, run: RunConfig, suites: Mapping[str, Suite]) -> None:
         self.config = config
         self.run = run
         self.suites = suites
+        """This process's suites (without xdist, the ones that ran)."""
         self.run_dir: Path | None = None
         self.results: dict[tuple[str, str], SampleResult] = {}
         self.errors: Counter[str] = Counter()
         self.workers: list[dict[str, Any]] = []
-        self.table = pd.DataFrame(columns=report.SCORE_COLUMNS)
+        self.table = pd.DataFrame(columns=tables.SCORE_COLUMNS)
         self.started = dt.datetime.now(dt.timezone.utc)
         self._files: dict[str, IO[str]] = {}
         self.report_path: Path | None = None
@@ -120,12 +122,12 @@ class Recorder:
         if not self.results and not self.errors:
             return
         ordered = sorted(self.results.values(), key=lambda r: (r.benchmark, r.subset, r.index))
-        self.table = report.score_table(report.sample_frame(ordered))
+        self.table = tables.score_table(tables.sample_frame(ordered))
         self.exitstatus = exitstatus
         assert self.run_dir is not None
         self.report_path = self.run_dir / "report.json"
-        self.data = report.build_report(self.table, self._benchmark_info(), self._meta())
-        report.write_json(self.report_path, self.data)
+        self.data = tables.build_report(self.table, self._benchmark_info(), self._meta())
+        tables.write_json(self.report_path, self.data)
 
     def amend(self, exit_status: int, **sections: Any) -> None:
         """Rewrite the report with sections decided after the scores (gate verdicts) and the final exit status."""
@@ -133,30 +135,24 @@ class Recorder:
             return
         self.exitstatus = exit_status
         self.data = {**self.data, **sections, "run": {**self.data["run"], "exit_status": exit_status}}
-        report.write_json(self.report_path, self.data)
+        tables.write_json(self.report_path, self.data)
 
     def _benchmark_info(self) -> dict[str, dict[str, Any]]:
         names = {b for b, _ in self.results} | set(self.errors)
+        # Each worker reports the suites it ran (their setup, version, data files and hashes).
+        known = {name: info for w in self.workers for name, info in (w.get("suites") or {}).items()}
+        known.update({name: suite.info() for name, suite in self.suites.items() if name not in known})
         info = {}
         for name in names:
-            suite = self.suites.get(name)
             entry: dict[str, Any] = {"n_scored": sum(1 for b, _ in self.results if b == name),
                                      "n_errors": self.errors.get(name, 0),
                                      "predictions": f"predictions/{name}.jsonl"}
-            if suite is None:
+            if name not in known:  # e.g. every worker of it crashed
                 try:
-                    suite = self.suites[name] = Suite.load(name, self.run)
+                    known[name] = Suite.load(name, self.run).info()
                 except Exception:  # the report still gets written, without the data fingerprint
-                    suite = None
-            if suite is not None:
-                entry.update({
-                    "version": suite.bench.version,
-                    "setup": asdict(suite.setup),
-                    "primary_metric": suite.setup.primary_metric,
-                    "dataset_files": {s: str(p) for s, p in suite.files.items()},
-                    "dataset_sha256": suite.dataset_sha256,
-                })
-            info[name] = entry
+                    known[name] = {}
+            info[name] = {**entry, **known[name]}
         return info
 
     def _cache_counts(self) -> dict[str, Any]:
@@ -169,7 +165,7 @@ class Recorder:
     def _meta(self) -> dict[str, Any]:
         models = [w["model"] for w in self.workers if w.get("model")]
         return {
-            "harness": {"name": "evalscope", "version": evalscope.__version__, "git_sha": report.git_sha(),
+            "harness": {"name": "evalscope", "version": evalscope.__version__, "git_sha": tables.git_sha(),
                         "python": sys.version.split()[0]},
             "run": {"started": self.started.isoformat(), "finished": dt.datetime.now(dt.timezone.utc).isoformat(),
                     "argv": redact(sys.argv), "work_dir": str(self.run_dir),

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from evalscope import paired
-from evalscope.runs import Run
-from evalscope.templating import score_rows
+from evalscope.report.rundir import Run
+from evalscope.report.templating import score_rows
 
 STATUSES = ("correct", "incorrect", "error", "missing")
 

@@ -6,9 +6,9 @@ import html
 
 import pytest
 
-from evalscope.recorder import RESULT_PROPERTY, Recorder
+from evalscope.report.recorder import RESULT_PROPERTY, Recorder
+from evalscope.report.templating import render, score_rows
 from evalscope.schema import SampleResult
-from evalscope.templating import render, score_rows
 
 
 def _result(report: pytest.TestReport) -> SampleResult | None:

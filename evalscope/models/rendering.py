@@ -1,4 +1,4 @@
-"""What every local backend feeds its model the same way: chat templates, stop strings, the choice split."""
+"""What every backend feeds its model the same way: chat templates, stop strings, the split of choice tokens."""
 
 from __future__ import annotations
 

@@ -1,0 +1,28 @@
+"""Everything a benchmark author imports, in one place: `from evalscope.api import Benchmark, Setup, Sample, ...`."""
+
+# ruff: noqa: F401 (this module is its imports)
+
+from evalscope.benchmark import GENERATION, LOGLIKELIHOOD, Benchmark, RowError, Scored, Setup, fields
+from evalscope.data import DataError, Rows, read_csv, read_jsonl, read_rows
+from evalscope.extract import (
+    LETTERS,
+    boxed,
+    choice_letter,
+    first_number,
+    last_number,
+    normalize_number,
+    numbers_equal,
+    numeric_answer,
+)
+from evalscope.mcq import (
+    GENERATION_SETUP,
+    ChoiceSetup,
+    LetterExam,
+    MultipleChoice,
+    argmax,
+    gold_index,
+    lettered,
+    mc_sample,
+)
+from evalscope.schema import ChoiceLoglikelihoods, ChoiceRequest, Completion, GenerationRequest, Sample, SampleResult
+from evalscope.stats import CLUSTER_KEY

@@ -1,0 +1,180 @@
+"""The option table, written once: pytest's flags and ini keys, and the seed CLI's flags and run_task parameters
+all come from it; `run_config` turns the parsed values into the run's typed settings."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import pytest
+
+from evalscope import config as cfg
+from evalscope import models
+
+
+@dataclass(frozen=True)
+class Option:
+    """One evaluation option."""
+
+    flag: str
+    help: str
+    aliases: tuple[str, ...] = ()
+    """Other spellings of the flag, on pytest's command line and the seed CLI's."""
+    seed_names: tuple[str, ...] = ()
+    """Other names of the run_task parameter (the seed's), besides `key`."""
+    kind: Literal["value", "optional", "append"] = "value"
+    """`value`: takes one; `optional`: alone means `true` (a folder otherwise); `append`: repeatable."""
+    default: str | None = None
+
+    @property
+    def key(self) -> str:
+        """The ini key and run_task parameter: `--model-args` -> `model_args`."""
+        return self.flag.removeprefix("--").replace("-", "_")
+
+    @property
+    def dest(self) -> str:
+        return f"evalscope_{self.key}"
+
+
+OPTIONS = (
+    Option("--model", "local HF folder, .gguf file or ModelScope/HF hub id (default: embedded SmolLM2-135M)"),
+    Option("--model-args", "revision=...,precision=float32|bfloat16,device_map=cpu,trust_remote_code=false; "
+           "vLLM also max_model_len, enforce_eager, gpu_memory_utilization, tensor_parallel_size"),
+    Option("--generation-config",
+           "do_sample=false,temperature=0.0,max_new_tokens=512,top_p=1.0,top_k=0,repetition_penalty=1.0"),
+    Option("--template-type", "auto (tokenizer's chat template), none (raw prompt) or a Jinja template",
+           aliases=("--chat-template",), seed_names=("chat_template",)),
+    Option("--limit", "evaluate only the first N samples of each benchmark subset"),
+    Option("--dataset-args", 'JSON per benchmark: {"gsm8k": {"setup": "lm-eval", "few_shot_num": 5}}'),
+    Option("--dataset-dir", "local data root holding <benchmark>/ folders (env EVALSCOPE_DATASET_DIR)"),
+    Option("--seed", "seed for few-shot sampling and decoding (default 42)"),
+    Option("--work-dir", "where run folders (predictions, report.json) are written (default ./outputs)",
+           aliases=("--outputs",), seed_names=("outputs",)),
+    Option("--eval-batch-size", "samples per inference batch (default 8)"),
+    Option("--threads", "torch threads per process (default: $EVALSCOPE_THREADS, else cores / xdist workers)"),
+    Option("--api-url", "base URL of an OpenAI-compatible server, e.g. http://127.0.0.1:8000 (perf, API models)"),
+    Option("--api-key", "API key sent as a Bearer token to --api-url (or env EVALSCOPE_API_KEY / OPENAI_API_KEY)"),
+    Option("--backend", f"{', '.join(models.BACKENDS)} (default: {models.REMOTE_DEFAULT} with --api-url, else "
+           f"{models.LOCAL_DEFAULT})"),
+    Option("--concurrency", "API requests in flight at once (default 16)"),
+    Option("--request-timeout", "seconds before one API request times out and is retried (evaluation default 600; "
+           "perf default 120)"),
+    Option("--use-cache", "per-request response cache (SQLite): DIR or FILE.sqlite, alone <work-dir>/cache "
+           "(write --use-cache=DIR before benchmark paths)", kind="optional"),
+    Option("--rerun-failed", "a previous run folder: run only its incorrect or errored samples"),
+    Option("--gate", "fail the session (exit 6) unless a score passes: 'gsm8k>=0.40', 'mmlu.stem>=0.3', "
+           "'gsm8k:acc>0.1' (repeatable)", kind="append"),
+    Option("--baseline", "a previous run's report.json (or folder): fail on a significant paired drop > --max-drop"),
+    Option("--max-drop", "largest tolerated drop of the primary score against --baseline (default 0.02)",
+           default="0.02"),
+)
+BY_KEY = {option.key: option for option in OPTIONS}
+
+
+def add_options(parser: pytest.Parser) -> None:
+    group = parser.getgroup("evalscope", "LLM evaluation (evalscope)")
+    for opt in OPTIONS:
+        flags = (opt.flag, *opt.aliases)
+        if opt.kind == "append":
+            group.addoption(*flags, dest=opt.dest, action="append", default=[], help=opt.help)
+            parser.addini(opt.key, help=f"evalscope: {opt.help}", type="linelist", default=[])
+            continue
+        extra: dict[str, Any] = {"nargs": "?", "const": "true"} if opt.kind == "optional" else {}
+        group.addoption(*flags, dest=opt.dest, default=None, help=opt.help, **extra)
+        parser.addini(opt.key, help=f"evalscope: {opt.help}", default=None)
+
+
+def value(config: pytest.Config, key: str) -> str | None:
+    """An option's value: the command line, else the ini file, else its default."""
+    opt = BY_KEY[key]
+    given = config.getoption(opt.dest)
+    if given is None:
+        given = config.getini(key) or None
+    return opt.default if given is None else str(given)
+
+
+def values(config: pytest.Config, key: str) -> list[str]:
+    """A repeatable option's values: the ini file's lines, then the command line's."""
+    return [*config.getini(key), *config.getoption(BY_KEY[key].dest)]
+
+
+def _int(config: pytest.Config, key: str, default: int | None, minimum: int = 1) -> int | None:
+    text = value(config, key)
+    if text is None:
+        return default
+    try:
+        number = int(text)
+    except ValueError:
+        raise cfg.ConfigError(f"{BY_KEY[key].flag}: {text!r} is not an integer") from None
+    if number < minimum:
+        raise cfg.ConfigError(f"{BY_KEY[key].flag}: {number} is below {minimum}")
+    return number
+
+
+def number(config: pytest.Config, key: str, default: float) -> float:
+    text = value(config, key)
+    try:
+        return float(text) if text else default
+    except ValueError:
+        raise cfg.ConfigError(f"{BY_KEY[key].flag}: {text!r} is not a number") from None
+
+
+def choose_backend(name: str | None, api_url: str | None) -> str:
+    """`--backend` (one of the registry's names), defaulting to the API backend when `--api-url` is given."""
+    chosen = (name or (models.REMOTE_DEFAULT if api_url else models.LOCAL_DEFAULT)).lower()
+    if chosen not in models.BACKENDS:
+        raise cfg.ConfigError(f"--backend: {name!r} (choose from {', '.join(models.BACKENDS)})")
+    if models.backend_class(chosen).remote and not api_url:
+        raise cfg.ConfigError(f"--backend {chosen} needs --api-url (e.g. http://127.0.0.1:8000/v1)")
+    return chosen
+
+
+def run_config(config: pytest.Config) -> cfg.RunConfig:
+    """The run's settings from pytest's parsed options (raises ConfigError naming the option)."""
+    dataset_dir = value(config, "dataset_dir")
+    api_url = value(config, "api_url")
+    work_dir = Path(value(config, "work_dir") or "outputs")
+    rerun = value(config, "rerun_failed")
+    return cfg.RunConfig(
+        model=value(config, "model"),
+        model_args=cfg.parse_model_args(value(config, "model_args")),
+        generation=cfg.parse_generation_config(value(config, "generation_config")),
+        template=value(config, "template_type") or "auto",
+        limit=_int(config, "limit", None),
+        dataset_args=cfg.parse_dataset_args(value(config, "dataset_args")),
+        dataset_dir=Path(dataset_dir).expanduser() if dataset_dir else cfg.default_dataset_dir(),
+        seed=_int(config, "seed", 42, minimum=0) or 0,
+        work_dir=work_dir,
+        eval_batch_size=_int(config, "eval_batch_size", 8) or 1,
+        threads=_int(config, "threads", None),
+        backend=choose_backend(value(config, "backend"), api_url),
+        api_url=cfg.api_base(api_url) if api_url else None,
+        api_key=value(config, "api_key") or os.environ.get("EVALSCOPE_API_KEY") or os.environ.get("OPENAI_API_KEY"),
+        concurrency=_int(config, "concurrency", 16) or 1,
+        request_timeout=number(config, "request_timeout", 600.0),
+        cache=cfg.cache_file(value(config, "use_cache"), work_dir),
+        rerun_failed=Path(rerun).expanduser() if rerun else None,
+    )
+
+
+def is_worker(config: pytest.Config) -> bool:
+    return hasattr(config, "workerinput")
+
+
+def workers(config: pytest.Config) -> int:
+    """Processes sharing the samples: xdist's worker count (the same on the controller and every worker)."""
+    if is_worker(config):
+        return int(config.workerinput.get("workercount", 1))  # type: ignore[attr-defined]
+    count = config.getoption("numprocesses", None) if config.pluginmanager.hasplugin("xdist") else None
+    return count if isinstance(count, int) and count > 0 else 1
+
+
+def threads(config: pytest.Config, run: cfg.RunConfig) -> int:
+    """Torch threads per process: --threads, else EVALSCOPE_THREADS (for runs started by other programs, e.g.
+    tests running in parallel), else this machine's cores over the xdist workers."""
+    text = os.environ.get("EVALSCOPE_THREADS", "").strip()
+    if text and (not text.isdigit() or int(text) < 1):
+        raise cfg.ConfigError(f"EVALSCOPE_THREADS={text!r}: expected a positive integer")
+    return run.threads or (int(text) if text else max(1, (os.cpu_count() or 1) // workers(config)))

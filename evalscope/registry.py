@@ -1,0 +1,95 @@
+"""The benchmark registry: a benchmark is a folder (`<name>/benchmark.py` + `test_<name>.py`), found by name."""
+
+from __future__ import annotations
+
+import importlib.util
+import inspect
+import os
+import sys
+from functools import cache
+from pathlib import Path
+from types import ModuleType
+
+from evalscope.benchmark import Benchmark
+
+
+class UnknownBenchmark(LookupError):
+    """A benchmark name that no known folder defines."""
+
+
+_FOLDERS: dict[str, Path] = {}
+"""Benchmark folders met outside the built-in root: the folder of a benchmark test file being collected."""
+
+
+def benchmarks_root() -> Path:
+    """Where the built-in benchmark folders are: inside the installed package, or at the top of a checkout."""
+    env = os.environ.get("EVALSCOPE_BENCHMARKS_DIR")
+    if env:
+        return Path(env)
+    package = Path(__file__).resolve().parent
+    installed = package / "benchmarks"
+    return installed if installed.is_dir() else package.parent / "benchmarks"
+
+
+def add_folder(folder: Path) -> None:
+    """Know the benchmark in `folder` (named after it), e.g. one of the user's whose test file pytest runs."""
+    folder = folder.resolve()
+    if (folder / "benchmark.py").is_file() and folder.parent != benchmarks_root().resolve():
+        _FOLDERS.setdefault(folder.name, folder)
+
+
+def available() -> list[str]:
+    root = benchmarks_root()
+    builtin = {p.parent.name for p in root.glob("*/benchmark.py")} if root.is_dir() else set()
+    return sorted(builtin | set(_FOLDERS))
+
+
+def benchmark_dir(name: str) -> Path:
+    if name in _FOLDERS:
+        return _FOLDERS[name]
+    path = benchmarks_root() / name
+    if not (path / "benchmark.py").is_file():
+        known = ", ".join(available()) or "none found"
+        raise UnknownBenchmark(f"unknown benchmark {name!r} (available: {known})")
+    return path
+
+
+def _import_definition(name: str) -> ModuleType:
+    module_name = f"evalscope_benchmarks.{name}"
+    if module_name in sys.modules:
+        return sys.modules[module_name]
+    path = benchmark_dir(name) / "benchmark.py"
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[module_name]
+        raise
+    return module
+
+
+def _definition(module: ModuleType) -> Benchmark:
+    """The module's `BENCHMARK` instance, else an instance of the one Benchmark subclass it defines."""
+    explicit = getattr(module, "BENCHMARK", None)
+    if isinstance(explicit, Benchmark):
+        return explicit
+    own = [cls for _, cls in inspect.getmembers(module, inspect.isclass)
+           if issubclass(cls, Benchmark) and cls.__module__ == module.__name__ and not inspect.isabstract(cls)]
+    if len(own) != 1:
+        found = ", ".join(cls.__name__ for cls in own) or "none"
+        raise UnknownBenchmark(f"{module.__file__}: defines {len(own)} Benchmark subclasses ({found}); define "
+                               "exactly one, or name the one to use: BENCHMARK = MyBenchmark()")
+    return own[0]()
+
+
+@cache
+def get(name: str) -> Benchmark:
+    """The benchmark named `name`, loaded once per process; its name is its folder's."""
+    bench = _definition(_import_definition(name))
+    bench.name = name
+    if not getattr(bench, "setups", ()):
+        raise UnknownBenchmark(f"{benchmark_dir(name) / 'benchmark.py'}: {type(bench).__name__} has no setups")
+    return bench
