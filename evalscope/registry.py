@@ -6,6 +6,7 @@ import importlib.util
 import inspect
 import os
 import sys
+import traceback
 from functools import cache
 from pathlib import Path
 from types import ModuleType
@@ -14,7 +15,7 @@ from evalscope.benchmark import Benchmark
 
 
 class UnknownBenchmark(LookupError):
-    """A benchmark name that no known folder defines."""
+    """A benchmark name that no known folder defines, or a definition that cannot be loaded (one line)."""
 
 
 _FOLDERS: dict[str, Path] = {}
@@ -65,9 +66,14 @@ def _import_definition(name: str) -> ModuleType:
     sys.modules[module_name] = module
     try:
         spec.loader.exec_module(module)
-    except BaseException:
+    except Exception as exc:
+        # One line naming the definition's own line (a misspelt Setup field, a syntax error), not a traceback.
         del sys.modules[module_name]
-        raise
+        frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename == str(path)]
+        line = exc.lineno if isinstance(exc, SyntaxError) else frames[-1].lineno if frames else None
+        where = f"{path}:{line}" if line else str(path)
+        raise UnknownBenchmark(f"{where}: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}") \
+            from None
     return module
 
 

@@ -64,3 +64,19 @@ def test_a_definition_with_two_benchmarks_is_one_line(pytester: pytest.Pytester,
     result.stdout.fnmatch_lines(["*benchmark.py: defines 2 Benchmark subclasses (Capitals, Other); define exactly "
                                  "one, or name the one to use: BENCHMARK = MyBenchmark()"])
     result.stdout.no_fnmatch_line("*Traceback*")
+
+
+def test_a_misspelt_setup_field_is_one_line_at_collection(pytester: pytest.Pytester) -> None:
+    write_guide_files(pytester.path)
+    definition = pytester.path / "benchmarks" / "capitals" / "benchmark.py"
+    definition.write_text(definition.read_text().replace('few_shot_num=3,', 'fewshot_num=3,'))
+    result = pytester.runpytest_subprocess(str(definition.parent), "--dataset-dir", str(pytester.path / "data"),
+                                           "--co", "-p", "no:cacheprovider")
+    assert result.ret == 2
+    lines = definition.read_text().splitlines()
+    start = next(n for n, text in enumerate(lines, 1) if "setups = (" in text)
+    typo = next(n for n, text in enumerate(lines, 1) if "fewshot_num" in text)
+    found = re.search(rf"{re.escape(str(definition))}:(\d+): TypeError: .*unexpected keyword argument 'fewshot_num'",
+                      result.stdout.str())
+    assert found is not None and start <= int(found[1]) <= typo, result.stdout.str()  # the statement, not a frame
+    result.stdout.no_fnmatch_line("*Traceback*")
