@@ -52,6 +52,9 @@ class Setup:
     """The setup's own exemplars (the few-shot split is not read); few_shot_num may not exceed their number."""
     metrics: tuple[str, ...] = ("acc",)
     """Metric names; the first is the primary one (the score in the summary table and the gates)."""
+    chat_template: bool = True
+    """Without `--template-type`, whether prompts go through the model's chat template: on for setups after
+    EvalScope (it applies it), off for those after lm-eval (raw text unless `--apply_chat_template`)."""
     prompt: Prompt | None = field(default=None, compare=False, repr=False)
     """This setup's prompt; None: the benchmark's `request` method."""
     score: Scorer | None = field(default=None, compare=False, repr=False)

@@ -72,8 +72,9 @@ class RunConfig:
     """A local HF folder, a .gguf file or a hub id; None is the embedded default model."""
     model_args: ModelArgs = field(default_factory=ModelArgs)
     generation: GenerationConfig = field(default_factory=GenerationConfig)
-    template: str = "auto"
-    """`auto` (the tokenizer's chat template when it has one), `none` (raw prompts) or a Jinja chat template."""
+    template: str | None = None
+    """`--template-type`: `auto` (the tokenizer's chat template when it has one), `none` (raw prompts) or a Jinja
+    chat template; None (not given): each setup's default (`Setup.chat_template`)."""
     limit: int | None = None
     dataset_args: Mapping[str, DatasetArgs] = field(default_factory=dict)
     dataset_dir: Path | None = None

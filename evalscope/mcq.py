@@ -41,6 +41,8 @@ class ChoiceSetup(Setup):
     """A multiple-choice setup scored by loglikelihood; says what a continuation is."""
 
     mode: Mode = LOGLIKELIHOOD
+    chat_template: bool = False
+    """Loglikelihood setups score raw text by default (lm-eval's and EvalScope 0.5's way)."""
     answer: Literal["text", "letter"] = "text"
     """What is scored after the context: `" <option text>"`, or the option's letter."""
     letter_prefix: str = " "

@@ -44,7 +44,8 @@ OPTIONS = (
            "vLLM also max_model_len, enforce_eager, gpu_memory_utilization, tensor_parallel_size"),
     Option("--generation-config",
            "do_sample=false,temperature=0.0,max_new_tokens=512,top_p=1.0,top_k=0,repetition_penalty=1.0"),
-    Option("--template-type", "auto (tokenizer's chat template), none (raw prompt) or a Jinja template",
+    Option("--template-type", "auto (tokenizer's chat template), none (raw prompt) or a Jinja template (default: "
+           "the setup's: lm-eval setups raw, EvalScope setups the chat template)",
            aliases=("--chat-template",), seed_names=("chat_template",)),
     Option("--limit", "evaluate only the first N samples of each benchmark subset"),
     Option("--dataset-args", 'JSON per benchmark: {"gsm8k": {"setup": "lm-eval", "few_shot_num": 5}}'),
@@ -141,7 +142,7 @@ def run_config(config: pytest.Config) -> cfg.RunConfig:
         model=value(config, "model"),
         model_args=cfg.parse_model_args(value(config, "model_args")),
         generation=cfg.parse_generation_config(value(config, "generation_config")),
-        template=value(config, "template_type") or "auto",
+        template=value(config, "template_type"),
         limit=_int(config, "limit", None),
         dataset_args=cfg.parse_dataset_args(value(config, "dataset_args")),
         dataset_dir=Path(dataset_dir).expanduser() if dataset_dir else cfg.default_dataset_dir(),

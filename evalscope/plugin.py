@@ -150,11 +150,10 @@ class EvalSession:
                       lambda item: self.suites[item.stash[BENCH_KEY]].batch_key(sample_of(item)))
         self.engine.bind(session.items)
         reporter = self.config.pluginmanager.get_plugin("terminalreporter")
-        if self.worker or self.config.option.collectonly or reporter is None:
+        if self.worker or reporter is None:
             return
         for name, n in sorted(selected.items()):
-            reporter.write_line(f"evalscope: {self.suites[name].describe()}: {n} of {self.suites[name].total} "
-                                "samples selected")
+            reporter.write_line(self.suites[name].selected(n))
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:

@@ -55,6 +55,9 @@ class GenerationRequest:
     """Strings that end the completion; the completion is cut before the first one."""
     system: str | None = None
     """Optional system message, used only when a chat template is applied."""
+    chat: bool = True
+    """Wrap the prompt in the model's chat template (when it has one); False: plain text, as lm-eval feeds it
+    by default. The suite sets it from the setup's default or `--template-type`."""
 
 
 @dataclass(frozen=True)
@@ -62,9 +65,12 @@ class ChoiceRequest:
     """Score each continuation by its log-probability after one shared context (multiple choice)."""
 
     context: str
-    """The text before every continuation, fed to the model as is (no chat template)."""
+    """The text before every continuation."""
     continuations: tuple[str, ...]
     """Candidate continuations, e.g. `(" Paris", " Rome")` or `(" A", " B", " C", " D")`."""
+    chat: bool = False
+    """Render the context as a user turn of the chat template (the continuations follow the assistant's cue);
+    False: the context as is, every loglikelihood setup's default (lm-eval's without `--apply_chat_template`)."""
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from evalscope import models, registry
 from evalscope.benchmark import LOGLIKELIHOOD, Benchmark, RowError, Setup
 from evalscope.config import DatasetArgs, RunConfig
 from evalscope.data import DataError, locate, sha256_files
+from evalscope.models.rendering import is_raw
 from evalscope.schema import BadRow, ChoiceLoglikelihoods, ChoiceRequest, Request, Response, Sample, SampleResult
 from evalscope.stats import CLUSTER_KEY
 
@@ -108,10 +109,24 @@ class Suite:
         rng = random.Random(f"{self.config.seed}:{self.bench.name}:{sample.id}")
         return rng.sample(pool, min(k, len(pool)))
 
+    @cached_property
+    def chat(self) -> bool:
+        """Whether prompts go through the model's chat template: `--template-type` when given, else the setup's
+        default (EvalScope setups apply it, lm-eval and loglikelihood setups feed raw text)."""
+        return self.setup.chat_template if self.config.template is None else not is_raw(self.config.template)
+
+    def template_note(self) -> str:
+        """Why prompts are raw or templated, for the terminal and the report."""
+        what = "chat template" if self.chat else "raw text"
+        if self.config.template is not None:
+            return f"{what} (--template-type {self.config.template})"
+        return f"{what} (the setup's default)"
+
     def request(self, sample: Sample) -> Request:
-        """What the model is asked for this sample; built once per process."""
+        """What the model is asked for this sample (raw or through the chat template); built once per process."""
         if sample.id not in self._requests:
-            self._requests[sample.id] = self.bench.request(sample, self.setup, self.few_shot(sample))
+            request = self.bench.request(sample, self.setup, self.few_shot(sample))
+            self._requests[sample.id] = replace(request, chat=self.chat)
         return self._requests[sample.id]
 
     def group_size(self, selected: int, workers: int) -> int:
@@ -161,7 +176,12 @@ class Suite:
         """What report.json says about this benchmark's definition and data."""
         return {"version": self.bench.version, "setup": self.setup.to_json(),
                 "primary_metric": self.setup.primary_metric,
+                "chat_template": {"requested": self.chat, "why": self.template_note()},
                 "dataset_files": {s: str(p) for s, p in self.files.items()}, "dataset_sha256": self.dataset_sha256}
 
     def describe(self) -> str:
         return f"{self.bench.name} (setup {self.setup.name}, {self.setup.few_shot_num}-shot)"
+
+    def selected(self, n: int) -> str:
+        """The line printed before anything runs (and with --co)."""
+        return f"evalscope: {self.describe()}: {n} of {self.total} samples selected; prompts: {self.template_note()}"

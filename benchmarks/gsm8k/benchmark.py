@@ -99,9 +99,8 @@ class GSM8K(Benchmark):
               few_shot_num=4, few_shot_random=False, exemplars=COT_EXEMPLARS, prompt=cot_prompt,
               score=number_score(last_number)),
         Setup("lm-eval", "lm-eval gsm8k: 5-shot 'Question:/Answer:' from train; strict-match and flexible-extract",
-              few_shot_num=5, few_shot_random=False, metrics=("exact_match,strict-match",
-                                                              "exact_match,flexible-extract"),
-              prompt=lmeval_prompt, score=lmeval_score),
+              few_shot_num=5, few_shot_random=False, chat_template=False, prompt=lmeval_prompt, score=lmeval_score,
+              metrics=("exact_match,strict-match", "exact_match,flexible-extract")),
         Setup("chat-boxed", "EvalScope 1.x: 4-shot from train (seeded), reason step by step, answer in \\boxed{}",
               few_shot_num=4, prompt=boxed_prompt, score=number_score(numeric_answer)),
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -67,20 +68,24 @@ class TransformersBackend:
                  on_step: Progress = None) -> Iterator[tuple[int, Completion]]:
         """Complete every request; batches of `eval_batch_size`, longest prompts first."""
         texts = [self.render(r) for r in requests]
-        special = self.chat_template is None
-        lengths = [len(ids) for ids in self.tokenizer(texts, add_special_tokens=special)["input_ids"]]
-        order = sorted(range(len(texts)), key=lambda i: -lengths[i])
+        # A raw prompt gets the tokenizer's special tokens (BOS); a chat template brings its own.
+        raw = [self.chat_template is None or not r.chat for r in requests]
+        lengths = [len(self.tokenizer(t, add_special_tokens=s)["input_ids"]) for t, s in zip(texts, raw, strict=True)]
         size = self.config.eval_batch_size
-        for start in range(0, len(order), size):
-            batch = order[start : start + size]
+        batches = []
+        for special in sorted(set(raw)):  # a batch is all raw or all chat, longest prompts first
+            members = sorted((i for i in range(len(texts)) if raw[i] == special), key=lambda i: -lengths[i])
+            batches += [members[start : start + size] for start in range(0, len(members), size)]
+        for batch in batches:
             stops = tuple(sorted({s for i in batch for s in requests[i].stop}))
-            completions = self._generate_batch([texts[i] for i in batch], stops, on_step)
+            completions = self._generate_batch([texts[i] for i in batch], stops, raw[batch[0]], on_step)
             for i, completion in zip(batch, completions, strict=True):
                 text, stopped = cut_at_stop(completion.text, requests[i].stop)
                 reason = "stop" if stopped else completion.finish_reason
                 yield i, Completion(text, completion.prompt_tokens, completion.completion_tokens, reason, texts[i])
 
-    def _generate_batch(self, texts: list[str], stop: tuple[str, ...], on_step: Progress) -> list[Completion]:
+    def _generate_batch(self, texts: list[str], stop: tuple[str, ...], special: bool,
+                        on_step: Progress) -> list[Completion]:
         import torch
         from transformers import GenerationConfig, StoppingCriteria, StoppingCriteriaList
 
@@ -92,7 +97,7 @@ class TransformersBackend:
 
         gen = self.config.generation
         tok = self.tokenizer
-        enc = tok(texts, return_tensors="pt", padding=True, add_special_tokens=self.chat_template is None)
+        enc = tok(texts, return_tensors="pt", padding=True, add_special_tokens=special)
         sampling = {"temperature": gen.temperature, "top_p": gen.top_p, "top_k": gen.top_k or None}
         settings = GenerationConfig(
             max_new_tokens=gen.max_new_tokens,
@@ -124,8 +129,12 @@ class TransformersBackend:
             results.append(Completion(text, int(sum(mask)), len(tokens), reason, ""))
         return results
 
+    def render_context(self, request: ChoiceRequest) -> str:
+        return rendering.render_context(self.tokenizer, self.chat_template, request)
+
     def encode_choices(self, request: ChoiceRequest) -> tuple[list[int], list[list[int]]]:
-        return rendering.encode_choices(self.tokenizer, request)
+        context = self.render_context(request)
+        return rendering.encode_choices(self.tokenizer, replace(request, context=context))
 
     def loglikelihood(self, requests: Sequence[ChoiceRequest],
                       on_step: Progress = None) -> Iterator[tuple[int, ChoiceLoglikelihoods]]:
@@ -146,7 +155,8 @@ class TransformersBackend:
             batch = order[start : start + count]
             scores = self._score_packed([rows[i][0] for i in batch], prefix)
             for i, (lls, greedy) in zip(batch, scores, strict=True):
-                yield i, ChoiceLoglikelihoods(tuple(lls), tuple(greedy), rows[i][2], rows[i][1], requests[i].context)
+                yield i, ChoiceLoglikelihoods(tuple(lls), tuple(greedy), rows[i][2], rows[i][1],
+                                              self.render_context(requests[i]))
             if on_step is not None:
                 on_step(len(batch))
             start += count

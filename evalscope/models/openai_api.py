@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 
 from evalscope.config import RunConfig
 from evalscope.models import CapabilityError, Progress
-from evalscope.models.rendering import RAW_TEMPLATES, cut_at_stop
+from evalscope.models.rendering import cut_at_stop
 from evalscope.schema import ChoiceLoglikelihoods, ChoiceRequest, Completion, GenerationRequest
 
 T = TypeVar("T")
@@ -77,7 +77,6 @@ class OpenAIBackend:
         self.url = config.api_url
         self.client = openai.OpenAI(base_url=self.url, api_key=config.api_key or "EMPTY", max_retries=0,
                                     timeout=config.request_timeout)
-        self.chat = config.template.lower() not in RAW_TEMPLATES
         self.model = self._served_model(config.model)
         self.fingerprint = f"api:{self.url}|{self.model}"
         self._score_max_tokens: int | None = None
@@ -168,13 +167,13 @@ class OpenAIBackend:
 
     def render(self, request: GenerationRequest) -> str:
         """What the report shows as the prompt: the messages as JSON (chat) or the raw prompt (completions)."""
-        if self.chat:
+        if request.chat:
             return json.dumps(self.messages(request), ensure_ascii=False)
         return f"{request.system}\n\n{request.prompt}" if request.system else request.prompt
 
     def _complete(self, request: GenerationRequest) -> Completion:
         stop = list(request.stop) or None
-        if self.chat:
+        if request.chat:  # the server's chat template; a raw prompt goes to /completions
             chat = self._call("POST /chat/completions", lambda: self.client.chat.completions.create(
                 model=self.model, messages=self.messages(request), stop=stop, **self._sampling()))  # type: ignore[arg-type]
             choice = chat.choices[0]
@@ -259,6 +258,9 @@ class OpenAIBackend:
 
     def loglikelihood(self, requests: Sequence[ChoiceRequest],
                       on_step: Progress = None) -> Iterator[tuple[int, ChoiceLoglikelihoods]]:
+        if any(r.chat for r in requests):
+            raise CapabilityError(f"{self.url}: a chat template cannot be applied to loglikelihood requests through "
+                                  "an API (the server's template is not ours to render); use --template-type none")
         self.check_scoring()  # now, not at the first next(): a server that cannot score stops before any request
         return self._each(requests, self._score, on_step)
 
@@ -267,7 +269,7 @@ class OpenAIBackend:
 
     def info(self) -> dict[str, Any]:
         return {"backend": self.name, "id": self.model, "api_url": self.url, "fingerprint": self.fingerprint,
-                "endpoint": "chat/completions" if self.chat else "completions",
+                "chat_template": True,  # a chat request gets the server's template
                 "concurrency": self.config.concurrency}
 
 

@@ -18,9 +18,15 @@ def cut_at_stop(text: str, stop: Sequence[str]) -> tuple[str, bool]:
     return (text[:cut], True) if cut >= 0 else (text, False)
 
 
-def chat_template(tokenizer: Any, template: str) -> str | None:
-    """The Jinja chat template `--template-type` asks for, or None for raw prompts."""
-    if template.lower() in RAW_TEMPLATES:
+def is_raw(template: str) -> bool:
+    return template.lower() in RAW_TEMPLATES
+
+
+def chat_template(tokenizer: Any, template: str | None) -> str | None:
+    """The Jinja chat template `--template-type` asks for (None, the default: the tokenizer's), or None when
+    prompts are fed raw. Requests still say each whether they want it (`chat`)."""
+    template = template or "auto"
+    if is_raw(template):
         return None
     if "{%" in template or "{{" in template:
         return template
@@ -31,8 +37,9 @@ def chat_template(tokenizer: Any, template: str) -> str | None:
 
 
 def render(tokenizer: Any, template: str | None, request: GenerationRequest) -> str:
-    """The exact text a local model completes: the prompt in the chat template, or raw."""
-    if template is None:
+    """The exact text a local model completes: the prompt in the chat template (if the request wants it and the
+    model has one), or raw."""
+    if template is None or not request.chat:
         return f"{request.system}\n\n{request.prompt}" if request.system else request.prompt
     messages = [{"role": "system", "content": request.system}] if request.system else []
     messages.append({"role": "user", "content": request.prompt})
@@ -40,9 +47,19 @@ def render(tokenizer: Any, template: str | None, request: GenerationRequest) -> 
                                              add_generation_prompt=True))
 
 
+def render_context(tokenizer: Any, template: str | None, request: ChoiceRequest) -> str:
+    """The text every continuation follows: the context as is, or (when the request wants the chat template and
+    the model has one) the context as a user turn followed by the assistant's cue, as lm-eval's
+    `--apply_chat_template` renders it."""
+    if template is None or not request.chat:
+        return request.context
+    return render(tokenizer, template, GenerationRequest(request.context))
+
+
 def encode_choices(tokenizer: Any, request: ChoiceRequest) -> tuple[list[int], list[list[int]]]:
     """Context and continuation tokens, split the way lm-eval splits them: trailing spaces of the context
-    move to the continuation, and the continuation is what `context + continuation` adds to the context."""
+    move to the continuation, and the continuation is what `context + continuation` adds to the context.
+    `request.context` is the rendered context (see `render_context`)."""
     context = request.context
     spaces = len(context) - len(context.rstrip())
     moved = context[len(context) - spaces :] if spaces else ""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -111,8 +112,9 @@ class VllmBackend:
     def generate(self, requests: Sequence[GenerationRequest],
                  on_step: Progress = None) -> Iterator[tuple[int, Completion]]:
         texts = [rendering.render(self.tokenizer, self.chat_template, r) for r in requests]
-        special = self.chat_template is None
-        encoded = self.tokenizer(texts, add_special_tokens=special)["input_ids"]
+        # As the transformers backend: special tokens (BOS) for raw prompts, a chat template brings its own.
+        encoded = [self.tokenizer(text, add_special_tokens=self.chat_template is None or not r.chat)["input_ids"]
+                   for text, r in zip(texts, requests, strict=True)]
         sampling = {stop: self._sampling(stop) for stop in {r.stop for r in requests}}  # one per stop set
         for i, output in self._run(encoded, [sampling[r.stop] for r in requests]):
             tokens = list(output.outputs[0].token_ids)
@@ -134,8 +136,9 @@ class VllmBackend:
         rows: list[tuple[int, int, int]] = []  # (request, choice, context length)
         token_prompts: list[list[int]] = []
         splits = []
+        contexts = [rendering.render_context(self.tokenizer, self.chat_template, r) for r in requests]
         for r, request in enumerate(requests):
-            context, choices = rendering.encode_choices(self.tokenizer, request)
+            context, choices = rendering.encode_choices(self.tokenizer, replace(request, context=contexts[r]))
             if not context or any(not c for c in choices):  # as the transformers backend (packing.pack)
                 raise ValueError("an empty context or continuation cannot be scored")
             splits.append((len(context), tuple(len(c) for c in choices)))
@@ -157,4 +160,4 @@ class VllmBackend:
                 if on_step is not None:
                     on_step(1)
                 yield r, ChoiceLoglikelihoods(tuple(s[0] for s in done), tuple(s[1] for s in done), splits[r][1],
-                                              splits[r][0], requests[r].context)
+                                              splits[r][0], contexts[r])

@@ -142,6 +142,7 @@ class Recorder:
         # Each worker reports the suites it ran (their setup, version, data files and hashes).
         known = {name: info for w in self.workers for name, info in (w.get("suites") or {}).items()}
         known.update({name: suite.info() for name, suite in self.suites.items() if name not in known})
+        model: dict[str, Any] = next((w["model"] for w in self.workers if w.get("model")), {})
         info = {}
         for name in names:
             entry: dict[str, Any] = {"n_scored": sum(1 for b, _ in self.results if b == name),
@@ -153,6 +154,10 @@ class Recorder:
                 except Exception:  # the report still gets written, without the data fingerprint
                     known[name] = {}
             info[name] = {**entry, **known[name]}
+            if "chat_template" in info[name]:  # applied when asked for and the model (or server) has one
+                asked = info[name]["chat_template"]
+                info[name]["chat_template"] = {**asked, "applied": bool(asked["requested"] and
+                                                                       model.get("chat_template", False))}
         return info
 
     def _cache_counts(self) -> dict[str, Any]:
