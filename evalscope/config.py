@@ -35,9 +35,14 @@ class ModelArgs:
     """How to load a local model (`--model-args`)."""
 
     revision: str | None = None
-    precision: str = "float32"
-    """float32 (default, for reproducible scores), bfloat16 (about 2x faster on CPU), float16 or auto."""
-    device_map: str = "cpu"
+    precision: str = "auto"
+    """auto (the model config's dtype on a GPU, float32 on a CPU, where scores stay comparable with lm-eval's
+    fp32 numbers), float32, bfloat16 (about 2x faster on CPU) or float16."""
+    device_map: str = "auto"
+    """auto (the GPU this process was given when torch sees one, else the CPU), cpu, cuda, cuda:N, or any
+    transformers device_map (e.g. balanced, to split a large model over the visible cards)."""
+    tf32: bool = False
+    """Allow TF32 matmuls in float32 on a GPU (faster, but loglikelihoods drift from fp32 references)."""
     trust_remote_code: bool = False
     max_model_len: int | None = None
     """vLLM: the longest prompt + completion to reserve KV cache for (None: the model's own limit)."""
@@ -81,6 +86,9 @@ class RunConfig:
     seed: int = 42
     work_dir: Path = Path("outputs")
     eval_batch_size: int = 8
+    """Samples per batch; with `batch_auto` the group size, cut by the backend into batches that fit the GPU."""
+    batch_auto: bool = False
+    """`--eval-batch-size auto`: batches sized by a token budget from free GPU memory (8 per batch on a CPU)."""
     threads: int | None = None
     backend: str = "transformers"
     """A name in the backend registry (`evalscope.models.BACKENDS`): `transformers` and `vllm` run in this

@@ -11,7 +11,7 @@ from typing import Any, Literal
 import pytest
 
 from evalscope import config as cfg
-from evalscope import models
+from evalscope import devices, models
 
 
 @dataclass(frozen=True)
@@ -40,7 +40,8 @@ class Option:
 
 OPTIONS = (
     Option("--model", "local HF folder, .gguf file or ModelScope/HF hub id (default: embedded SmolLM2-135M)"),
-    Option("--model-args", "revision=...,precision=float32|bfloat16,device_map=cpu,trust_remote_code=false; "
+    Option("--model-args", "revision=...,precision=auto|float32|bfloat16|float16,device_map=auto|cpu|cuda:N,tf32=false,"
+           "trust_remote_code=false; "
            "vLLM also max_model_len, enforce_eager, gpu_memory_utilization, tensor_parallel_size"),
     Option("--generation-config",
            "do_sample=false,temperature=0.0,max_new_tokens=512,top_p=1.0,top_k=0,repetition_penalty=1.0"),
@@ -53,7 +54,7 @@ OPTIONS = (
     Option("--seed", "seed for few-shot sampling and decoding (default 42)"),
     Option("--work-dir", "where run folders (predictions, report.json) are written (default ./outputs)",
            aliases=("--outputs",), seed_names=("outputs",)),
-    Option("--eval-batch-size", "samples per inference batch (default 8)"),
+    Option("--eval-batch-size", "samples per inference batch (default 8), or auto: sized by free GPU memory"),
     Option("--threads", "torch threads per process (default: $EVALSCOPE_THREADS, else cores / xdist workers)"),
     Option("--api-url", "base URL of an OpenAI-compatible server, e.g. http://127.0.0.1:8000 (perf, API models)"),
     Option("--api-key", "API key sent as a Bearer token to --api-url (or env EVALSCOPE_API_KEY / OPENAI_API_KEY)"),
@@ -122,6 +123,18 @@ def number(config: pytest.Config, key: str, default: float) -> float:
         raise cfg.ConfigError(f"{BY_KEY[key].flag}: {text!r} is not a number") from None
 
 
+def batch_size(text: str | None) -> int:
+    """`--eval-batch-size N`, or `auto`: groups of AUTO_GROUP samples where GPUs are visible (the backend cuts them
+    to fit the card), else the CPU's batch."""
+    if text == "auto":
+        return devices.AUTO_GROUP if devices.visible_gpus() else devices.CPU_BATCH
+    if text is None:
+        return devices.CPU_BATCH
+    if not text.isdigit() or int(text) < 1:
+        raise cfg.ConfigError(f"--eval-batch-size: {text!r} is not a positive integer or auto")
+    return int(text)
+
+
 def choose_backend(name: str | None, api_url: str | None) -> str:
     """`--backend` (one of the registry's names), defaulting to the API backend when `--api-url` is given."""
     chosen = (name or (models.REMOTE_DEFAULT if api_url else models.LOCAL_DEFAULT)).lower()
@@ -148,7 +161,8 @@ def run_config(config: pytest.Config) -> cfg.RunConfig:
         dataset_dir=Path(dataset_dir).expanduser() if dataset_dir else cfg.default_dataset_dir(),
         seed=_int(config, "seed", 42, minimum=0) or 0,
         work_dir=work_dir,
-        eval_batch_size=_int(config, "eval_batch_size", 8) or 1,
+        eval_batch_size=batch_size(value(config, "eval_batch_size")),
+        batch_auto=value(config, "eval_batch_size") == "auto",
         threads=_int(config, "threads", None),
         backend=choose_backend(value(config, "backend"), api_url),
         api_url=cfg.api_base(api_url) if api_url else None,
@@ -170,6 +184,18 @@ def workers(config: pytest.Config) -> int:
         return int(config.workerinput.get("workercount", 1))  # type: ignore[attr-defined]
     count = config.getoption("numprocesses", None) if config.pluginmanager.hasplugin("xdist") else None
     return count if isinstance(count, int) and count > 0 else 1
+
+
+def auto_workers(config: pytest.Config) -> int | None:
+    """`-n auto`: one worker per GPU (or tensor-parallel group) for a local model; None lets xdist count cores.
+    Asked before configure, so it reads the options itself."""
+    try:
+        if value(config, "api_url") or value(config, "backend") == models.REMOTE_DEFAULT:
+            return None
+        per_worker = cfg.parse_model_args(value(config, "model_args")).tensor_parallel_size
+    except cfg.ConfigError:
+        return None  # reported once configure parses the options
+    return devices.auto_workers(len(devices.visible_gpus()), per_worker)
 
 
 def threads(config: pytest.Config, run: cfg.RunConfig) -> int:

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from evalscope import gates, models, options, registry
+from evalscope import devices, gates, models, options, registry
 from evalscope.config import ConfigError
 from evalscope.data import DataError
 from evalscope.engine import Engine, PredictionError
@@ -44,12 +44,20 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "perf: serving performance tests (deselected unless -m perf)")
     try:
         run = options.run_config(config)
-        if not models.backend_class(run.backend).remote and run.model is not None and looks_local(run.model):
+        local = not models.backend_class(run.backend).remote
+        if local and run.model is not None and looks_local(run.model):
             source(run.model)  # a missing local path is a usage error now, not 1319 errors later
         threads = options.threads(config, run)
     except (ConfigError, ModelError) as exc:
         raise pytest.UsageError(str(exc)) from None
+    if local and options.is_worker(config):  # before anything in this process initialises CUDA
+        devices.pin_worker(config.workerinput["workerid"], run.model_args.tensor_parallel_size)  # type: ignore[attr-defined]
     config.pluginmanager.register(EvalSession(config, run, threads), NAME)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
+    return options.auto_workers(config)
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -161,8 +169,13 @@ class EvalSession:
         if getattr(node, "gateway", None) is None or node.gateway.id != "gw0" or reporter is None:
             return
         # Benchmark items are the ones whose id carries their batch group (`test_gsm8k[main-0003]@gsm8k-0001`).
-        for test, n in sorted(Counter(i.split("[", 1)[0] for i in ids if "[" in i and "@" in i).items()):
+        counts = Counter(i.split("[", 1)[0] for i in ids if "[" in i and "@" in i)
+        for test, n in sorted(counts.items()):
             reporter.write_line(f"evalscope: {test}: {n} samples selected")
+        shared = devices.sharing_warning(options.workers(self.config), len(devices.visible_gpus()),
+                                         self.run.model_args.tensor_parallel_size)
+        if shared and counts and not models.backend_class(self.run.backend).remote:
+            reporter.write_line(f"evalscope: warning: {shared}", yellow=True)
 
     # --- running ---------------------------------------------------------------------------------------------
 

@@ -7,6 +7,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from evalscope import devices
 from evalscope.config import RunConfig
 from evalscope.models import Progress, describe_local, rendering, resolve
 from evalscope.models.packing import Packed, attention_mask, pack, shared_prefix
@@ -33,19 +34,24 @@ class TransformersBackend:
 
     def __init__(self, config: RunConfig, threads: int) -> None:
         import torch
-        from transformers import AutoModelForCausalLM, AutoTokenizer
+        from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
         torch.set_num_threads(threads)
         self.config = config
         self.threads = threads
         self.model_id, folder, self.fingerprint = resolve.local_weights(config.model, config.model_args.revision)
         args = config.model_args
-        dtype = args.precision if args.precision == "auto" else getattr(torch, args.precision)
+        self.device = devices.resolve_device(args.device_map, devices.cuda_available())
+        # fp32 on a GPU stays fp32 (no TF32 matmuls) unless asked: loglikelihoods comparable with lm-eval's.
+        torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = args.tf32
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(str(folder), trust_remote_code=args.trust_remote_code)
+            declared = devices.config_dtype(AutoConfig.from_pretrained(str(folder),
+                                                                       trust_remote_code=args.trust_remote_code))
+            dtype = devices.resolve_dtype(args.precision, self.device.startswith("cuda"), declared)
             self.model = AutoModelForCausalLM.from_pretrained(
-                str(folder), dtype=dtype, device_map=args.device_map, trust_remote_code=args.trust_remote_code
-            ).eval()
+                str(folder), dtype=getattr(torch, dtype), device_map=self.device,
+                trust_remote_code=args.trust_remote_code).eval()
         except (OSError, ValueError) as exc:
             raise ModelError(f"cannot load model {self.model_id!r} from {folder}: {exc}".splitlines()[0]) from exc
         self.tokenizer.padding_side = "left"
@@ -59,7 +65,7 @@ class TransformersBackend:
 
     def info(self) -> dict[str, Any]:
         return describe_local(self.name, self.model_id, self.fingerprint, self.folder, self.model.dtype,
-                              self.chat_template, threads=self.threads)
+                              self.chat_template, threads=self.threads, device=str(self.model.device))
 
     def close(self) -> None:
         """Nothing to release: the weights go with the process."""
@@ -71,7 +77,7 @@ class TransformersBackend:
         # A raw prompt gets the tokenizer's special tokens (BOS); a chat template brings its own.
         raw = [self.chat_template is None or not r.chat for r in requests]
         lengths = [len(self.tokenizer(t, add_special_tokens=s)["input_ids"]) for t, s in zip(texts, raw, strict=True)]
-        size = self.config.eval_batch_size
+        size = self._rows(max(lengths, default=1) + self.config.generation.max_new_tokens)
         batches = []
         for special in sorted(set(raw)):  # a batch is all raw or all chat, longest prompts first
             members = sorted((i for i in range(len(texts)) if raw[i] == special), key=lambda i: -lengths[i])
@@ -151,7 +157,7 @@ class TransformersBackend:
         start = 0
         while start < len(order):
             width = len(rows[order[start]][0]) - common
-            count = max(1, TOKENS_PER_FORWARD // max(width, 1))
+            count = self._forward_rows(width)
             batch = order[start : start + count]
             scores = self._score_packed([rows[i][0] for i in batch], prefix)
             for i, (lls, greedy) in zip(batch, scores, strict=True):
@@ -161,13 +167,35 @@ class TransformersBackend:
                 on_step(len(batch))
             start += count
 
+    def _auto_on_gpu(self) -> bool:
+        return self.config.batch_auto and self.device.startswith("cuda")
+
+    def _rows(self, width: int) -> int:
+        """Generation rows per batch: `--eval-batch-size`; with `auto` on a GPU, as many rows of `width` tokens
+        (prompt and completion) as the KV cache the free memory holds."""
+        if not self._auto_on_gpu():
+            return self.config.eval_batch_size
+        kv = devices.model_kv_bytes(self.model.config, self.model.dtype.itemsize)
+        return devices.rows_that_fit(devices.token_budget(devices.free_memory(self.device), kv), width)
+
+    def _forward_rows(self, width: int) -> int:
+        """Packed rows per loglikelihood forward: TOKENS_PER_FORWARD padded tokens; with `auto` on a GPU, what the
+        free memory holds of each token's KV, activations and attention-mask row."""
+        if not self._auto_on_gpu():
+            return max(1, TOKENS_PER_FORWARD // max(width, 1))
+        size = self.model.dtype.itemsize
+        kv = devices.model_kv_bytes(self.model.config, size)
+        per_token = (8 * int(self.model.config.hidden_size) + width) * size
+        return devices.rows_that_fit(devices.token_budget(devices.free_memory(self.device), kv, per_token), width)
+
     def _prefix_cache(self, tokens: list[int]) -> tuple[int, Any]:
         """The KV cache of a preamble every request shares (e.g. a subject's 5-shot examples), computed once."""
         import torch
 
         base = getattr(self.model, self.model.base_model_prefix)
         with torch.inference_mode():
-            return len(tokens), base(input_ids=torch.tensor([tokens]), use_cache=True).past_key_values
+            ids = torch.tensor([tokens], device=self.model.device)
+            return len(tokens), base(input_ids=ids, use_cache=True).past_key_values
 
     def _score_packed(
         self, rows: list[Packed], prefix: tuple[int, Any] | None = None
@@ -178,15 +206,16 @@ class TransformersBackend:
 
         width = max(len(r) for r in rows)
         pad = self.tokenizer.pad_token_id
-        ids = torch.tensor([r.tokens + [pad] * (width - len(r)) for r in rows])
-        positions = torch.tensor([r.positions + list(range(len(r), width)) for r in rows])
-        allowed = torch.from_numpy(attention_mask(rows, width))
+        device = self.model.device
+        ids = torch.tensor([r.tokens + [pad] * (width - len(r)) for r in rows], device=device)
+        positions = torch.tensor([r.positions + list(range(len(r), width)) for r in rows], device=device)
+        allowed = torch.from_numpy(attention_mask(rows, width)).to(device)
         wanted = [(b, p) for b, row in enumerate(rows) for targets in row.targets for p, _ in targets]
         plain = self._plain_head()
         start = prefix[0] if prefix is not None else shared_prefix(rows) if plain and len(rows) > 1 else 0
         if start < MIN_SHARED_PREFIX:
             start = 0
-        mask = torch.zeros((len(rows), 1, width - start, width), dtype=self.model.dtype)
+        mask = torch.zeros((len(rows), 1, width - start, width), dtype=self.model.dtype, device=device)
         mask.masked_fill_(~allowed[:, :, start:, :], torch.finfo(self.model.dtype).min)
         with torch.inference_mode():
             if plain:
@@ -201,24 +230,26 @@ class TransformersBackend:
                     cache.batch_repeat_interleave(len(rows))
                 hidden = base(input_ids=ids[:, start:], attention_mask=mask, position_ids=positions[:, start:],
                               past_key_values=cache, use_cache=cache is not None).last_hidden_state
-                index = torch.tensor(wanted)
+                index = torch.tensor(wanted, device=device)
                 logits = self.model.get_output_embeddings()(hidden[index[:, 0], index[:, 1] - start])
             else:  # heads that scale or cap logits: let the model apply them, on the union of positions
                 keep = sorted({p for _, p in wanted})
                 full = self.model(input_ids=ids, attention_mask=mask, position_ids=positions,
-                                  logits_to_keep=torch.tensor(keep)).logits
+                                  logits_to_keep=torch.tensor(keep, device=device)).logits
                 column = {p: k for k, p in enumerate(keep)}
                 logits = torch.stack([full[b, column[p]] for b, p in wanted])
             logprobs = torch.log_softmax(logits.float(), dim=-1)
-            best = logprobs.argmax(dim=-1).tolist()
-        where = {key: k for k, key in enumerate(wanted)}
-        results = []
-        for b, row in enumerate(rows):
+            # Row k of `logprobs` predicts the k-th target token: gathered at once (one device sync, not one each).
+            tokens = torch.tensor([t for row in rows for targets in row.targets for _, t in targets], device=device)
+            chosen = logprobs.gather(1, tokens[:, None])[:, 0].tolist()
+            best = (logprobs.argmax(dim=-1) == tokens).tolist()
+        results, k = [], 0
+        for row in rows:
             lls, greedy = [], []
             for targets in row.targets:
-                ks = [where[(b, p)] for p, _ in targets]
-                lls.append(float(sum(logprobs[k, t].item() for k, (_, t) in zip(ks, targets, strict=True))))
-                greedy.append(all(best[k] == t for k, (_, t) in zip(ks, targets, strict=True)))
+                lls.append(float(sum(chosen[k : k + len(targets)])))
+                greedy.append(all(best[k : k + len(targets)]))
+                k += len(targets)
             results.append((lls, greedy))
         return results
 

