@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+import string
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
+from evalscope.config import DatasetArgs
 from evalscope.schema import Request, Response, Sample
 
 Mode = Literal["generation", "loglikelihood"]
@@ -55,6 +57,8 @@ class Setup:
     chat_template: bool = True
     """Without `--template-type`, whether prompts go through the model's chat template: on for setups after
     EvalScope (it applies it), off for those after lm-eval (raw text unless `--apply_chat_template`)."""
+    prompt_template: str | None = None
+    """The user's template of the question (`--dataset-args prompt_template`), for benchmarks that take one."""
     prompt: Prompt | None = field(default=None, compare=False, repr=False)
     """This setup's prompt; None: the benchmark's `request` method."""
     score: Scorer | None = field(default=None, compare=False, repr=False)
@@ -71,7 +75,7 @@ class Setup:
     def to_json(self) -> dict[str, Any]:
         """What report.json records of the setup: the common settings, and under `options` the mode and the
         settings a subclass adds (e.g. a multiple-choice setup's letter prefix); never its functions."""
-        common = {"name", "description", "few_shot_num", "few_shot_random", "metrics"}
+        common = {"name", "description", "few_shot_num", "few_shot_random", "metrics"}  # the rest go in options
         out: dict[str, Any] = {"name": self.name, "description": self.description,
                                "few_shot_num": self.few_shot_num, "few_shot_random": self.few_shot_random,
                                "fixed_exemplars": None if self.exemplars is None else len(self.exemplars),
@@ -90,6 +94,22 @@ def fields(row: Mapping[str, Any], *names: str) -> list[Any]:
             raise KeyError(name)
         values.append(row[name])
     return values
+
+
+def check_template(bench: str, template: str, placeholders: Sequence[str]) -> str:
+    """`template` if it names only `placeholders`, `{question}` among them; ValueError naming the culprit."""
+    if not placeholders:
+        raise ValueError(f"{bench}: takes no prompt_template")
+    try:
+        named = [name for _, name, _, _ in string.Formatter().parse(template) if name is not None]
+    except ValueError as exc:
+        raise ValueError(f"{bench}: prompt_template {template!r}: {exc}") from None
+    unknown = sorted({n for n in named if n not in placeholders})
+    if unknown or "question" not in named:
+        what = f"unknown placeholder {{{unknown[0]}}}" if unknown else "no {question} placeholder"
+        raise ValueError(f"{bench}: prompt_template has {what} (it may use "
+                         f"{', '.join('{' + p + '}' for p in placeholders)})")
+    return template
 
 
 class Benchmark:
@@ -115,10 +135,17 @@ class Benchmark:
     """Subset -> category (e.g. MMLU subject -> `stem`), for per-category rows in the report."""
     setups: ClassVar[tuple[Setup, ...]]
     """The ways to run this benchmark; the first is the default."""
+    placeholders: ClassVar[tuple[str, ...]] = ()
+    """The fields a user's `prompt_template` may name (none: the benchmark takes no template)."""
 
     @property
     def data_dir_name(self) -> str:
         return self.data_dir or self.name
+
+    def subsets_in(self, files: Mapping[str, Path]) -> tuple[str, ...]:
+        """The subsets the data has (split -> its located file or folder); the default is the declared `subsets`.
+        Benchmarks of the user's own files find them there."""
+        return self.subsets
 
     def rows(self, path: Path, split: str, subset: str) -> Iterator[tuple[str, Mapping[str, Any] | RowError]]:
         """Yield (`file:line`, row) for one subset of a split found at `path`; a row that cannot be read is
@@ -156,9 +183,13 @@ class Benchmark:
         names = ", ".join(s.name for s in self.setups)
         raise ValueError(f"{self.name}: unknown setup {name!r} (choose from {names})")
 
-    def resolve_setup(self, name: str | None, few_shot_num: int | None, few_shot_random: bool | None) -> Setup:
-        """The setup named in --dataset-args (or the default), with the few-shot overrides applied."""
-        setup = self.setup(name)
+    def resolve_setup(self, args: DatasetArgs) -> Setup:
+        """The setup named in --dataset-args (or the default), with the few-shot overrides and the user's prompt
+        template applied (a template naming a field the benchmark does not fill is an error, never a prompt with
+        `{premise}` left in it)."""
+        setup, few_shot_num, few_shot_random = self.setup(args.setup), args.few_shot_num, args.few_shot_random
+        if args.prompt_template is not None:
+            setup = replace(setup, prompt_template=check_template(self.name, args.prompt_template, self.placeholders))
         if few_shot_num is not None:
             limit = None if setup.exemplars is None else len(setup.exemplars)
             if few_shot_num < 0 or (limit is not None and few_shot_num > limit):

@@ -11,12 +11,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands = {"eval": "evaluate a model on benchmarks (run `evalscope eval --help`)",
                 "report": "HTML or Markdown report of finished runs (run `evalscope report --help`)",
                 "perf": "load-test a serving endpoint (run `evalscope perf --help`)",
+                "new-benchmark": "write a working benchmark folder to start from (NAME [--kind mcq|generation])",
+                "download": "fetch a model and datasets into one folder for offline runs (--model, --datasets, --to)",
                 "perf-worker": "a Locust worker for `evalscope perf --locust-remote-workers` (--master HOST:PORT)"}
     if not args or args[0] in ("-h", "--help") or args[0] not in commands:
         print("usage: evalscope COMMAND [ARGS]\n\ncommands:")
         for name, text in commands.items():
-            print(f"  {name:8s}{text}")
+            print(f"  {name:14s}{text}")
         return 0 if args and args[0] in ("-h", "--help") else 2
+    if args[0] == "new-benchmark":
+        from evalscope.scaffold import main as scaffold_main
+
+        return scaffold_main(args[1:])
+    if args[0] == "download":
+        from evalscope.download import main as download_main
+
+        return download_main(args[1:])
     if args[0] == "report":
         from evalscope.report.command import main as report_main
 

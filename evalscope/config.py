@@ -67,6 +67,11 @@ class DatasetArgs:
     subset_list: tuple[str, ...] | None = None
     local_path: str | None = None
     """A folder holding this benchmark's files, instead of `<dataset-dir>/<name>`."""
+    prompt_template: str | None = None
+    """Benchmarks of your own data (general_mcq): the question's template, with `{question}`, `{choices}` and
+    `{letters}` placeholders."""
+    system_prompt: str | None = None
+    """A system message for every prompt (a raw prompt gets it as its first paragraph)."""
 
 
 @dataclass(frozen=True)

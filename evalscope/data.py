@@ -32,17 +32,29 @@ def _match(folder: Path, pattern: str) -> Path | None:
 
 
 def locate(bench: Any, dataset_dir: Path | None, args: DatasetArgs) -> dict[str, Path]:
-    """Split -> file for `bench`: from `local_path`, `<dataset_dir>/<name>`, or a hub snapshot."""
+    """Split -> file for `bench`: from `local_path`, `<dataset_dir>/<name>`, a `data/` folder beside the
+    benchmark's definition, or a hub snapshot. A local folder may hold the files in the benchmark's own layout or
+    in its hub dataset's (as `evalscope download` leaves them)."""
+    from evalscope.registry import benchmark_dir
+
     needed = [s for s in (bench.eval_split, bench.few_shot_split) if s]
     candidates: list[Path] = []
     if args.local_path:
         candidates.append(Path(args.local_path).expanduser())
     if dataset_dir is not None:
         candidates.append(dataset_dir / bench.data_dir_name)
+    try:
+        beside: Path | None = benchmark_dir(bench.name) / "data"
+    except LookupError:  # a definition made outside the registry
+        beside = None
+    if beside is not None and beside.is_dir():
+        candidates.append(beside)
+    layouts = [bench.splits, {**bench.splits, **bench.hub_splits}] if bench.hub_splits else [bench.splits]
     for folder in candidates:
-        files = {s: _match(folder, bench.splits[s]) for s in needed}
-        if all(files.values()):
-            return {s: p for s, p in files.items() if p is not None}
+        for layout in layouts:
+            files = {s: _match(folder, layout[s]) for s in needed}
+            if all(files.values()):
+                return {s: p for s, p in files.items() if p is not None}
     if candidates and (args.local_path or os.environ.get("HF_HUB_OFFLINE") == "1"):
         missing = [bench.splits[s] for s in needed]
         raise DataError(f"{bench.name}: no {' / '.join(missing)} under {candidates[0]}")
@@ -91,30 +103,48 @@ def read_csv(path: Path, columns: Sequence[str] | None = None) -> Rows:
             header = list(columns) if columns is not None else next(reader, [])
             line = reader.line_num + 1
             for record in reader:
-                if len(record) != len(header):
+                if not record:  # a blank line (a trailing one, say) is no row
+                    pass
+                elif len(record) != len(header):
                     yield f"{path}:{line}", RowError(f"{len(record)} columns, expected {len(header)}")
                 else:
                     yield f"{path}:{line}", dict(zip(header, record, strict=True))
                 line = reader.line_num + 1
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+    except UnicodeDecodeError:
+        raise DataError(not_utf8(path)) from None
+    except (OSError, csv.Error) as exc:
         raise DataError(f"{path}: cannot read ({exc})") from None
 
 
 def read_jsonl(path: Path) -> Rows:
     """Yield (`file:line`, row) per JSON line; a line that is not a JSON object is yielded as a RowError."""
     try:
-        with open(path, encoding="utf-8") as fh:
+        with open(path, encoding="utf-8-sig") as fh:
             for number, line in enumerate(fh, 1):
                 if not line.strip():
                     continue
                 try:
-                    row = json.loads(line)
+                    row = json.loads(line.strip())
                 except json.JSONDecodeError as exc:
                     yield f"{path}:{number}", RowError(f"invalid JSON ({exc.msg} at column {exc.colno})")
                     continue
                 yield f"{path}:{number}", row if isinstance(row, dict) else RowError("not a JSON object")
-    except (OSError, UnicodeDecodeError) as exc:
+    except UnicodeDecodeError:
+        raise DataError(not_utf8(path)) from None
+    except OSError as exc:
         raise DataError(f"{path}: cannot read ({exc})") from None
+
+
+def not_utf8(path: Path) -> str:
+    """`file:line: not UTF-8 ...`, naming where the first undecodable byte is."""
+    data = path.read_bytes()
+    try:
+        data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        return f"{path}:{line}: not UTF-8 text (byte 0x{data[exc.start]:02x} at column {column}); save it as UTF-8"
+    return f"{path}: not UTF-8 text"
 
 
 def sha256_files(files: Mapping[str, Path]) -> dict[str, str]:

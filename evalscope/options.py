@@ -24,8 +24,9 @@ class Option:
     """Other spellings of the flag, on pytest's command line and the seed CLI's."""
     seed_names: tuple[str, ...] = ()
     """Other names of the run_task parameter (the seed's), besides `key`."""
-    kind: Literal["value", "optional", "append"] = "value"
-    """`value`: takes one; `optional`: alone means `true` (a folder otherwise); `append`: repeatable."""
+    kind: Literal["value", "optional", "append", "flag"] = "value"
+    """`value`: takes one; `optional`: alone means `true` (a folder otherwise); `append`: repeatable; `flag`: on
+    or off."""
     default: str | None = None
 
     @property
@@ -71,6 +72,9 @@ OPTIONS = (
     Option("--baseline", "a previous run's report.json (or folder): fail on a significant paired drop > --max-drop"),
     Option("--max-drop", "largest tolerated drop of the primary score against --baseline (default 0.02)",
            default="0.02"),
+    Option("--benchmarks-dir", "a folder of your own benchmark folders (NAME/benchmark.py + test_NAME.py), found by "
+           "name like the built-in ones (repeatable)", kind="append"),
+    Option("--allow-override", "let a benchmark of your own shadow a built-in one of the same name", kind="flag"),
 )
 BY_KEY = {option.key: option for option in OPTIONS}
 
@@ -82,6 +86,10 @@ def add_options(parser: pytest.Parser) -> None:
         if opt.kind == "append":
             group.addoption(*flags, dest=opt.dest, action="append", default=[], help=opt.help)
             parser.addini(opt.key, help=f"evalscope: {opt.help}", type="linelist", default=[])
+            continue
+        if opt.kind == "flag":
+            group.addoption(*flags, dest=opt.dest, action="store_true", default=False, help=opt.help)
+            parser.addini(opt.key, help=f"evalscope: {opt.help}", type="bool", default=False)
             continue
         extra: dict[str, Any] = {"nargs": "?", "const": "true"} if opt.kind == "optional" else {}
         group.addoption(*flags, dest=opt.dest, default=None, help=opt.help, **extra)
@@ -95,6 +103,10 @@ def value(config: pytest.Config, key: str) -> str | None:
     if given is None:
         given = config.getini(key) or None
     return opt.default if given is None else str(given)
+
+
+def flag(config: pytest.Config, key: str) -> bool:
+    return bool(config.getoption(BY_KEY[key].dest) or config.getini(key))
 
 
 def values(config: pytest.Config, key: str) -> list[str]:

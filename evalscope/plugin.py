@@ -48,7 +48,9 @@ def pytest_configure(config: pytest.Config) -> None:
         if local and run.model is not None and looks_local(run.model):
             source(run.model)  # a missing local path is a usage error now, not 1319 errors later
         threads = options.threads(config, run)
-    except (ConfigError, ModelError) as exc:
+        for root in options.values(config, "benchmarks_dir"):
+            registry.add_root(Path(root).expanduser(), options.flag(config, "allow_override"))
+    except (ConfigError, ModelError, registry.UnknownBenchmark) as exc:
         raise pytest.UsageError(str(exc)) from None
     if local and options.is_worker(config):  # before anything in this process initialises CUDA
         devices.pin_worker(config.workerinput["workerid"], run.model_args.tensor_parallel_size)  # type: ignore[attr-defined]
@@ -119,8 +121,9 @@ class EvalSession:
         mark = metafunc.definition.get_closest_marker("evalscope")
         if mark is None or "sample" not in metafunc.fixturenames:
             return
-        registry.add_folder(Path(str(metafunc.module.__file__)).parent)  # a benchmark beside its test file
         try:
+            # A benchmark beside its test file (a folder of the user's, or --benchmarks-dir's) is known by name.
+            registry.add_folder(Path(str(metafunc.module.__file__)).parent, options.flag(self.config, "allow_override"))
             suite = self.suite(str(mark.args[0]))
         except (registry.UnknownBenchmark, DataError, ValueError) as exc:
             # CollectError prints its message alone: one line naming the culprit, no traceback.

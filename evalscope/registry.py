@@ -32,11 +32,31 @@ def benchmarks_root() -> Path:
     return installed if installed.is_dir() else package.parent / "benchmarks"
 
 
-def add_folder(folder: Path) -> None:
-    """Know the benchmark in `folder` (named after it), e.g. one of the user's whose test file pytest runs."""
+def _builtin(name: str) -> Path | None:
+    path = benchmarks_root() / name
+    return path.resolve() if (path / "benchmark.py").is_file() else None
+
+
+def add_folder(folder: Path, allow_override: bool = False) -> None:
+    """Know the benchmark in `folder` (named after it), e.g. one of the user's whose test file pytest runs. A name
+    that shadows a built-in benchmark is an error unless `allow_override`."""
     folder = folder.resolve()
-    if (folder / "benchmark.py").is_file() and folder.parent != benchmarks_root().resolve():
-        _FOLDERS.setdefault(folder.name, folder)
+    if not (folder / "benchmark.py").is_file() or folder == _builtin(folder.name):
+        return
+    if _builtin(folder.name) is not None and not allow_override and _FOLDERS.get(folder.name) != folder:
+        raise UnknownBenchmark(f"{folder}: benchmark {folder.name!r} shadows the built-in one; rename the folder or "
+                               "pass --allow-override")
+    _FOLDERS[folder.name] = folder
+
+
+def add_root(root: Path, allow_override: bool = False) -> list[str]:
+    """Know every benchmark folder under `root` (`NAME/benchmark.py`, `--benchmarks-dir`); their names."""
+    if not root.is_dir():
+        raise UnknownBenchmark(f"--benchmarks-dir {root}: not a folder")
+    found = sorted(p.parent for p in root.glob("*/benchmark.py"))
+    for folder in found:
+        add_folder(folder, allow_override)
+    return [f.name for f in found]
 
 
 def available() -> list[str]:

@@ -24,7 +24,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--datasets", nargs="+", required=True, help="benchmark names, e.g. gsm8k arc")
     for opt in OPTIONS:
         flags = (opt.flag, *opt.aliases)
-        if opt.kind == "append":
+        if opt.kind == "flag":
+            p.add_argument(*flags, dest=opt.key, action="store_true", default=None, help=opt.help)
+        elif opt.kind == "append":
             p.add_argument(*flags, dest=opt.key, action="append", default=None, help=opt.help)
         elif opt.kind == "optional":
             p.add_argument(*flags, dest=opt.key, nargs="?", const=True, default=None, help=opt.help)
@@ -45,8 +47,11 @@ def _stringify(value: Any) -> str:
 
 def pytest_args(params: dict[str, Any], extra: Sequence[str] = ()) -> list[str]:
     """The pytest command line for a seed-style parameter dict (raises UnknownBenchmark)."""
-    from evalscope.registry import benchmark_dir, benchmarks_root
+    from evalscope.registry import add_root, benchmark_dir, benchmarks_root
 
+    for root in [params["benchmarks_dir"]] if isinstance(params.get("benchmarks_dir"), str) else \
+            params.get("benchmarks_dir") or []:
+        add_root(Path(root).expanduser(), bool(params.get("allow_override")))
     datasets = params.get("datasets") or []
     if isinstance(datasets, str):
         datasets = [datasets]
@@ -64,7 +69,9 @@ def pytest_args(params: dict[str, Any], extra: Sequence[str] = ()) -> list[str]:
         opt = PARAMETERS[key]
         if key in ("model_args", "generation_config") and isinstance(value, dict):
             value = ",".join(f"{k}={_stringify(v)}" for k, v in value.items())
-        if opt.kind == "append":
+        if opt.kind == "flag":
+            args += [opt.flag] if value else []
+        elif opt.kind == "append":
             for one in [value] if isinstance(value, str) else value:
                 args += [opt.flag, _stringify(one)]
         elif opt.kind == "optional":

@@ -54,7 +54,9 @@ class GenerationRequest:
     stop: tuple[str, ...] = ()
     """Strings that end the completion; the completion is cut before the first one."""
     system: str | None = None
-    """Optional system message, used only when a chat template is applied."""
+    """Optional system message (a raw prompt gets it as its first paragraph)."""
+    history: tuple[tuple[str, str], ...] = ()
+    """Earlier (user, assistant) turns of a multi-turn conversation, before `prompt`."""
     chat: bool = True
     """Wrap the prompt in the model's chat template (when it has one); False: plain text, as lm-eval feeds it
     by default. The suite sets it from the setup's default or `--template-type`."""

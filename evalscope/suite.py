@@ -13,7 +13,16 @@ from evalscope.benchmark import LOGLIKELIHOOD, Benchmark, RowError, Setup
 from evalscope.config import DatasetArgs, RunConfig
 from evalscope.data import DataError, locate, sha256_files
 from evalscope.models.rendering import is_raw
-from evalscope.schema import BadRow, ChoiceLoglikelihoods, ChoiceRequest, Request, Response, Sample, SampleResult
+from evalscope.schema import (
+    BadRow,
+    ChoiceLoglikelihoods,
+    ChoiceRequest,
+    GenerationRequest,
+    Request,
+    Response,
+    Sample,
+    SampleResult,
+)
 from evalscope.stats import CLUSTER_KEY
 
 LOGLIKELIHOOD_GROUP = 4
@@ -38,23 +47,24 @@ class Suite:
     total: int = 0
     """Samples in the evaluation split before --limit."""
     samples: list[SampleOrBad] = field(default_factory=list)
+    subsets: tuple[str, ...] = ()
+    """The subsets in this run (`subset_list`, else every one the data has)."""
     _requests: dict[str, Request] = field(default_factory=dict, repr=False)
 
     @classmethod
     def load(cls, name: str, config: RunConfig) -> Suite:
         bench = registry.get(name)
         args = config.dataset_args.get(name, DatasetArgs())
-        setup = bench.resolve_setup(args.setup, args.few_shot_num, args.few_shot_random)
-        unknown = set(args.subset_list or ()) - set(bench.subsets)
-        if unknown:
-            raise ValueError(f"{name}: unknown subsets {sorted(unknown)} (available: {', '.join(bench.subsets)})")
+        setup = bench.resolve_setup(args)
         suite = cls(bench, setup, args, locate(bench, config.dataset_dir, args), config)
+        available = bench.subsets_in(suite.files)
+        unknown = set(args.subset_list or ()) - set(available)
+        if unknown or not available:
+            raise ValueError(f"{name}: unknown subsets {sorted(unknown)} (available: {', '.join(available)})"
+                             if unknown else f"{name}: no subsets found in {suite.files[bench.eval_split]}")
+        suite.subsets = args.subset_list or available
         suite.samples = suite._read_eval_split()
         return suite
-
-    @property
-    def subsets(self) -> tuple[str, ...]:
-        return self.args.subset_list or self.bench.subsets
 
     def _read_eval_split(self) -> list[SampleOrBad]:
         """Samples of the selected subsets, `--limit` applied per subset; the suite fills id, index, subset."""
@@ -125,8 +135,13 @@ class Suite:
     def request(self, sample: Sample) -> Request:
         """What the model is asked for this sample (raw or through the chat template); built once per process."""
         if sample.id not in self._requests:
-            request = self.bench.request(sample, self.setup, self.few_shot(sample))
-            self._requests[sample.id] = replace(request, chat=self.chat)
+            request = replace(self.bench.request(sample, self.setup, self.few_shot(sample)), chat=self.chat)
+            system = self.args.system_prompt
+            if system and isinstance(request, GenerationRequest):
+                request = replace(request, system=system)
+            elif system and isinstance(request, ChoiceRequest):  # as a raw prompt carries it: a first paragraph
+                request = replace(request, context=f"{system}\n\n{request.context}")
+            self._requests[sample.id] = request
         return self._requests[sample.id]
 
     def group_size(self, selected: int, workers: int) -> int:
@@ -149,7 +164,7 @@ class Suite:
             size = len(request.context) + sum(len(c) for c in request.continuations)
         else:
             size = len(request.prompt)
-        shared = self.setup.few_shot_num > 0 and len(self.bench.subsets) > 1
+        shared = self.setup.few_shot_num > 0 and len(self.subsets) > 1
         return (sample.subset if shared else "", -size)
 
     def result(self, sample: Sample, response: Response) -> SampleResult:

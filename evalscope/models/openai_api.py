@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 
 from evalscope.config import RunConfig
 from evalscope.models import CapabilityError, Progress
-from evalscope.models.rendering import cut_at_stop
+from evalscope.models.rendering import cut_at_stop, messages, render
 from evalscope.schema import ChoiceLoglikelihoods, ChoiceRequest, Completion, GenerationRequest
 
 T = TypeVar("T")
@@ -161,21 +161,17 @@ class OpenAIBackend:
             args["extra_body"] = extra
         return args
 
-    def messages(self, request: GenerationRequest) -> list[dict[str, str]]:
-        system = [{"role": "system", "content": request.system}] if request.system else []
-        return [*system, {"role": "user", "content": request.prompt}]
-
     def render(self, request: GenerationRequest) -> str:
         """What the report shows as the prompt: the messages as JSON (chat) or the raw prompt (completions)."""
         if request.chat:
-            return json.dumps(self.messages(request), ensure_ascii=False)
-        return f"{request.system}\n\n{request.prompt}" if request.system else request.prompt
+            return json.dumps(messages(request), ensure_ascii=False)
+        return render(None, None, request)
 
     def _complete(self, request: GenerationRequest) -> Completion:
         stop = list(request.stop) or None
         if request.chat:  # the server's chat template; a raw prompt goes to /completions
             chat = self._call("POST /chat/completions", lambda: self.client.chat.completions.create(
-                model=self.model, messages=self.messages(request), stop=stop, **self._sampling()))  # type: ignore[arg-type]
+                model=self.model, messages=messages(request), stop=stop, **self._sampling()))  # type: ignore[arg-type]
             choice = chat.choices[0]
             text, reason, usage = choice.message.content or "", choice.finish_reason, chat.usage
         else:

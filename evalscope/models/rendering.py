@@ -40,11 +40,18 @@ def render(tokenizer: Any, template: str | None, request: GenerationRequest) -> 
     """The exact text a local model completes: the prompt in the chat template (if the request wants it and the
     model has one), or raw."""
     if template is None or not request.chat:
-        return f"{request.system}\n\n{request.prompt}" if request.system else request.prompt
-    messages = [{"role": "system", "content": request.system}] if request.system else []
-    messages.append({"role": "user", "content": request.prompt})
-    return str(tokenizer.apply_chat_template(messages, chat_template=template, tokenize=False,
+        turns = [request.system] if request.system else []
+        return "\n\n".join([*turns, *(f"{user}\n{answer}" for user, answer in request.history), request.prompt])
+    return str(tokenizer.apply_chat_template(messages(request), chat_template=template, tokenize=False,
                                              add_generation_prompt=True))
+
+
+def messages(request: GenerationRequest) -> list[dict[str, str]]:
+    """The request as chat messages: the system message, earlier turns, then the prompt as the user's turn."""
+    out = [{"role": "system", "content": request.system}] if request.system else []
+    for user, answer in request.history:
+        out += [{"role": "user", "content": user}, {"role": "assistant", "content": answer}]
+    return [*out, {"role": "user", "content": request.prompt}]
 
 
 def render_context(tokenizer: Any, template: str | None, request: ChoiceRequest) -> str:
