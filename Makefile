@@ -11,7 +11,7 @@ DATA ?= $(or $(EVALSCOPE_DATASET_DIR),$(abspath ../shared/data))
 LIMIT ?= 10
 PYTEST_ARGS ?=
 
-.PHONY: install vllm eval test lint clean
+.PHONY: install vllm sandbox eval test lint clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -37,6 +37,11 @@ vllm: $(VLLM_VENV)/.installed
 eval: install
 	HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 $(VENV)/bin/pytest benchmarks/gsm8k --limit $(LIMIT) --dataset-dir $(DATA) $(PYTEST_ARGS)
 
+# Model-written code (HumanEval, MBPP) runs under bubblewrap; its tests skip with a reason where it is missing.
+sandbox:
+	@command -v bwrap >/dev/null || { [ "$$(id -u)" = 0 ] && DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+		bubblewrap >/dev/null; } || echo "make: bubblewrap missing (apt-get install bubblewrap): code-execution tests will skip"
+
 lint: install
 	$(VENV)/bin/ruff check evalscope benchmarks tests bench
 	$(VENV)/bin/mypy
@@ -44,7 +49,7 @@ lint: install
 # Two phases: most tests on both cores (-n 2, one torch thread per run they start), then the `serial` ones alone
 # (millisecond timing, vLLM). JUNIT=DIR writes junit-parallel.xml and junit-serial.xml there.
 TEST_ENV := EVALSCOPE_DATASET_DIR=$(DATA) HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1
-test: lint vllm
+test: lint vllm sandbox
 	$(TEST_ENV) EVALSCOPE_THREADS=1 $(VENV)/bin/pytest tests -m "not serial" -n 2 \
 		$(if $(JUNIT),--junitxml=$(JUNIT)/junit-parallel.xml) $(PYTEST_ARGS)
 	$(TEST_ENV) $(VENV)/bin/pytest tests -m serial $(if $(JUNIT),--junitxml=$(JUNIT)/junit-serial.xml) $(PYTEST_ARGS)

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
-from evalscope.config import DatasetArgs
+from evalscope.config import DatasetArgs, RunConfig
 from evalscope.schema import Request, Response, Sample
 
 Mode = Literal["generation", "loglikelihood"]
@@ -37,6 +37,8 @@ class Scored:
     """Metric name -> this sample's score (0/1 for accuracy-like metrics)."""
     extracted: Mapping[str, str | None]
     """Metric name -> the answer its extractor found (None: nothing found)."""
+    details: Mapping[str, Any] = field(default_factory=dict)
+    """JSON-safe record of how the score came about (kept in the per-sample JSONL)."""
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,10 @@ class Setup:
     EvalScope (it applies it), off for those after lm-eval (raw text unless `--apply_chat_template`)."""
     prompt_template: str | None = None
     """The user's template of the question (`--dataset-args prompt_template`), for benchmarks that take one."""
+    samples: int = 1
+    """Completions drawn per sample (pass@k benchmarks set it from `--num-samples`)."""
+    split: str | None = None
+    """The split this setup scores (e.g. MBPP's sanitized set); None: the benchmark's `eval_split`."""
     prompt: Prompt | None = field(default=None, compare=False, repr=False)
     """This setup's prompt; None: the benchmark's `request` method."""
     score: Scorer | None = field(default=None, compare=False, repr=False)
@@ -135,6 +141,8 @@ class Benchmark:
     """Subset -> category (e.g. MMLU subject -> `stem`), for per-category rows in the report."""
     setups: ClassVar[tuple[Setup, ...]]
     """The ways to run this benchmark; the first is the default."""
+    runs_code: ClassVar[bool] = False
+    """Scored by running model-written programs (in the sandbox)."""
     placeholders: ClassVar[tuple[str, ...]] = ()
     """The fields a user's `prompt_template` may name (none: the benchmark takes no template)."""
 
@@ -172,6 +180,14 @@ class Benchmark:
             raise NotImplementedError(f"{self.name}: setup {setup.name!r} has no score= and the benchmark "
                                       "defines no score()")
         return setup.score(sample, response)
+
+    def prepare(self, sample: Sample, response: Response, setup: Setup) -> None:
+        """Called as each response arrives, before the item is scored: a benchmark whose scoring is slow (running
+        programs) starts it here, so it overlaps with the model's next batch."""
+
+    def adapt(self, setup: Setup, config: RunConfig) -> Setup:
+        """The setup as this run needs it (e.g. pass@k metrics from `--pass-k`); the default changes nothing."""
+        return setup
 
     def setup(self, name: str | None = None) -> Setup:
         """The setup called `name` (None: the default, the first)."""

@@ -43,7 +43,7 @@ def _decode(text: str) -> Response:
     data: dict[str, Any] = json.loads(text)
     kind = data.pop("type")
     if kind == "Completion":
-        return Completion(**data)
+        return Completion(**{**data, "texts": tuple(data.get("texts", ()))})
     for name in ("loglikelihoods", "greedy", "continuation_tokens"):
         data[name] = tuple(data[name])
     return ChoiceLoglikelihoods(**data)

@@ -110,6 +110,18 @@ class RunConfig:
     """The response cache's SQLite file (`--use-cache`), or None for no cache."""
     rerun_failed: Path | None = None
     """A previous run folder: select only its incorrect or errored samples (`--rerun-failed`)."""
+    num_samples: int = 1
+    """Completions drawn per problem of a pass@k benchmark (`--num-samples`)."""
+    pass_k: tuple[int, ...] = (1,)
+    """The k of pass@k to report, each at most `num_samples` (`--pass-k 1,10`)."""
+    sandbox: str = "bubblewrap"
+    """Where model-written programs run: `bubblewrap`, `docker` or `none` (unconfined)."""
+    allow_unsafe_exec: bool = False
+    """`--sandbox none` under CI=true needs this too."""
+    exec_workers: int = 1
+    """Programs run at once (in their own processes), beside generation."""
+    exec_timeout: float = 10.0
+    """Seconds one program may run before its whole process tree is killed."""
 
 
 T = TypeVar("T")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import glob
+import gzip
 import hashlib
 import json
 import os
@@ -31,13 +32,12 @@ def _match(folder: Path, pattern: str) -> Path | None:
     return Path(hits[0]) if hits else None
 
 
-def locate(bench: Any, dataset_dir: Path | None, args: DatasetArgs) -> dict[str, Path]:
+def locate(bench: Any, dataset_dir: Path | None, args: DatasetArgs, needed: Sequence[str]) -> dict[str, Path]:
     """Split -> file for `bench`: from `local_path`, `<dataset_dir>/<name>`, a `data/` folder beside the
     benchmark's definition, or a hub snapshot. A local folder may hold the files in the benchmark's own layout or
     in its hub dataset's (as `evalscope download` leaves them)."""
     from evalscope.registry import benchmark_dir
 
-    needed = [s for s in (bench.eval_split, bench.few_shot_split) if s]
     candidates: list[Path] = []
     if args.local_path:
         candidates.append(Path(args.local_path).expanduser())
@@ -61,7 +61,7 @@ def locate(bench: Any, dataset_dir: Path | None, args: DatasetArgs) -> dict[str,
     return _from_hub(bench, needed, candidates)
 
 
-def _from_hub(bench: Any, needed: list[str], tried: list[Path]) -> dict[str, Path]:
+def _from_hub(bench: Any, needed: Sequence[str], tried: list[Path]) -> dict[str, Path]:
     """Download the dataset repo (ModelScope first, then Hugging Face) and find the split files in it."""
     where = f"under {tried[0]}" if tried else "locally (no --dataset-dir / EVALSCOPE_DATASET_DIR)"
     if bench.hub is None:
@@ -73,12 +73,16 @@ def _from_hub(bench: Any, needed: list[str], tried: list[Path]) -> dict[str, Pat
     patterns = {**bench.splits, **bench.hub_splits}
     files = {s: _match(folder, patterns[s]) for s in needed}
     if not all(files.values()):
-        raise DataError(f"{bench.name}: the hub copy of {bench.hub} in {folder} lacks {patterns[bench.eval_split]}")
+        raise DataError(f"{bench.name}: the hub copy of {bench.hub} in {folder} lacks {patterns[needed[0]]}")
     return {s: p for s, p in files.items() if p is not None}
 
 
 def read_rows(path: Path) -> Rows:
-    """Yield (`file:line`, row) for every record of a json/jsonl/csv/parquet file, via `datasets`."""
+    """Yield (`file:line`, row) for every record of a data file: JSON lines (also gzipped) line by line, so a bad
+    line errors only its own item; json/csv/parquet through `datasets`."""
+    if path.name.endswith((".jsonl", ".jsonl.gz")):
+        yield from read_jsonl(path)
+        return
     import datasets
 
     fmt = _FORMATS.get(path.suffix)
@@ -117,9 +121,11 @@ def read_csv(path: Path, columns: Sequence[str] | None = None) -> Rows:
 
 
 def read_jsonl(path: Path) -> Rows:
-    """Yield (`file:line`, row) per JSON line; a line that is not a JSON object is yielded as a RowError."""
+    """Yield (`file:line`, row) per JSON line (of a `.jsonl` or `.jsonl.gz` file); a line that is not a JSON
+    object is yielded as a RowError."""
     try:
-        with open(path, encoding="utf-8-sig") as fh:
+        with (gzip.open(path, "rt", encoding="utf-8-sig") if path.suffix == ".gz"
+              else open(path, encoding="utf-8-sig")) as fh:
             for number, line in enumerate(fh, 1):
                 if not line.strip():
                     continue
@@ -137,7 +143,7 @@ def read_jsonl(path: Path) -> Rows:
 
 def not_utf8(path: Path) -> str:
     """`file:line: not UTF-8 ...`, naming where the first undecodable byte is."""
-    data = path.read_bytes()
+    data = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
     try:
         data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:

@@ -8,6 +8,7 @@ whole share as one group, which its scheduler batches.)
 
 from __future__ import annotations
 
+import contextlib
 from collections import defaultdict
 from collections.abc import Iterator
 from typing import Any
@@ -90,6 +91,8 @@ class Engine:
             backend = self._backend()
             cache_keys = self._from_cache(backend, requests, keys)
             todo = [i for i, key in enumerate(keys) if key not in self.results]
+            for i in set(range(len(keys))) - set(todo):
+                self._prepare(bench, samples[i])
             if not todo:
                 return
             self.batches += 1
@@ -104,6 +107,7 @@ class Engine:
                                        requests[i], response)
                     self.results[keys[i]] = response
                     self.predicted += 1
+                    self._prepare(bench, samples[i])
             self._fail(keys, RuntimeError(f"the {backend.name} backend returned no answer"))
         except models.CapabilityError as exc:
             # Not a per-sample failure: every later group would fail the same way, so the session stops.
@@ -111,6 +115,14 @@ class Engine:
             self._fail(keys, exc)
         except Exception as exc:
             self._fail(keys, exc)
+
+    def _prepare(self, bench: str, sample: Sample) -> None:
+        """Let the benchmark start slow scoring (programs to run) while the model goes on; if that fails, scoring
+        the item fails the same way, with its own message."""
+        response = self.results.get((bench, sample.id))
+        if response is not None and not isinstance(response, BaseException):
+            with contextlib.suppress(Exception):
+                self.suites[bench].prepare(sample, response)
 
     @staticmethod
     def _ask(backend: models.Backend, asked: list[Request], update: Any) -> Iterator[tuple[int, Response]]:

@@ -12,6 +12,7 @@ import pytest
 
 from evalscope import config as cfg
 from evalscope import devices, models
+from evalscope.models.resolve import looks_local
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,15 @@ OPTIONS = (
     Option("--baseline", "a previous run's report.json (or folder): fail on a significant paired drop > --max-drop"),
     Option("--max-drop", "largest tolerated drop of the primary score against --baseline (default 0.02)",
            default="0.02"),
+    Option("--num-samples", "completions drawn per problem for pass@k (code benchmarks; default 1; more than 1 needs "
+           "sampling: --generation-config do_sample=true,temperature=0.8)"),
+    Option("--pass-k", "the k of pass@k to report, each at most --num-samples (default 1; e.g. 1,10)"),
+    Option("--sandbox", "where model-written programs run: bubblewrap (default), docker, or none (unconfined, "
+           "refused under CI=true without --allow-unsafe-exec)"),
+    Option("--allow-unsafe-exec", "with --sandbox none under CI=true: run untrusted code unconfined anyway",
+           kind="flag"),
+    Option("--exec-workers", "programs run at once, beside generation (default: cores / xdist workers)"),
+    Option("--exec-timeout", "seconds one program may run before its process tree is killed (default 10)"),
     Option("--benchmarks-dir", "a folder of your own benchmark folders (NAME/benchmark.py + test_NAME.py), found by "
            "name like the built-in ones (repeatable)", kind="append"),
     Option("--allow-override", "let a benchmark of your own shadow a built-in one of the same name", kind="flag"),
@@ -183,7 +193,55 @@ def run_config(config: pytest.Config) -> cfg.RunConfig:
         request_timeout=number(config, "request_timeout", 600.0),
         cache=cfg.cache_file(value(config, "use_cache"), work_dir),
         rerun_failed=Path(rerun).expanduser() if rerun else None,
+        **execution(config),
     )
+
+
+def execution(config: pytest.Config) -> dict[str, Any]:
+    """The code-execution settings: samples, pass@k, sandbox, workers, timeout (checked against each other)."""
+    n = _int(config, "num_samples", 1) or 1
+    text = value(config, "pass_k") or "1"
+    try:
+        ks = tuple(sorted({int(k) for k in text.split(",") if k.strip()}))
+    except ValueError:
+        raise cfg.ConfigError(f"--pass-k: {text!r} is not a list of integers (e.g. 1,10)") from None
+    if not ks or ks[0] < 1 or ks[-1] > n:
+        raise cfg.ConfigError(f"--pass-k {text}: each k must be between 1 and --num-samples ({n})")
+    if n > 1 and not cfg.parse_generation_config(value(config, "generation_config")).do_sample:
+        raise cfg.ConfigError(f"--num-samples {n} with greedy decoding draws {n} identical completions; sample "
+                              "instead (--generation-config do_sample=true,temperature=0.8)")
+    sandbox = (value(config, "sandbox") or "bubblewrap").lower()
+    if sandbox not in ("bubblewrap", "docker", "none"):
+        raise cfg.ConfigError(f"--sandbox: {sandbox!r} (choose from bubblewrap, docker, none)")
+    cores = max(1, (os.cpu_count() or 1) // workers(config))
+    timeout = number(config, "exec_timeout", 10.0)
+    if timeout <= 0:
+        raise cfg.ConfigError(f"--exec-timeout: {timeout:g} must be positive")
+    return {"num_samples": n, "pass_k": ks, "sandbox": sandbox, "allow_unsafe_exec": flag(config, "allow_unsafe_exec"),
+            "exec_workers": _int(config, "exec_workers", cores) or 1, "exec_timeout": timeout}
+
+
+OFFLINE_FLAGS = ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE")
+
+
+def go_offline(run: cfg.RunConfig) -> dict[str, str | None]:
+    """With data and model local, set the hubs' offline flags (their clients otherwise retry for 20-45 s before
+    failing); the values they had, for `restore_env`."""
+    saved: dict[str, str | None] = {}
+    if run.dataset_dir is not None and (run.model is None or looks_local(run.model)):
+        for name in OFFLINE_FLAGS:
+            saved[name] = os.environ.get(name)
+            os.environ.setdefault(name, "1")
+    return saved
+
+
+def restore_env(saved: dict[str, str | None]) -> None:
+    """Give the flags back, so an in-process caller (run_task) can reach the hubs afterwards."""
+    for name, old in saved.items():
+        if old is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = old
 
 
 def is_worker(config: pytest.Config) -> bool:

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from evalscope import devices, gates, models, options, registry
+from evalscope import devices, execution, gates, models, options, registry
 from evalscope.config import ConfigError
 from evalscope.data import DataError
 from evalscope.engine import Engine, PredictionError
@@ -25,6 +25,7 @@ from evalscope.report import pytest_html
 from evalscope.report.recorder import ITEM_PROPERTY, RESULT_PROPERTY, Recorder
 from evalscope.report.rundir import RunError, failed_samples
 from evalscope.report.tables import format_table
+from evalscope.sandbox import SandboxError
 from evalscope.schema import BadRow, Sample, SampleResult
 from evalscope.suite import Suite
 
@@ -32,7 +33,6 @@ from evalscope.suite import Suite
 pytest_plugins = ["evalscope.perf.plugin"]
 
 NAME = "evalscope-session"
-OFFLINE_FLAGS = ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -83,12 +83,9 @@ class EvalSession:
         self.run = run
         self.suites: dict[str, Suite] = {}
         self.engine = Engine(run, self.suites, threads, terminal_progress(config))
-        self.saved_env: dict[str, str | None] = {}
-        if run.dataset_dir is not None and (run.model is None or looks_local(run.model)):
-            # Everything is local: hub clients would otherwise retry for 20-45 s before failing offline.
-            for name in OFFLINE_FLAGS:
-                self.saved_env[name] = os.environ.get(name)
-                os.environ.setdefault(name, "1")
+        self.saved_env = options.go_offline(run)
+        self.pool = execution.Pool(run, ci=os.environ.get("CI", "").lower() in ("1", "true", "yes"))
+        execution.install(self.pool)  # code benchmarks run their programs here, made on first use
         self.worker = options.is_worker(config)
         self.recorder: Recorder | None = None
         self.gates = gates.GateKeeper()
@@ -165,6 +162,9 @@ class EvalSession:
             return
         for name, n in sorted(selected.items()):
             reporter.write_line(self.suites[name].selected(n))
+        if self.run.sandbox == "none" and any(self.suites[n].bench.runs_code for n in selected):
+            reporter.write_line("evalscope: warning: --sandbox none: model-written code runs unconfined, with this "
+                                "user's files, network and environment", yellow=True)
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
@@ -198,7 +198,13 @@ class EvalSession:
                 item.session.shouldstop = f"evalscope: {what}: {exc}"
         if failure is not None:  # raised outside the except block: one line, no chained traceback
             pytest.fail(failure, pytrace=False)
-        result = self.suites[bench].result(sample, response)
+        try:
+            result = self.suites[bench].result(sample, response)
+        except SandboxError as exc:  # every later program would fail the same way
+            item.session.shouldstop = f"evalscope: cannot run the model's code: {exc}"
+            failure = f"{bench} {sample.id}: {exc}"
+        if failure is not None:
+            pytest.fail(failure, pytrace=False)
         item.user_properties.append((RESULT_PROPERTY, result.to_json()))
         return result
 
@@ -214,6 +220,7 @@ class EvalSession:
 
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         self.engine.close()
+        self.pool.close()
         if self.worker:
             suites = {name: suite.info() for name, suite in self.suites.items()}
             self.config.workeroutput["evalscope"] = {**self.engine.info(), "suites": suites}  # type: ignore[attr-defined]
@@ -241,8 +248,4 @@ class EvalSession:
 
     def pytest_unconfigure(self, config: pytest.Config) -> None:
         """Give the offline flags back, so an in-process caller (run_task) can reach the hubs afterwards."""
-        for name, value in self.saved_env.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+        options.restore_env(self.saved_env)

@@ -60,6 +60,8 @@ class GenerationRequest:
     chat: bool = True
     """Wrap the prompt in the model's chat template (when it has one); False: plain text, as lm-eval feeds it
     by default. The suite sets it from the setup's default or `--template-type`."""
+    n: int = 1
+    """Completions to draw (pass@k), all with the run's sampling settings."""
 
 
 @dataclass(frozen=True)
@@ -101,6 +103,12 @@ class Completion:
     """`stop` (EOS or stop string) or `length` (max_new_tokens reached)."""
     rendered_prompt: str
     """The exact text fed to the model (after the chat template)."""
+    texts: tuple[str, ...] = ()
+    """Every completion drawn when the request asked for several (`n`), `text` first; () for one."""
+
+    @property
+    def all_texts(self) -> tuple[str, ...]:
+        return self.texts or (self.text,)
 
 
 @dataclass(frozen=True)
@@ -129,6 +137,9 @@ class SampleResult:
     """Per-choice log-probabilities, for loglikelihood-scored samples."""
     cluster: str | None = None
     """The passage or context this sample shares with others (`metadata["cluster"]`), for clustered errors."""
+    details: Mapping[str, Any] = field(default_factory=dict)
+    """How the score came about, when a benchmark says more than its extracted answer (e.g. the programs run and
+    each test's outcome)."""
 
     @property
     def correct(self) -> bool:

@@ -55,20 +55,25 @@ class Suite:
     def load(cls, name: str, config: RunConfig) -> Suite:
         bench = registry.get(name)
         args = config.dataset_args.get(name, DatasetArgs())
-        setup = bench.resolve_setup(args)
-        suite = cls(bench, setup, args, locate(bench, config.dataset_dir, args), config)
+        setup = bench.adapt(bench.resolve_setup(args), config)
+        splits = [s for s in (setup.split or bench.eval_split, bench.few_shot_split) if s]
+        suite = cls(bench, setup, args, locate(bench, config.dataset_dir, args, splits), config)
         available = bench.subsets_in(suite.files)
         unknown = set(args.subset_list or ()) - set(available)
         if unknown or not available:
             raise ValueError(f"{name}: unknown subsets {sorted(unknown)} (available: {', '.join(available)})"
-                             if unknown else f"{name}: no subsets found in {suite.files[bench.eval_split]}")
+                             if unknown else f"{name}: no subsets found in {suite.files[suite.eval_split]}")
         suite.subsets = args.subset_list or available
         suite.samples = suite._read_eval_split()
         return suite
 
+    @property
+    def eval_split(self) -> str:
+        return self.setup.split or self.bench.eval_split
+
     def _read_eval_split(self) -> list[SampleOrBad]:
         """Samples of the selected subsets, `--limit` applied per subset; the suite fills id, index, subset."""
-        split = self.bench.eval_split
+        split = self.eval_split
         out: list[SampleOrBad] = []
         for subset in self.subsets:
             rows = list(self.bench.rows(self.files[split], split, subset))
@@ -137,6 +142,8 @@ class Suite:
         if sample.id not in self._requests:
             request = replace(self.bench.request(sample, self.setup, self.few_shot(sample)), chat=self.chat)
             system = self.args.system_prompt
+            if isinstance(request, GenerationRequest) and self.setup.samples > 1:
+                request = replace(request, n=self.setup.samples)
             if system and isinstance(request, GenerationRequest):
                 request = replace(request, system=system)
             elif system and isinstance(request, ChoiceRequest):  # as a raw prompt carries it: a first paragraph
@@ -167,6 +174,10 @@ class Suite:
         shared = self.setup.few_shot_num > 0 and len(self.subsets) > 1
         return (sample.subset if shared else "", -size)
 
+    def prepare(self, sample: Sample, response: Response) -> None:
+        """Start the benchmark's slow scoring work (running programs) as soon as the response exists."""
+        self.bench.prepare(sample, response, self.setup)
+
     def result(self, sample: Sample, response: Response) -> SampleResult:
         """Score the model's response to `sample`: the record the JSONL keeps and the report aggregates."""
         verdict = self.bench.score(sample, response, self.setup)
@@ -176,6 +187,7 @@ class Suite:
             "metrics": dict(verdict.metrics), "primary_metric": self.setup.primary_metric,
             "extracted": dict(verdict.extracted), "target": sample.target, "prompt": response.rendered_prompt,
             "category": self.bench.categories.get(sample.subset), "cluster": None if cluster is None else str(cluster),
+            "details": dict(verdict.details),
         }
         if isinstance(response, ChoiceLoglikelihoods):
             asked = self.request(sample)

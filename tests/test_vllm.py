@@ -96,3 +96,21 @@ def test_vllm_backend_in_process(transformers_run: Run, tmp_path: Path, shared_d
     run = _evaluate(vllm_python(), tmp_path / "out", shared_data, "--backend", "vllm")
     assert run.report["model"]["vllm"]
     _compare(run, transformers_run, "vllm")
+
+
+def test_code_benchmarks_through_vllm_server(vllm_server: VllmServer, tmp_path: Path, shared_data: Path) -> None:
+    """HumanEval (raw completions, /v1/completions) and MBPP through the server, programs run in the sandbox."""
+    import shutil
+
+    if shutil.which("bwrap") is None:
+        pytest.skip("bubblewrap is not installed")
+    argv = [sys.executable, "-m", "pytest", str(REPO / "benchmarks" / "humaneval"), str(REPO / "benchmarks" / "mbpp"),
+            "--dataset-dir", str(shared_data), "--work-dir", str(tmp_path / "out"), "--limit", "2",
+            "--generation-config", "max_new_tokens=64", "-p", "no:cacheprovider", "--api-url", vllm_server.base,
+            "--model", vllm_server.model]
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=900, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    records = [json.loads(line) for path in (tmp_path / "out").glob("*/predictions/*.jsonl")
+               for line in path.read_text().splitlines()]
+    assert len(records) == 4 and all(r["details"]["runs"][0]["cause"] for r in records)
+    assert {r["benchmark"] for r in records} == {"humaneval", "mbpp"}

@@ -72,7 +72,22 @@ class TransformersBackend:
 
     def generate(self, requests: Sequence[GenerationRequest],
                  on_step: Progress = None) -> Iterator[tuple[int, Completion]]:
-        """Complete every request; batches of `eval_batch_size`, longest prompts first."""
+        """Complete every request; batches of `eval_batch_size`, longest prompts first. A request for n
+        completions goes as n copies (sampled in different rows or batches) and comes back as one."""
+        copies = [(i, replace(r, n=1)) for i, r in enumerate(requests) for _ in range(r.n)]
+        if len(copies) == len(requests):
+            yield from self._generate_each(requests, on_step)
+            return
+        drawn: dict[int, list[tuple[int, Completion]]] = {}
+        for j, completion in self._generate_each([r for _, r in copies], on_step):
+            i = copies[j][0]
+            drawn.setdefault(i, []).append((j, completion))
+            if len(drawn[i]) == requests[i].n:
+                ordered = [c for _, c in sorted(drawn.pop(i), key=lambda pair: pair[0])]
+                yield i, replace(ordered[0], texts=tuple(c.text for c in ordered))
+
+    def _generate_each(self, requests: Sequence[GenerationRequest], on_step: Progress) -> Iterator[tuple[int,
+                                                                                                   Completion]]:
         texts = [self.render(r) for r in requests]
         # A raw prompt gets the tokenizer's special tokens (BOS); a chat template brings its own.
         raw = [self.chat_template is None or not r.chat for r in requests]
@@ -82,15 +97,15 @@ class TransformersBackend:
         for special in sorted(set(raw)):  # a batch is all raw or all chat, longest prompts first
             members = sorted((i for i in range(len(texts)) if raw[i] == special), key=lambda i: -lengths[i])
             batches += [members[start : start + size] for start in range(0, len(members), size)]
-        for batch in batches:
+        for number, batch in enumerate(batches):
             stops = tuple(sorted({s for i in batch for s in requests[i].stop}))
-            completions = self._generate_batch([texts[i] for i in batch], stops, raw[batch[0]], on_step)
+            completions = self._generate_batch([texts[i] for i in batch], stops, raw[batch[0]], number, on_step)
             for i, completion in zip(batch, completions, strict=True):
                 text, stopped = cut_at_stop(completion.text, requests[i].stop)
                 reason = "stop" if stopped else completion.finish_reason
                 yield i, Completion(text, completion.prompt_tokens, completion.completion_tokens, reason, texts[i])
 
-    def _generate_batch(self, texts: list[str], stop: tuple[str, ...], special: bool,
+    def _generate_batch(self, texts: list[str], stop: tuple[str, ...], special: bool, number: int,
                         on_step: Progress) -> list[Completion]:
         import torch
         from transformers import GenerationConfig, StoppingCriteria, StoppingCriteriaList
@@ -115,8 +130,9 @@ class TransformersBackend:
             **(sampling if gen.do_sample else {}),
         )
         if gen.do_sample:
-            # Seeded per batch: a batch samples the same tokens whatever ran before it (order, -k, xdist).
-            torch.manual_seed(self.config.seed)
+            # Seeded per batch (the seed plus its place in the group): a batch samples the same tokens whatever ran
+            # before it (order, -k, xdist), and copies of one prompt in two batches draw different ones.
+            torch.manual_seed(self.config.seed + number)
         with torch.inference_mode():
             output = self.model.generate(
                 **enc.to(self.model.device),

@@ -26,6 +26,8 @@ BACKOFF_S = 0.5
 """First backoff; doubled each try, capped at BACKOFF_CAP_S, full jitter (a random share of it)."""
 BACKOFF_CAP_S = 30.0
 PROBE = "The quick brown fox"
+MAX_STOPS = 4
+"""Stop strings one request may carry (OpenAI's limit, enforced by vLLM)."""
 
 
 class ApiError(RuntimeError):
@@ -168,19 +170,25 @@ class OpenAIBackend:
         return render(None, None, request)
 
     def _complete(self, request: GenerationRequest) -> Completion:
-        stop = list(request.stop) or None
+        # The API takes at most MAX_STOPS stop strings (vLLM refuses more); the rest are applied here, on the text.
+        stop = list(request.stop)[:MAX_STOPS] or None
+        sampling = self._sampling()
+        if request.n > 1:  # several samples of one prompt in one request
+            sampling["n"] = request.n
         if request.chat:  # the server's chat template; a raw prompt goes to /completions
             chat = self._call("POST /chat/completions", lambda: self.client.chat.completions.create(
-                model=self.model, messages=messages(request), stop=stop, **self._sampling()))  # type: ignore[arg-type]
-            choice = chat.choices[0]
-            text, reason, usage = choice.message.content or "", choice.finish_reason, chat.usage
+                model=self.model, messages=messages(request), stop=stop, **sampling))  # type: ignore[arg-type]
+            drawn = [(c.message.content or "", c.finish_reason) for c in chat.choices]
+            usage = chat.usage
         else:
             done = self._call("POST /completions", lambda: self.client.completions.create(
-                model=self.model, prompt=self.render(request), stop=stop, **self._sampling()))
-            text, reason, usage = done.choices[0].text or "", done.choices[0].finish_reason, done.usage
-        text, stopped = cut_at_stop(text, request.stop)
-        return Completion(text, usage.prompt_tokens if usage else 0, usage.completion_tokens if usage else 0,
-                          "stop" if stopped or reason != "length" else "length", self.render(request))
+                model=self.model, prompt=self.render(request), stop=stop, **sampling))
+            drawn, usage = [(c.text or "", c.finish_reason) for c in done.choices], done.usage
+        cut = [cut_at_stop(text, request.stop) for text, _ in drawn]
+        stopped = cut[0][1] or drawn[0][1] != "length"
+        return Completion(cut[0][0], usage.prompt_tokens if usage else 0, usage.completion_tokens if usage else 0,
+                          "stop" if stopped else "length", self.render(request),
+                          tuple(text for text, _ in cut) if request.n > 1 else ())
 
     def generate(self, requests: Sequence[GenerationRequest],
                  on_step: Progress = None) -> Iterator[tuple[int, Completion]]:
@@ -275,5 +283,5 @@ def _message(exc: Any) -> str:
         inner = body.get("error", body)
         text = inner.get("message") if isinstance(inner, dict) else inner
         if text:
-            return str(text).splitlines()[0][:300]
-    return (str(exc).splitlines() or [""])[0][:300]
+            return " ".join(str(text).split())[:300]  # one line: a validation error lists its causes on several
+    return " ".join(str(exc).split())[:300]

@@ -105,14 +105,14 @@ class VllmBackend:
             engine.abort_request(external)  # a failed group leaves nothing queued for the next one
             raise
 
-    def _sampling(self, stop: Iterable[str]) -> Any:
+    def _sampling(self, stop: Iterable[str], n: int) -> Any:
         from vllm import SamplingParams
 
         gen = self.config.generation
         sampled = {"temperature": gen.temperature, "top_p": gen.top_p, "top_k": gen.top_k, "seed": self.config.seed}
         return SamplingParams(
             max_tokens=gen.max_new_tokens, stop=list(stop) or None, repetition_penalty=gen.repetition_penalty,
-            skip_special_tokens=True, **(sampled if gen.do_sample else {"temperature": 0.0}),
+            skip_special_tokens=True, n=n, **(sampled if gen.do_sample else {"temperature": 0.0}),
         )
 
     def generate(self, requests: Sequence[GenerationRequest],
@@ -121,16 +121,17 @@ class VllmBackend:
         # As the transformers backend: special tokens (BOS) for raw prompts, a chat template brings its own.
         encoded = [self.tokenizer(text, add_special_tokens=self.chat_template is None or not r.chat)["input_ids"]
                    for text, r in zip(texts, requests, strict=True)]
-        sampling = {stop: self._sampling(stop) for stop in {r.stop for r in requests}}  # one per stop set
-        for i, output in self._run(encoded, [sampling[r.stop] for r in requests]):
-            tokens = list(output.outputs[0].token_ids)
+        sampling = {key: self._sampling(*key) for key in {(r.stop, r.n) for r in requests}}  # one per stop set and n
+        for i, output in self._run(encoded, [sampling[(r.stop, r.n)] for r in requests]):
             # Decoded by the same tokenizer call as the transformers backend, then cut at the first stop.
-            text, stopped = rendering.cut_at_stop(str(self.tokenizer.decode(tokens, skip_special_tokens=True)),
-                                                  requests[i].stop)
+            cut = [rendering.cut_at_stop(str(self.tokenizer.decode(list(o.token_ids), skip_special_tokens=True)),
+                                         requests[i].stop) for o in output.outputs]
+            text, stopped = cut[0]
             reason = "stop" if stopped or output.outputs[0].finish_reason != "length" else "length"
             if on_step is not None:
                 on_step(1)
-            yield i, Completion(text, len(encoded[i]), len(tokens), reason, texts[i])
+            yield i, Completion(text, len(encoded[i]), len(output.outputs[0].token_ids), reason, texts[i],
+                                tuple(t for t, _ in cut) if requests[i].n > 1 else ())
 
     def loglikelihood(self, requests: Sequence[ChoiceRequest],
                       on_step: Progress = None) -> Iterator[tuple[int, ChoiceLoglikelihoods]]:
