@@ -7,11 +7,12 @@ import json
 import sqlite3
 import threading
 import time
+import warnings
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from evalscope.config import RunConfig
+from evalscope.config import ConfigError, RunConfig
 from evalscope.schema import ChoiceLoglikelihoods, ChoiceRequest, Completion, GenerationRequest, Request, Response
 
 FORMAT_VERSION = 1
@@ -49,25 +50,41 @@ def _decode(text: str) -> Response:
     return ChoiceLoglikelihoods(**data)
 
 
-class ResponseCache:
-    """A SQLite file shared by runs and xdist workers; every `put` is its own committed transaction."""
+class CacheError(ConfigError):
+    """A cache file that cannot be opened or read; the message names it, on one line."""
 
-    def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+
+class ResponseCache:
+    """A SQLite file shared by runs and xdist workers; every `put` is its own committed transaction. A cache that
+    cannot be written any more (a full disk, a lock held too long) warns once and the run goes on without it."""
+
+    def __init__(self, path: Path, timeout: float = 60.0) -> None:
         self.path = path
         self._lock = threading.Lock()  # API responses arrive on pool threads
-        self._db = sqlite3.connect(path, timeout=60, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        # NORMAL in WAL mode survives a killed process (only an OS crash may lose the last commits).
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute("CREATE TABLE IF NOT EXISTS responses (key TEXT PRIMARY KEY, backend TEXT, model TEXT,"
-                         " kind TEXT, response TEXT NOT NULL, created REAL)")
+        self.failed: str | None = None
+        """Why writes stopped, if they did."""
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(path, timeout=timeout, check_same_thread=False, isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            # NORMAL in WAL mode survives a killed process (only an OS crash may lose the last commits).
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute("CREATE TABLE IF NOT EXISTS responses (key TEXT PRIMARY KEY, backend TEXT, model TEXT,"
+                             " kind TEXT, response TEXT NOT NULL, created REAL)")
+            self._db.execute("SELECT count(*) FROM responses").fetchone()
+        except (sqlite3.Error, OSError) as exc:
+            raise CacheError(f"{path}: cannot open the response cache ({exc}); move it aside or use another "
+                             "--use-cache") from None
         self.hits = 0
         self.misses = 0
 
     def get(self, key: str) -> Response | None:
-        with self._lock:
-            row = self._db.execute("SELECT response FROM responses WHERE key = ?", (key,)).fetchone()
+        try:
+            with self._lock:
+                row = self._db.execute("SELECT response FROM responses WHERE key = ?", (key,)).fetchone()
+        except sqlite3.Error as exc:
+            self._give_up(f"cannot read it any more ({exc})")
+            row = None
         if row is None:
             self.misses += 1
             return None
@@ -76,9 +93,20 @@ class ResponseCache:
 
     def put(self, key: str, backend: str, model: str, request: Request, response: Response) -> None:
         kind = "loglikelihood" if isinstance(request, ChoiceRequest) else "generate"
-        with self._lock:
-            self._db.execute("INSERT OR REPLACE INTO responses (key, backend, model, kind, response, created) "
-                             "VALUES (?, ?, ?, ?, ?, ?)", (key, backend, model, kind, _encode(response), time.time()))
+        if self.failed is not None:
+            return
+        try:
+            with self._lock:
+                self._db.execute("INSERT OR REPLACE INTO responses (key, backend, model, kind, response, created) "
+                                 "VALUES (?, ?, ?, ?, ?, ?)", (key, backend, model, kind, _encode(response),
+                                                                time.time()))
+        except sqlite3.Error as exc:
+            self._give_up(f"cannot write it ({exc}); answers are still scored, but not kept for a rerun")
+
+    def _give_up(self, why: str) -> None:
+        if self.failed is None:
+            self.failed = why
+            warnings.warn(f"response cache {self.path}: {why}", stacklevel=3)
 
     def __len__(self) -> int:
         with self._lock:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 import types
 import typing
@@ -110,6 +111,8 @@ class RunConfig:
     """The response cache's SQLite file (`--use-cache`), or None for no cache."""
     rerun_failed: Path | None = None
     """A previous run folder: select only its incorrect or errored samples (`--rerun-failed`)."""
+    resume: Path | None = None
+    """A run folder to continue (`--resume`): its stored responses are reused, only what is missing is asked."""
     num_samples: int = 1
     """Completions drawn per problem of a pass@k benchmark (`--num-samples`)."""
     pass_k: tuple[int, ...] = (1,)
@@ -205,8 +208,16 @@ def parse_generation_config(text: str | None) -> GenerationConfig:
     config = build(GenerationConfig, "--generation-config", parse_key_values("--generation-config", text))
     if config.max_new_tokens < 1:
         raise ConfigError(f"--generation-config: max_new_tokens={config.max_new_tokens} must be at least 1")
-    if config.temperature < 0 or not 0 < config.top_p <= 1:
-        raise ConfigError("--generation-config: temperature must be >= 0 and top_p in (0, 1]")
+    # Checked here, once, rather than failing on every sample (nan compares false with everything).
+    if not (math.isfinite(config.temperature) and config.temperature >= 0):
+        raise ConfigError(f"--generation-config: temperature={config.temperature} must be a finite number >= 0")
+    if not 0 < config.top_p <= 1:
+        raise ConfigError(f"--generation-config: top_p={config.top_p} must be in (0, 1]")
+    if config.top_k < 0:
+        raise ConfigError(f"--generation-config: top_k={config.top_k} must be >= 0 (0: no top-k filtering)")
+    if not (math.isfinite(config.repetition_penalty) and config.repetition_penalty > 0):
+        raise ConfigError(f"--generation-config: repetition_penalty={config.repetition_penalty} must be a finite "
+                          "number > 0 (1: none)")
     if config.do_sample and config.temperature == 0:
         # Sampling at temperature 0 is greedy decoding; say so rather than divide by zero.
         config = dataclasses.replace(config, do_sample=False)
@@ -244,11 +255,12 @@ def api_base(url: str) -> str:
 
 
 def cache_file(value: str | None, work_dir: Path) -> Path | None:
-    """`--use-cache` alone -> `<work-dir>/cache/responses.sqlite`; a folder -> `<folder>/responses.sqlite`;
-    a `.sqlite`/`.db` path is the file itself."""
-    if value is None:
+    """`--use-cache` alone (or true/1/yes/on) -> `<work-dir>/cache/responses.sqlite`; false/0/no/off -> no
+    cache (the seed's `--use-cache false`); a folder -> `<folder>/responses.sqlite`; a `.sqlite`/`.db` path is
+    the file itself."""
+    if value is None or value.strip().lower() in _FALSE:
         return None
-    path = work_dir / "cache" if value in ("", "true", "1") else Path(value).expanduser()
+    path = work_dir / "cache" if value.strip().lower() in {"", *_TRUE} else Path(value).expanduser()
     return path if path.suffix in (".sqlite", ".db") else path / "responses.sqlite"
 
 

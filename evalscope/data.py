@@ -8,6 +8,7 @@ import gzip
 import hashlib
 import json
 import os
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -28,8 +29,21 @@ _FORMATS = {".jsonl": "json", ".json": "json", ".csv": "csv", ".parquet": "parqu
 
 
 def _match(folder: Path, pattern: str) -> Path | None:
-    hits = sorted(glob.glob(str(folder / pattern)))
+    """The first file matching `pattern` (a glob) in `folder` (a plain path: `evals[v2]/` is no pattern)."""
+    hits = sorted(glob.glob(str(Path(glob.escape(str(folder))) / pattern)))
     return Path(hits[0]) if hits else None
+
+
+_SHARD = re.compile(r"^(?P<stem>.+)-\d{5}-of-(?P<count>\d{5})(?P<ext>\.\w+)$")
+
+
+def shards(path: Path) -> list[Path]:
+    """Every shard of a hub dataset split (`test-00000-of-00003.parquet` and its siblings), else the file alone."""
+    found = _SHARD.match(path.name)
+    if found is None:
+        return [path]
+    pattern = f"{glob.escape(found['stem'])}-*-of-{found['count']}{found['ext']}"
+    return sorted(path.parent.glob(pattern)) or [path]
 
 
 def locate(bench: Any, dataset_dir: Path | None, args: DatasetArgs, needed: Sequence[str]) -> dict[str, Path]:
@@ -89,14 +103,16 @@ def read_rows(path: Path) -> Rows:
     if fmt is None:
         raise DataError(f"{path}: unsupported data format {path.suffix!r}")
     datasets.disable_progress_bars()
+    parts = shards(path)
     try:
-        table = datasets.load_dataset(fmt, data_files=str(path), split="train")
+        table = datasets.load_dataset(fmt, data_files=[str(p) for p in parts], split="train")
     except Exception as exc:  # datasets wraps parse errors in several exception types
         raise DataError(f"{path}: cannot read ({type(exc).__name__}: {str(exc).splitlines()[0][:200]})") from None
     # jsonl lines and csv rows are 1-based line numbers (csv: after the header line).
     offset = 2 if fmt == "csv" else 1
+    where = path if len(parts) == 1 else path.parent / f"{_SHARD.match(path.name)['stem']}-*"  # type: ignore[index]
     for i, row in enumerate(table):
-        yield f"{path}:{i + offset}", dict(row)
+        yield f"{where}:{i + offset}", dict(row)
 
 
 def read_csv(path: Path, columns: Sequence[str] | None = None) -> Rows:
@@ -158,7 +174,7 @@ def sha256_files(files: Mapping[str, Path]) -> dict[str, str]:
     out = {}
     for split, path in files.items():
         digest = hashlib.sha256()
-        members = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+        members = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else shards(path)
         for member in members:
             if path.is_dir():
                 digest.update(str(member.relative_to(path)).encode() + b"\0")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 from collections import defaultdict
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -31,7 +32,8 @@ class PredictionError(RuntimeError):
 class Engine:
     """This process's predictions; the backend loads on the first group that needs it."""
 
-    def __init__(self, config: RunConfig, suites: dict[str, Suite], threads: int, progress: ProgressFactory) -> None:
+    def __init__(self, config: RunConfig, suites: dict[str, Suite], threads: int, progress: ProgressFactory,
+                 store: Path | None = None) -> None:
         self.config = config
         self.suites = suites
         self.threads = threads
@@ -45,6 +47,11 @@ class Engine:
         """Samples this process sent to the backend (the exactly-once check sums this over workers)."""
         self.batches = 0
         self.cache = ResponseCache(config.cache) if config.cache is not None else None
+        """`--use-cache`'s cache, shared across runs."""
+        self.store_path = store
+        self.store: ResponseCache | None = None
+        """The run's own responses (`<run>/responses.sqlite`), opened when the first answer arrives: what
+        `--resume` reuses."""
 
     def bind(self, items: list[pytest.Item]) -> None:
         """Remember the final (post-deselection) members of each group, in run order."""
@@ -102,9 +109,9 @@ class Engine:
             with self.progress(f"{bench} batch {group.rsplit('-', 1)[1]}", steps) as update:
                 for j, response in self._ask(backend, asked, update):
                     i = todo[j]
-                    if self.cache is not None:
-                        self.cache.put(cache_keys[i], backend.name, str(backend.info().get("fingerprint")),
-                                       requests[i], response)
+                    for cache in self._caches():
+                        cache.put(cache_keys[i], backend.name, str(backend.info().get("fingerprint")),
+                                  requests[i], response)
                     self.results[keys[i]] = response
                     self.predicted += 1
                     self._prepare(bench, samples[i])
@@ -131,16 +138,28 @@ class Engine:
             return models.scorer(backend).loglikelihood([r for r in asked if isinstance(r, ChoiceRequest)], update)
         return backend.generate([r for r in asked if isinstance(r, GenerationRequest)], update)
 
+    def _caches(self) -> list[ResponseCache]:
+        """Where answers are kept: the run's own store, then `--use-cache`'s."""
+        if self.store is None and self.store_path is not None:
+            self.store = ResponseCache(self.store_path)
+        return [c for c in (self.store, self.cache) if c is not None]
+
     def _from_cache(self, backend: models.Backend, requests: list[Request], keys: list[tuple[str, str]]) -> list[str]:
-        """Fill `results` from the cache; the cache keys of all requests (empty without a cache)."""
-        if self.cache is None:
-            return []
-        fingerprint = str(backend.info()["fingerprint"])
+        """Fill `results` from the stores; the keys of all requests. An answer found only in the shared cache is
+        copied into the run's store, so a resumed run has it too."""
+        info = backend.info()
+        # The model as it answers: its weights and tokenizer files, and the chat template it renders with.
+        fingerprint = f"{info['fingerprint']}|template:{info.get('template_sha')}"
         cache_keys = [request_key(fingerprint, backend.name, r, self.config) for r in requests]
-        for key, cache_key in zip(keys, cache_keys, strict=True):
-            hit = self.cache.get(cache_key)
-            if hit is not None:
-                self.results[key] = hit
+        caches = self._caches()
+        for key, cache_key, request in zip(keys, cache_keys, requests, strict=True):
+            for n, cache in enumerate(caches):
+                hit = cache.get(cache_key)
+                if hit is not None:
+                    self.results[key] = hit
+                    if n and caches[0] is self.store:
+                        caches[0].put(cache_key, backend.name, str(info["fingerprint"]), request, hit)
+                    break
         return cache_keys
 
     def _fail(self, keys: list[tuple[str, str]], exc: BaseException) -> None:
@@ -151,12 +170,14 @@ class Engine:
 
     def info(self) -> dict[str, Any]:
         model = self.backend.info() if self.backend is not None else {}
-        cache = {} if self.cache is None else {"cache": {"path": str(self.cache.path), "hits": self.cache.hits,
-                                                         "misses": self.cache.misses}}
-        return {"model": model, "predicted": self.predicted, "batches": self.batches, **cache}
+        kept = {name: {"path": str(c.path), "hits": c.hits, "misses": c.misses}
+                for name, c in (("cache", self.cache), ("store", self.store)) if c is not None}
+        retries = {"retries": model.pop("retries")} if "retries" in model else {}
+        return {"model": model, "predicted": self.predicted, "batches": self.batches, **kept, **retries}
 
     def close(self) -> None:
-        if self.cache is not None:
-            self.cache.close()
+        for cache in (self.cache, self.store):
+            if cache is not None:
+                cache.close()
         if self.backend is not None:
             self.backend.close()

@@ -8,6 +8,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from evalscope import sandbox
 from evalscope.config import RunConfig
 
+UNCONFINED = "--sandbox none: model-written code runs unconfined, with this user's files, network and environment"
+
 
 class Pool:
     """`exec_workers` programs at once, each in its own sandboxed process; the sandbox is checked on first use."""

@@ -114,10 +114,41 @@ def check_thresholds(gates: list[Threshold], table: pd.DataFrame, primary: Mappi
     return verdicts
 
 
+def _paired_scores(baseline: Run, name: str, metric: str, current: Mapping[str, float],
+                   hashes: Mapping[str, str], pair_by: str) -> tuple[dict[str, float], dict[str, float]]:
+    """(this run's, the baseline's) scores keyed so that a key pairs the same question: by sample id, checked
+    against the samples' digests (a mismatch is an error), or by the digests themselves (`--pair-by content`)."""
+    before, theirs = baseline.scores(name, metric), baseline.hashes(name)
+    if pair_by == "content":
+        return ({hashes[i]: v for i, v in current.items() if i in hashes},
+                {theirs[i]: v for i, v in before.items() if i in theirs})
+    both = set(current) & set(before)
+    differ = sorted(i for i in both if hashes.get(i) and theirs.get(i) and hashes[i] != theirs[i])
+    if differ:
+        raise GateError(f"--baseline {baseline.folder}: {name}: {len(differ)} of {len(both)} samples paired by id are "
+                        f"different questions in the two runs (e.g. {differ[0]}: its input, target or choices "
+                        "differ; did the data change?); pass --pair-by content to pair them by content")
+    return dict(current), before
+
+
+def _setting_differences(baseline: Run, name: str, now: Mapping[str, Any]) -> list[str]:
+    """Settings that make two runs' scores incomparable: the setup, its few-shot settings, the version."""
+    then = baseline.benchmark(name) or {}
+    out = [f"version {then.get('version')} -> {now.get('version')}"] if then.get("version") != now.get("version") \
+        else []
+    for key in ("name", "few_shot_num", "few_shot_random"):
+        a, b = (then.get("setup") or {}).get(key), (now.get("setup") or {}).get(key)
+        if a != b:
+            out.append(f"setup {key} {a} -> {b}")
+    return out if now and then else []
+
+
 def check_baseline(baseline: Run, current: Mapping[str, Mapping[str, float]], primary: Mapping[str, str],
-                   max_drop: float) -> list[Verdict]:
+                   max_drop: float, hashes: Mapping[str, Mapping[str, str]] | None = None, pair_by: str = "id",
+                   settings: Mapping[str, Mapping[str, Any]] | None = None) -> list[Verdict]:
     """Per benchmark present in both runs: fail when the candidate's drop exceeds `max_drop` AND the one-sided
-    paired test says the candidate is worse at alpha 0.05. `current`: benchmark -> sample id -> primary score."""
+    paired test says the candidate is worse at alpha 0.05. `current`: benchmark -> sample id -> primary score;
+    `hashes`: benchmark -> sample id -> `Sample.digest`; `settings`: this run's report entries per benchmark."""
     shared = [name for name in sorted(current) if baseline.benchmark(name) is not None]
     if not shared:
         names = ", ".join(b.get("name", "?") for b in baseline.benchmarks)
@@ -126,10 +157,10 @@ def check_baseline(baseline: Run, current: Mapping[str, Mapping[str, float]], pr
     verdicts = []
     for name in shared:
         metric = primary[name]
-        before = baseline.scores(name, metric)
-        if not before and baseline.records.get(name):
+        if not baseline.scores(name, metric) and baseline.records.get(name):
             raise GateError(f"--baseline {baseline.folder}: {name} has no metric {metric!r} in the baseline")
-        result = paired.compare(current[name], before)
+        now, before = _paired_scores(baseline, name, metric, current[name], (hashes or {}).get(name, {}), pair_by)
+        result = paired.compare(now, before)
         if result.n == 0:
             raise GateError(f"--baseline {baseline.folder}: {name}: no sample scored in both runs "
                             f"({len(result.only_candidate)} only in this run, {len(result.only_baseline)} only in "
@@ -142,9 +173,11 @@ def check_baseline(baseline: Run, current: Mapping[str, Mapping[str, float]], pr
             why = f"drop {drop:.4f} > max-drop {max_drop:g} but not significant (p >= {paired.ALPHA})"
         else:
             why = f"drop {max(drop, 0.0):.4f} within max-drop {max_drop:g}"
-        summary = f"{name} {metric}: {result.describe()} -> {why}"
+        changed = _setting_differences(baseline, name, (settings or {}).get(name, {}))
+        warning = f"warning: the runs differ in {', '.join(changed)}; " if changed else ""
+        summary = f"{warning}{name} {metric}: {result.describe()} -> {why}"
         details = {"benchmark": name, "metric": metric, "max_drop": max_drop, "baseline": str(baseline.folder),
-                   **result.to_json()}
+                   "pair_by": pair_by, "settings_differ": changed, **result.to_json()}
         verdicts.append(Verdict(f"baseline {name}", not failed, summary, details))
     return verdicts
 
@@ -174,30 +207,36 @@ class GateKeeper:
     thresholds: tuple[Threshold, ...] = ()
     baseline: Run | None = None
     max_drop: float = 0.02
+    pair_by: str = "id"
+    """`id` (checked against each sample's content digest) or `content` (`--pair-by content`)."""
 
     @property
     def active(self) -> bool:
         return bool(self.thresholds) or self.baseline is not None
 
-    def judge(self, table: pd.DataFrame, scores: Mapping[str, Mapping[str, float]],
-              primary: Mapping[str, str]) -> list[Verdict]:
+    def judge(self, table: pd.DataFrame, scores: Mapping[str, Mapping[str, float]], primary: Mapping[str, str],
+              hashes: Mapping[str, Mapping[str, str]] | None = None,
+              settings: Mapping[str, Mapping[str, Any]] | None = None) -> list[Verdict]:
         """All verdicts (raises GateError when a gate names nothing that ran)."""
         if table.empty:
             raise GateError("no benchmark scored any sample, so no gate can be evaluated")
         verdicts = check_thresholds(list(self.thresholds), table, primary)
         if self.baseline is not None:
-            verdicts += check_baseline(self.baseline, scores, primary, self.max_drop)
+            verdicts += check_baseline(self.baseline, scores, primary, self.max_drop, hashes, self.pair_by, settings)
         return verdicts
 
-    def outcome(self, table: pd.DataFrame, results: Iterable[SampleResult]) -> Outcome:
-        """The verdicts on a session's score table and per-sample results."""
+    def outcome(self, table: pd.DataFrame, results: Iterable[SampleResult],
+                settings: Mapping[str, Mapping[str, Any]] | None = None) -> Outcome:
+        """The verdicts on a session's score table, per-sample results and report entries per benchmark."""
         primary: dict[str, str] = {}
         scores: dict[str, dict[str, float]] = {}
+        hashes: dict[str, dict[str, str]] = {}
         for r in results:
             primary[r.benchmark] = r.primary_metric
             scores.setdefault(r.benchmark, {})[r.sample_id] = float(r.metrics.get(r.primary_metric, 0.0))
+            hashes.setdefault(r.benchmark, {})[r.sample_id] = r.sample_hash
         try:
-            return Outcome(tuple(self.judge(table, scores, primary)))
+            return Outcome(tuple(self.judge(table, scores, primary, hashes, settings)))
         except GateError as exc:
             return Outcome(error=exc)
 
@@ -213,11 +252,14 @@ def keeper(config: pytest.Config) -> GateKeeper:
             raise ConfigError(f"--max-drop: {max_drop} must be in [0, 1)")
         path = options.value(config, "baseline")
         baseline = rundir.load(Path(path).expanduser()) if path else None
+        pair_by = (options.value(config, "pair_by") or "id").lower()
+        if pair_by not in ("id", "content"):
+            raise ConfigError(f"--pair-by: {pair_by!r} (choose from id, content)")
     except (GateError, registry.UnknownBenchmark, ConfigError) as exc:
         raise pytest.UsageError(f"{exc}") from None
     except rundir.RunError as exc:
         raise pytest.UsageError(f"--baseline: {exc}") from None
-    return GateKeeper(thresholds, baseline, max_drop)
+    return GateKeeper(thresholds, baseline, max_drop, pair_by)
 
 
 def exit_status(status: int, verdicts: Iterable[Verdict], error: GateError | None) -> int:

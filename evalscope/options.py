@@ -3,6 +3,7 @@ all come from it; `run_config` turns the parsed values into the run's typed sett
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +14,7 @@ import pytest
 from evalscope import config as cfg
 from evalscope import devices, models
 from evalscope.models.resolve import looks_local
+from evalscope.report import rundir
 
 
 @dataclass(frozen=True)
@@ -67,12 +69,17 @@ OPTIONS = (
            "perf default 120)"),
     Option("--use-cache", "per-request response cache (SQLite): DIR or FILE.sqlite, alone <work-dir>/cache "
            "(write --use-cache=DIR before benchmark paths)", kind="optional"),
-    Option("--rerun-failed", "a previous run folder: run only its incorrect or errored samples"),
+    Option("--rerun-failed", "a previous run folder (or work dir: its latest run): run only its incorrect or errored "
+           "samples"),
+    Option("--resume", "continue a killed or interrupted run in its folder (or a work dir's latest run): only the "
+           "answers it lacks are asked for"),
     Option("--gate", "fail the session (exit 6) unless a score passes: 'gsm8k>=0.40', 'mmlu.stem>=0.3', "
            "'gsm8k:acc>0.1' (repeatable)", kind="append"),
     Option("--baseline", "a previous run's report.json (or folder): fail on a significant paired drop > --max-drop"),
     Option("--max-drop", "largest tolerated drop of the primary score against --baseline (default 0.02)",
            default="0.02"),
+    Option("--pair-by", "how --baseline and --rerun-failed pair samples: id (default; checked against each "
+           "sample's content, a mismatch is an error) or content"),
     Option("--num-samples", "completions drawn per problem for pass@k (code benchmarks; default 1; more than 1 needs "
            "sampling: --generation-config do_sample=true,temperature=0.8)"),
     Option("--pass-k", "the k of pass@k to report, each at most --num-samples (default 1; e.g. 1,10)"),
@@ -140,9 +147,23 @@ def _int(config: pytest.Config, key: str, default: int | None, minimum: int = 1)
 def number(config: pytest.Config, key: str, default: float) -> float:
     text = value(config, key)
     try:
-        return float(text) if text else default
+        result = float(text) if text else default
     except ValueError:
         raise cfg.ConfigError(f"{BY_KEY[key].flag}: {text!r} is not a number") from None
+    if not math.isfinite(result):
+        raise cfg.ConfigError(f"{BY_KEY[key].flag}: {text!r} is not a finite number")
+    return result
+
+
+SEED_LIMIT = 2**32
+"""Seeds must fit every generator they reach (numpy's, torch's, vLLM's, a server's)."""
+
+
+def seed(config: pytest.Config) -> int:
+    number_ = _int(config, "seed", 42, minimum=0) or 0
+    if number_ >= SEED_LIMIT:
+        raise cfg.ConfigError(f"--seed: {number_} is too large (at most {SEED_LIMIT - 1})")
+    return number_
 
 
 def batch_size(text: str | None) -> int:
@@ -172,7 +193,7 @@ def run_config(config: pytest.Config) -> cfg.RunConfig:
     dataset_dir = value(config, "dataset_dir")
     api_url = value(config, "api_url")
     work_dir = Path(value(config, "work_dir") or "outputs")
-    rerun = value(config, "rerun_failed")
+    rerun, resume = value(config, "rerun_failed"), value(config, "resume")
     return cfg.RunConfig(
         model=value(config, "model"),
         model_args=cfg.parse_model_args(value(config, "model_args")),
@@ -181,7 +202,7 @@ def run_config(config: pytest.Config) -> cfg.RunConfig:
         limit=_int(config, "limit", None),
         dataset_args=cfg.parse_dataset_args(value(config, "dataset_args")),
         dataset_dir=Path(dataset_dir).expanduser() if dataset_dir else cfg.default_dataset_dir(),
-        seed=_int(config, "seed", 42, minimum=0) or 0,
+        seed=seed(config),
         work_dir=work_dir,
         eval_batch_size=batch_size(value(config, "eval_batch_size")),
         batch_auto=value(config, "eval_batch_size") == "auto",
@@ -190,11 +211,38 @@ def run_config(config: pytest.Config) -> cfg.RunConfig:
         api_url=cfg.api_base(api_url) if api_url else None,
         api_key=value(config, "api_key") or os.environ.get("EVALSCOPE_API_KEY") or os.environ.get("OPENAI_API_KEY"),
         concurrency=_int(config, "concurrency", 16) or 1,
-        request_timeout=number(config, "request_timeout", 600.0),
+        request_timeout=timeout(config),
         cache=cfg.cache_file(value(config, "use_cache"), work_dir),
-        rerun_failed=Path(rerun).expanduser() if rerun else None,
+        rerun_failed=_run_folder(rerun, "--rerun-failed"),
+        resume=_run_folder(resume, "--resume"),
         **execution(config),
     )
+
+
+def _run_folder(text: str | None, flag: str) -> Path | None:
+    """A run folder option's folder: as given, or a work dir's latest run."""
+    if not text:
+        return None
+    try:
+        return rundir.resolve(Path(text).expanduser(), flag)
+    except rundir.RunError as exc:
+        raise cfg.ConfigError(f"{flag}: {exc}") from None
+
+
+def run_folder(config: pytest.Config, run: cfg.RunConfig) -> Path:
+    """One run folder for the controller and its workers: `--resume`'s, or a new one (made on first write)."""
+    from evalscope.report.recorder import new_run_dir
+
+    if run.resume is not None:
+        return run.resume
+    return Path(config.workerinput["evalscope_run_dir"]) if is_worker(config) else new_run_dir(run.work_dir)  # type: ignore[attr-defined]
+
+
+def timeout(config: pytest.Config) -> float:
+    seconds = number(config, "request_timeout", 600.0)
+    if seconds <= 0:
+        raise cfg.ConfigError(f"--request-timeout: {seconds:g} must be positive (seconds)")
+    return seconds
 
 
 def execution(config: pytest.Config) -> dict[str, Any]:
@@ -242,6 +290,51 @@ def restore_env(saved: dict[str, str | None]) -> None:
             os.environ.pop(name, None)
         else:
             os.environ[name] = old
+
+
+def prepare(config: pytest.Config) -> tuple[cfg.RunConfig, int]:
+    """Everything checked before a session starts (one-line errors, before any model loads): the settings, a local
+    model's path, the thread count, `--dataset-args` keys, `--benchmarks-dir`; an xdist worker also takes its GPU.
+    Returns the settings and the torch threads of this process."""
+    from evalscope import registry
+    from evalscope.models.resolve import source
+
+    run = run_config(config)
+    local = not models.backend_class(run.backend).remote
+    if local and run.model is not None and looks_local(run.model):
+        source(run.model)  # a missing local path is a usage error now, not 1319 errors later
+    if run.cache is not None:  # an unreadable cache is one line now, not an internal error
+        from evalscope.cache import ResponseCache
+
+        ResponseCache(run.cache).close()
+    for root in values(config, "benchmarks_dir"):
+        registry.add_root(Path(root).expanduser(), flag(config, "allow_override"))
+    check_dataset_args(config, run)
+    if local and is_worker(config):  # before anything in this process initialises CUDA
+        devices.pin_worker(config.workerinput["workerid"], run.model_args.tensor_parallel_size)  # type: ignore[attr-defined]
+    return run, threads(config, run)
+
+
+def run_benchmarks(args: list[str]) -> set[str]:
+    """The benchmarks the command line's paths name: a benchmark folder, a file in one, or a folder of them."""
+    names: set[str] = set()
+    for arg in args:
+        path = Path(arg.split("::", 1)[0])
+        folder = path.parent if path.is_file() else path
+        if (folder / "benchmark.py").is_file():
+            names.add(folder.resolve().name)
+        elif folder.is_dir():
+            names |= {p.parent.name for p in folder.glob("*/benchmark.py")}
+    return names
+
+
+def check_dataset_args(config: pytest.Config, run: cfg.RunConfig) -> None:
+    """A `--dataset-args` key that names no benchmark of this run is a typo, not a wish for the defaults."""
+    names = run_benchmarks(list(config.args))
+    unknown = sorted(set(run.dataset_args) - names)
+    if names and unknown:
+        raise cfg.ConfigError(f"--dataset-args: {unknown[0]!r} is not a benchmark of this run "
+                              f"({', '.join(sorted(names))})")
 
 
 def is_worker(config: pytest.Config) -> bool:

@@ -16,6 +16,8 @@ POWER = 0.80
 """Power at which the minimum detectable difference is quoted."""
 BOOTSTRAP_RESAMPLES = 10_000
 BOOTSTRAP_SEED = 0
+MIN_BOOTSTRAP_PAIRS = 10
+"""Fewer pairs than this (or differences that never vary) give the resampling nothing to go on: no verdict."""
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,8 @@ class Paired:
     """Sample ids scored only in the candidate run."""
     only_baseline: tuple[str, ...] = ()
     """Sample ids scored only in the baseline run."""
+    note: str | None = None
+    """Why there is no verdict (`not enough pairs ...`): p is then 1, never significant."""
 
     @property
     def significant(self) -> bool:
@@ -66,6 +70,8 @@ class Paired:
                 f"n = {self.n} pairs, min detectable drop {'-' if self.mde is None else f'{self.mde:.4f}'}")
         if self.worse is not None:
             text += f", discordant {self.worse} worse / {self.better} better"
+        if self.note:
+            text += f"; {self.note}"
         if self.only_candidate or self.only_baseline:
             text += (f"; unpaired: {len(self.only_candidate)} only in this run, "
                      f"{len(self.only_baseline)} only in baseline")
@@ -89,9 +95,9 @@ def minimum_detectable(d: np.ndarray, a: np.ndarray, b: np.ndarray) -> float | N
     n = d.size
     if n < 2:
         return None
-    sd = float(d.std(ddof=1))
+    sd = float(d.std(ddof=1)) if np.ptp(d) else 0.0  # ptp: identical differences have no spread, exactly
     if sd == 0.0:
-        sd = math.sqrt(float(a.var(ddof=1)) + float(b.var(ddof=1)))
+        sd = math.sqrt(float(a.var(ddof=1)) + float(b.var(ddof=1))) if np.ptp(a) or np.ptp(b) else 0.0
     if sd == 0.0:
         return None
     return float((stats.norm.ppf(1 - ALPHA) + stats.norm.ppf(POWER)) * sd / math.sqrt(n))
@@ -117,6 +123,13 @@ def compare(candidate: Mapping[str, float], baseline: Mapping[str, float]) -> Pa
         low, high = _t_interval(d)
         return Paired(len(common), float(a.mean()), float(b.mean()), float(d.mean()), low, high, p,
                       "mcnemar-exact", mde, worse, better, only_c, only_b)
+    if d.size < MIN_BOOTSTRAP_PAIRS or float(np.ptp(d)) == 0.0:
+        why = (f"not enough pairs for the paired bootstrap ({d.size} < {MIN_BOOTSTRAP_PAIRS})"
+               if d.size < MIN_BOOTSTRAP_PAIRS else "not enough pairs: every paired difference is the same, so "
+               "resampling says nothing about its spread")
+        mean = float(d.mean())
+        return Paired(len(common), float(a.mean()), float(b.mean()), mean, mean, mean, 1.0, "paired-bootstrap",
+                      mde, None, None, only_c, only_b, why)
     means = bootstrap_means(d)
     low, high = (float(q) for q in np.percentile(means, [2.5, 97.5]))
     return Paired(len(common), float(a.mean()), float(b.mean()), float(d.mean()), low, high,

@@ -19,7 +19,7 @@ from evalscope.config import ConfigError
 from evalscope.data import DataError
 from evalscope.engine import Engine, PredictionError
 from evalscope.groups import BENCH_KEY, assign_groups, sample_of
-from evalscope.models.resolve import ModelError, looks_local, source
+from evalscope.models.resolve import ModelError
 from evalscope.progress import terminal_progress
 from evalscope.report import pytest_html
 from evalscope.report.recorder import ITEM_PROPERTY, RESULT_PROPERTY, Recorder
@@ -43,17 +43,9 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "evalscope(name): a benchmark suite, parametrized with one item per sample")
     config.addinivalue_line("markers", "perf: serving performance tests (deselected unless -m perf)")
     try:
-        run = options.run_config(config)
-        local = not models.backend_class(run.backend).remote
-        if local and run.model is not None and looks_local(run.model):
-            source(run.model)  # a missing local path is a usage error now, not 1319 errors later
-        threads = options.threads(config, run)
-        for root in options.values(config, "benchmarks_dir"):
-            registry.add_root(Path(root).expanduser(), options.flag(config, "allow_override"))
+        run, threads = options.prepare(config)
     except (ConfigError, ModelError, registry.UnknownBenchmark) as exc:
         raise pytest.UsageError(str(exc)) from None
-    if local and options.is_worker(config):  # before anything in this process initialises CUDA
-        devices.pin_worker(config.workerinput["workerid"], run.model_args.tensor_parallel_size)  # type: ignore[attr-defined]
     config.pluginmanager.register(EvalSession(config, run, threads), NAME)
 
 
@@ -66,6 +58,7 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
 def pytest_configure_node(node: Any) -> None:
     # Workers re-parse the command line, so they learn of the switch to loadgroup from the controller.
     node.workerinput["evalscope_loadgroup"] = node.config.getoption("dist", "no") == "loadgroup"
+    node.workerinput["evalscope_run_dir"] = str(EvalSession.of(node.config).run_dir)
 
 
 @pytest.fixture
@@ -82,11 +75,12 @@ class EvalSession:
         self.config = config
         self.run = run
         self.suites: dict[str, Suite] = {}
-        self.engine = Engine(run, self.suites, threads, terminal_progress(config))
+        self.worker = options.is_worker(config)
+        self.run_dir = options.run_folder(config, run)
+        self.engine = Engine(run, self.suites, threads, terminal_progress(config), self.run_dir / "responses.sqlite")
         self.saved_env = options.go_offline(run)
         self.pool = execution.Pool(run, ci=os.environ.get("CI", "").lower() in ("1", "true", "yes"))
         execution.install(self.pool)  # code benchmarks run their programs here, made on first use
-        self.worker = options.is_worker(config)
         self.recorder: Recorder | None = None
         self.gates = gates.GateKeeper()
         self.outcome = gates.Outcome()
@@ -97,7 +91,7 @@ class EvalSession:
         if config.getoption("dist", "no") in ("load", "worksteal"):
             config.option.dist = "loadgroup"  # a group of samples is one batch: it goes to one worker whole
         self.gates = gates.keeper(config)
-        self.recorder = Recorder(config, run, self.suites)
+        self.recorder = Recorder(config, run, self.suites, self.run_dir)
         config.pluginmanager.register(self.recorder, "evalscope-recorder")
         pytest_html.register(config, self.recorder)
 
@@ -109,7 +103,9 @@ class EvalSession:
 
     def suite(self, name: str) -> Suite:
         if name not in self.suites:
-            self.suites[name] = Suite.load(name, self.run)
+            suite = Suite.load(name, self.run)
+            _ = suite.few_shot_pool  # a malformed exemplar row fails collection in one line, not an internal error
+            self.suites[name] = suite
         return self.suites[name]
 
     # --- collection ------------------------------------------------------------------------------------------
@@ -138,11 +134,13 @@ class EvalSession:
                 item.user_properties.append((ITEM_PROPERTY, {"benchmark": name, "sample_id": sample_of(item).id}))
         if self.run.rerun_failed is None:
             return
+        ours = [(it.stash[BENCH_KEY], sample_of(it).id, getattr(sample_of(it), "digest", ""))
+                if BENCH_KEY in it.stash else None for it in items]
         try:
-            wanted = failed_samples(self.run.rerun_failed)
+            chosen = failed_samples(self.run.rerun_failed, ours, options.value(config, "pair_by") == "content")
         except RunError as exc:
             raise pytest.UsageError(f"--rerun-failed: {exc}") from None
-        keep = [it for it in items if BENCH_KEY not in it.stash or (it.stash[BENCH_KEY], sample_of(it).id) in wanted]
+        keep = [it for it, mine in zip(items, ours, strict=True) if mine is None or mine in chosen]
         if len(keep) < len(items):
             config.hook.pytest_deselected(items=[it for it in items if it not in keep])
             items[:] = keep
@@ -160,11 +158,12 @@ class EvalSession:
         reporter = self.config.pluginmanager.get_plugin("terminalreporter")
         if self.worker or reporter is None:
             return
+        if self.recorder is not None and selected and not self.config.option.collectonly:
+            self.recorder.start(selected)
         for name, n in sorted(selected.items()):
             reporter.write_line(self.suites[name].selected(n))
         if self.run.sandbox == "none" and any(self.suites[n].bench.runs_code for n in selected):
-            reporter.write_line("evalscope: warning: --sandbox none: model-written code runs unconfined, with this "
-                                "user's files, network and environment", yellow=True)
+            reporter.write_line(f"evalscope: warning: {execution.UNCONFINED}", yellow=True)
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
@@ -175,6 +174,8 @@ class EvalSession:
         counts = Counter(i.split("[", 1)[0] for i in ids if "[" in i and "@" in i)
         for test, n in sorted(counts.items()):
             reporter.write_line(f"evalscope: {test}: {n} samples selected")
+        if self.recorder is not None and counts and not self.config.option.collectonly:
+            self.recorder.start(Counter(Path(t.split("::")[0]).parent.name for t in ids if "@" in t))
         shared = devices.sharing_warning(options.workers(self.config), len(devices.visible_gpus()),
                                          self.run.model_args.tensor_parallel_size)
         if shared and counts and not models.backend_class(self.run.backend).remote:
@@ -208,14 +209,6 @@ class EvalSession:
         item.user_properties.append((RESULT_PROPERTY, result.to_json()))
         return result
 
-    def pytest_report_teststatus(self, report: pytest.TestReport, config: pytest.Config) -> Any:
-        if report.when != "call" or not report.passed:
-            return None
-        for key, value in report.user_properties:
-            if key == RESULT_PROPERTY and isinstance(value, dict) and not SampleResult.from_json(value).correct:
-                return "incorrect", "i", ("INCORRECT", {"yellow": True})
-        return None
-
     # --- the end ---------------------------------------------------------------------------------------------
 
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
@@ -230,7 +223,8 @@ class EvalSession:
             self.recorder.add_local(self.engine.info())
         self.recorder.finish(int(exitstatus))
         if self.gates.active and not self.config.option.collectonly:
-            self.outcome = self.gates.outcome(self.recorder.table, self.recorder.results.values())
+            settings = {b["name"]: b for b in self.recorder.data.get("benchmarks", [])}
+            self.outcome = self.gates.outcome(self.recorder.table, self.recorder.results.values(), settings)
             session.exitstatus = gates.exit_status(int(session.exitstatus), self.outcome.verdicts,
                                                    self.outcome.error)
             self.recorder.amend(int(session.exitstatus), gates=self.outcome.section())

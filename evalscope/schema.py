@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -26,6 +28,13 @@ class Sample:
     """Position of the sample in its subset's evaluation split."""
     subset: str = field(default="", kw_only=True)
     """Subset (subject, task, config) the sample belongs to."""
+
+    @property
+    def digest(self) -> str:
+        """What the sample is (its input, target and choices), hashed: two runs pair a sample only when its
+        digest is the same in both (a changed data file renumbers nothing silently)."""
+        text = json.dumps([self.input, self.target, list(self.choices)], ensure_ascii=False)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 @dataclass(frozen=True)
@@ -140,6 +149,8 @@ class SampleResult:
     details: Mapping[str, Any] = field(default_factory=dict)
     """How the score came about, when a benchmark says more than its extracted answer (e.g. the programs run and
     each test's outcome)."""
+    sample_hash: str = ""
+    """`Sample.digest` of the sample scored."""
 
     @property
     def correct(self) -> bool:

@@ -187,7 +187,7 @@ class Suite:
             "metrics": dict(verdict.metrics), "primary_metric": self.setup.primary_metric,
             "extracted": dict(verdict.extracted), "target": sample.target, "prompt": response.rendered_prompt,
             "category": self.bench.categories.get(sample.subset), "cluster": None if cluster is None else str(cluster),
-            "details": dict(verdict.details),
+            "details": dict(verdict.details), "sample_hash": sample.digest,
         }
         if isinstance(response, ChoiceLoglikelihoods):
             asked = self.request(sample)

@@ -89,6 +89,10 @@ class Handler(BaseHTTPRequestHandler):
         prompt = json.dumps(body.get("messages")) if "messages" in body else str(body.get("prompt"))
         key = hashlib.sha256(prompt.encode()).hexdigest()[:16]
         args = self.state.args
+        if args.chat_only and not self.path.endswith("/chat/completions"):
+            self.state.record(self.path, key, 404)
+            self._send(404, {"error": {"message": f"no route {self.path}"}})
+            return
         if body.get("model") != MODEL:
             self.state.record(self.path, key, 404)
             self._send(404, {"error": {"message": f"model {body.get('model')!r} does not exist"}})
@@ -155,6 +159,7 @@ def main() -> None:
     p.add_argument("--key", default=None, help="require this Bearer token")
     p.add_argument("--no-echo", action="store_true", help="ignore echo=True, like llama.cpp's server")
     p.add_argument("--refuse-zero", action="store_true", help="answer 400 to max_tokens=0")
+    p.add_argument("--chat-only", action="store_true", help="404 on /v1/completions, like a chat-only server")
     args = p.parse_args()
     Handler.state = State(args)
     server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
@@ -99,6 +100,9 @@ def in_order(results: Iterable[tuple[int, R]]) -> list[R]:
 
 def describe_local(backend: str, model_id: str, fingerprint: str, folder: Path, dtype: Any,
                    chat_template: str | None, **extra: Any) -> dict[str, Any]:
-    """`info()` of a backend that loads weights in this process (model id, fingerprint, folder, dtype, ...)."""
+    """`info()` of a backend that loads weights in this process (model id, fingerprint, folder, dtype, ...);
+    `template_sha` is the digest of the chat template it renders with, part of every cache key."""
+    digest = None if chat_template is None else hashlib.sha256(chat_template.encode()).hexdigest()[:16]
     return {"backend": backend, "id": model_id, "fingerprint": fingerprint, "path": str(folder),
-            "dtype": str(dtype).removeprefix("torch."), "chat_template": chat_template is not None, **extra}
+            "dtype": str(dtype).removeprefix("torch."), "chat_template": chat_template is not None,
+            "template_sha": digest, **extra}

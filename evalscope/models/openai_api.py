@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import json
+import queue
 import random
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor, as_completed
 from typing import Any, TypeVar
 
 from evalscope.config import RunConfig
 from evalscope.models import CapabilityError, Progress
 from evalscope.models.rendering import cut_at_stop, messages, render
+from evalscope.redaction import strip_userinfo
 from evalscope.schema import ChoiceLoglikelihoods, ChoiceRequest, Completion, GenerationRequest
 
 T = TypeVar("T")
@@ -76,14 +77,17 @@ class OpenAIBackend:
 
         assert config.api_url is not None
         self.config = config
-        self.url = config.api_url
-        self.client = openai.OpenAI(base_url=self.url, api_key=config.api_key or "EMPTY", max_retries=0,
+        self.url = strip_userinfo(config.api_url)  # what messages, the report and the cache show
+        self.client = openai.OpenAI(base_url=config.api_url, api_key=config.api_key or "EMPTY", max_retries=0,
                                     timeout=config.request_timeout)
-        self.model = self._served_model(config.model)
-        self.fingerprint = f"api:{self.url}|{self.model}"
         self._score_max_tokens: int | None = None
         self._unsupported: str | None = None
         self._probe_lock = threading.Lock()
+        self._retries_lock = threading.Lock()  # its own: a retry inside the probe (which holds _probe_lock) counts too
+        self.retries = 0
+        """Requests sent again after a transient failure (429, 5xx, a timeout, a dropped connection)."""
+        self.model = self._served_model(config.model)  # the first request: everything _call counts exists by now
+        self.fingerprint = f"api:{self.url}|{self.model}"
 
     # --- requests with retries -------------------------------------------------------------------------------
 
@@ -100,7 +104,7 @@ class OpenAIBackend:
                                "(check --api-key)") from None
             except openai.NotFoundError:
                 raise ApiError(f"{self.url}: 404 for {what}: unknown model {self.config.model!r} or endpoint "
-                               "(see GET /v1/models)") from None
+                               "(see GET /v1/models)", 404) from None
             except openai.APIStatusError as exc:
                 if exc.status_code != 429 and exc.status_code < 500:
                     raise ApiError(f"{self.url}: {exc.status_code} for {what}: {_message(exc)}",
@@ -113,6 +117,8 @@ class OpenAIBackend:
                 wait, last = None, f"{type(exc).__name__}: {exc}"
             if attempt == MAX_ATTEMPTS:
                 break
+            with self._retries_lock:
+                self.retries += 1
             time.sleep(wait if wait is not None else random.uniform(0, delay))
             delay = min(delay * 2, BACKOFF_CAP_S)
         raise ApiError(f"{self.url}: {what} failed after {MAX_ATTEMPTS} tries: {last}".splitlines()[0])
@@ -132,19 +138,45 @@ class OpenAIBackend:
 
     def _each(self, items: Sequence[T], work: Callable[[T], R], on_step: Progress) -> Iterator[tuple[int, R]]:
         """`work` on every item, `concurrency` in flight; each result is handed on the moment it arrives. The
-        first failure is raised after the others finished, so finished work is never thrown away."""
-        failure: BaseException | None = None
-        with ThreadPoolExecutor(max_workers=max(1, min(self.config.concurrency, len(items)))) as pool:
-            futures = {pool.submit(work, item): i for i, item in enumerate(items)}
-            for future in as_completed(futures):
+        first failure is raised after the others finished, so finished work is never thrown away. On Ctrl-C (or
+        when the caller stops) nothing more is sent and the requests in flight are abandoned: the threads are
+        daemons, so the process exits without waiting out their timeouts."""
+        todo: queue.SimpleQueue[int] = queue.SimpleQueue()
+        for i in range(len(items)):
+            todo.put(i)
+        done: queue.SimpleQueue[tuple[int, Any, BaseException | None]] = queue.SimpleQueue()
+        stop = threading.Event()
+
+        def send() -> None:
+            while not stop.is_set():
                 try:
-                    result = future.result()
+                    i = todo.get_nowait()
+                except queue.Empty:
+                    return
+                try:
+                    done.put((i, work(items[i]), None))
+                except CapabilityError as exc:  # every other request would fail the same way: send no more
+                    stop.set()
+                    done.put((i, None, exc))
                 except Exception as exc:
-                    failure = failure or exc
+                    done.put((i, None, exc))
+
+        for _ in range(max(1, min(self.config.concurrency, len(items)))):
+            threading.Thread(target=send, daemon=True, name="evalscope-api").start()
+        failure: BaseException | None = None
+        try:
+            for _ in range(len(items)):
+                if stop.is_set() and failure is not None:
+                    break  # a capability error: the rest were never sent
+                i, result, error = done.get()
+                if error is not None:
+                    failure = failure or error
                     continue
                 if on_step is not None:
                     on_step(1)
-                yield futures[future], result
+                yield i, result
+        finally:
+            stop.set()
         if failure is not None:
             raise failure
 
@@ -181,7 +213,7 @@ class OpenAIBackend:
             drawn = [(c.message.content or "", c.finish_reason) for c in chat.choices]
             usage = chat.usage
         else:
-            done = self._call("POST /completions", lambda: self.client.completions.create(
+            done = self._completions(lambda: self.client.completions.create(
                 model=self.model, prompt=self.render(request), stop=stop, **sampling))
             drawn, usage = [(c.text or "", c.finish_reason) for c in done.choices], done.usage
         cut = [cut_at_stop(text, request.stop) for text, _ in drawn]
@@ -207,10 +239,22 @@ class OpenAIBackend:
             self._score_max_tokens = 1
         return self._echo_with(prompt, self._score_max_tokens)
 
+    def _completions(self, send: Callable[[], T], what: str = "POST /completions") -> T:
+        """A /v1/completions request; a server without that endpoint (chat-only) cannot run raw-text setups at all,
+        which stops the session once instead of failing every sample."""
+        try:
+            return self._call(what, send)
+        except ApiError as exc:
+            if exc.status == 404:
+                raise CapabilityError(f"{self.url} has no /v1/completions (a chat-only server?), which raw-text "
+                                      "prompts and loglikelihoods need; use --template-type auto, or a setup that "
+                                      "uses the chat template") from None
+            raise
+
     def _echo_with(self, prompt: str, max_tokens: int) -> Any:
-        return self._call("POST /completions (echo)", lambda: self.client.completions.create(
+        return self._completions(lambda: self.client.completions.create(
             model=self.model, prompt=prompt, echo=True, logprobs=1, max_tokens=max_tokens, temperature=0.0,
-            seed=self.config.seed)).choices[0].logprobs
+            seed=self.config.seed), "POST /completions (echo)").choices[0].logprobs
 
     def check_scoring(self) -> None:
         """One tiny echo request (once per process): raise CapabilityError when the server cannot score prompts."""
@@ -274,6 +318,7 @@ class OpenAIBackend:
     def info(self) -> dict[str, Any]:
         return {"backend": self.name, "id": self.model, "api_url": self.url, "fingerprint": self.fingerprint,
                 "chat_template": True,  # a chat request gets the server's template
+                "retries": self.retries,
                 "concurrency": self.config.concurrency}
 
 

@@ -83,12 +83,18 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+BEHAVIOUR_FILES = ("config.json", "generation_config.json", "tokenizer.json", "tokenizer_config.json",
+                   "special_tokens_map.json", "chat_template.jinja", "chat_template.json", "tokenizer.model")
+"""Files besides the weights that change what the model answers (its EOS ids, tokens, chat template)."""
+
+
 def folder_fingerprint(folder: Path) -> str:
-    """A cheap digest of a model folder: config plus each weight file's name, size, head and tail."""
+    """A cheap digest of a model folder: the files that decide its behaviour, whole, plus each weight file's name,
+    size, head and tail."""
     digest = hashlib.sha256()
-    config = folder / "config.json"
-    if config.is_file():
-        digest.update(config.read_bytes())
+    for name in BEHAVIOUR_FILES:
+        if (folder / name).is_file():
+            digest.update(name.encode() + b"\0" + (folder / name).read_bytes())
     for path in sorted(folder.glob("*.safetensors")) + sorted(folder.glob("*.bin")):
         size = path.stat().st_size
         digest.update(f"{path.name}:{size}".encode())

@@ -8,10 +8,12 @@ import urllib.request
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
 from evalscope.perf import config as pc
+from evalscope.redaction import strip_userinfo
 
 PERF_KEY = pytest.StashKey[pc.PerfConfig]()
 DIR_KEY = pytest.StashKey[Path]()
@@ -72,6 +74,12 @@ def _shared(config: pytest.Config, name: str) -> str | None:
     return None if value is None else str(value)
 
 
+def _local(url: str) -> bool:
+    """Whether a URL's host is this machine (credentials in the URL do not change its host)."""
+    host = urlsplit(url).hostname or ""
+    return host.startswith("127.") or host in ("localhost", "::1")
+
+
 def perf_config(config: pytest.Config) -> pc.PerfConfig:
     api = pc.api_kind(_opt(config, "api"))
     url = pc.endpoint_url(_opt(config, "url"), _shared(config, "api_url"), api)
@@ -83,11 +91,10 @@ def perf_config(config: pytest.Config) -> pc.PerfConfig:
         headers=pc.headers(_opt(config, "headers"), _shared(config, "api_key")),
         # --request-timeout is the main plugin's option (it bounds evaluation requests too); perf's default is 120 s.
         timeout_s=pc.positive_float("--request-timeout", _shared(config, "request_timeout"), 120.0))
-    local = ("http://127.", "http://localhost", "http://[::1]")
-    if url is not None and not url.startswith(local) and not _opt(config, "allow_remote"):
+    if url is not None and not _local(url) and not _opt(config, "allow_remote"):
         # Load tests target this machine only; a remote server is a deliberate, separate decision.
-        raise pc.PerfConfigError(f"--url/--api-url: {url} is not on 127.0.0.1/localhost (--allow-remote-target to "
-                                 "load another machine)")
+        raise pc.PerfConfigError(f"--url/--api-url: {strip_userinfo(url)} is not on 127.0.0.1/localhost "
+                                 "(--allow-remote-target to load another machine)")
     return pc.PerfConfig(
         endpoint=endpoint, points=pc.sweep(_opt(config, "parallel"), _opt(config, "number"), _opt(config, "rate")),
         dataset=_opt(config, "dataset") or "random", dataset_path=_opt(config, "dataset_path"),
@@ -208,8 +215,8 @@ class PerfSession:
         failed = violations(cfg.slos, summary.flat())
         data: dict[str, Any] = {
             "point": asdict(point), "summary": summary.to_json(), "records": str(point_dir / "records.jsonl"),
-            "violations": failed, "slo": [s.text for s in cfg.slos], "url": endpoint.url, "model": endpoint.model,
-            "api": endpoint.api, "stream": endpoint.stream, "max_tokens": endpoint.max_tokens,
+            "violations": failed, "slo": [s.text for s in cfg.slos], "url": strip_userinfo(endpoint.url),
+            "model": endpoint.model, "api": endpoint.api, "stream": endpoint.stream, "max_tokens": endpoint.max_tokens,
             "dataset": cfg.dataset, "prompt_tokens_planned_mean": sum(p.tokens for p in texts) / len(texts),
             "burstiness": cfg.burstiness, "locust_workers": cfg.locust_workers,
             "locust_remote_workers": cfg.locust_remote_workers, "seed": self.seed,

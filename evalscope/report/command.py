@@ -78,7 +78,9 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="evalscope report", description=(
         "Render finished runs as one self-contained HTML file (opens offline) or as Markdown tables. "
         "Later runs are compared with the first on the same samples."))
-    p.add_argument("runs", nargs="+", metavar="RUN_DIR", help="run folders (or their report.json)")
+    p.add_argument("runs", nargs="+", metavar="RUN_DIR", help="run folders (or their report.json); a work dir "
+                   "means its latest complete run")
+    p.add_argument("--all", action="store_true", help="every run in each work dir given, oldest first")
     p.add_argument("-o", "--output", default="report.html", help="HTML file to write (default report.html)")
     p.add_argument("--format", choices=("html", "md"), default="html", help="md prints Markdown to stdout")
     return p
@@ -87,7 +89,9 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
-        comparison = compare.build([rundir.load(path) for path in args.runs])
+        folders = [f for path in args.runs for f in (rundir.runs_in(Path(path)) or [Path(path)])] if args.all \
+            else [Path(path) for path in args.runs]
+        comparison = compare.build([rundir.load(path) for path in folders])
     except rundir.RunError as exc:
         print(f"evalscope report: error: {exc}", file=sys.stderr)
         return 4

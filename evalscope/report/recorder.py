@@ -16,6 +16,7 @@ import pytest
 
 import evalscope
 from evalscope.config import RunConfig
+from evalscope.redaction import redact
 from evalscope.report import tables
 from evalscope.schema import SampleResult
 from evalscope.suite import Suite
@@ -24,27 +25,18 @@ RESULT_PROPERTY = "evalscope_result"
 ITEM_PROPERTY = "evalscope_item"
 
 
-SECRET_FLAGS = ("--api-key",)
-
-
-def redact(argv: list[str]) -> list[str]:
-    """The command line with secrets (`--api-key K`, `--api-key=K`) replaced by `***`."""
-    out: list[str] = []
-    for arg in argv:
-        if out and out[-1] in SECRET_FLAGS:
-            out.append("***")
-        elif arg.startswith(tuple(f"{flag}=" for flag in SECRET_FLAGS)):
-            out.append(arg.split("=", 1)[0] + "=***")
-        else:
-            out.append(arg)
-    return out
-
-
 def new_run_dir(work_dir: Path) -> Path:
-    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S-%f")
-    path = work_dir / stamp
-    path.mkdir(parents=True, exist_ok=False)
-    return path
+    """A fresh run folder's path under `work_dir` (made when the run first writes to it)."""
+    return work_dir / dt.datetime.now().strftime("%Y%m%d-%H%M%S-%f")
+
+
+def crashed_item(nodeid: str) -> tuple[str, str] | None:
+    """(benchmark, sample id) of a benchmark item's node id (`benchmarks/gsm8k/test_gsm8k.py::test_gsm8k[main-0003]`),
+    for reports that carry nothing else (an xdist worker that crashed while running it)."""
+    path, _, rest = nodeid.partition("@")[0].partition("::")
+    if "[" not in rest or not rest.endswith("]"):
+        return None
+    return Path(path).parent.name, rest[rest.index("[") + 1 : -1]
 
 
 def _property(report_: pytest.TestReport, name: str) -> Any:
@@ -56,14 +48,17 @@ def _property(report_: pytest.TestReport, name: str) -> Any:
 
 class Recorder:
     """Receives every item's report; appends each sample's record to JSONL as it arrives (a crash keeps
-    what was computed), then writes the JSON report at the end of the session."""
+    what was computed); report.json is written when the run starts (`complete: false`) and again at its end."""
 
-    def __init__(self, config: pytest.Config, run: RunConfig, suites: Mapping[str, Suite]) -> None:
+    def __init__(self, config: pytest.Config, run: RunConfig, suites: Mapping[str, Suite], run_dir: Path) -> None:
         self.config = config
         self.run = run
         self.suites = suites
         """This process's suites (without xdist, the ones that ran)."""
-        self.run_dir: Path | None = None
+        self.run_dir = run_dir
+        """The run folder (`--resume`'s, or a new one); made when the run first writes to it."""
+        self.selected: dict[str, int] = {}
+        """Benchmark -> items selected to run (for `complete`)."""
         self.results: dict[tuple[str, str], SampleResult] = {}
         self.errors: Counter[str] = Counter()
         self.workers: list[dict[str, Any]] = []
@@ -77,12 +72,18 @@ class Recorder:
 
     def _jsonl(self, bench: str) -> IO[str]:
         if bench not in self._files:
-            if self.run_dir is None:
-                self.run_dir = new_run_dir(self.run.work_dir)
             path = self.run_dir / "predictions" / f"{bench}.jsonl"
             path.parent.mkdir(parents=True, exist_ok=True)
-            self._files[bench] = open(path, "a", encoding="utf-8")  # noqa: SIM115 - closed at session end
+            # A resumed run writes its records anew: the stored responses make them the same, and whole.
+            self._files[bench] = open(path, "w", encoding="utf-8")  # noqa: SIM115 - closed at session end
         return self._files[bench]
+
+    def start(self, selected: Mapping[str, int]) -> None:
+        """The run begins: report.json says so (`complete: false`), so a killed run's folder is still a run."""
+        self.selected = dict(selected)
+        self.report_path = self.run_dir / "report.json"
+        self.data = tables.build_report(self.table, self._benchmark_info(), {**self._meta(), "complete": False})
+        tables.write_json(self.report_path, self.data)
 
     def _append(self, bench: str, record: dict[str, Any]) -> None:
         fh = self._jsonl(bench)
@@ -92,6 +93,14 @@ class Recorder:
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         item = _property(report, ITEM_PROPERTY)
+        crashed = crashed_item(report.nodeid) if item is None and report.failed else None
+        if crashed is not None and crashed[0] in self.selected:  # its worker died: no properties came back
+            report.nodeid = report.nodeid.partition("@")[0]
+            self.errors[crashed[0]] += 1
+            why = (report.longreprtext.strip().splitlines() or ["worker crashed"])[-1][:300]
+            self._append(crashed[0], {"benchmark": crashed[0], "sample_id": crashed[1],
+                                      "error": f"worker crashed while running this item: {why}"})
+            return
         if item is None:
             return
         # Workers append `@group` to node ids for xdist's scheduler; everything after it (terminal, --lf
@@ -107,6 +116,13 @@ class Recorder:
             message = report.longreprtext.strip().splitlines()
             self._append(item["benchmark"], {**item, "error": message[-1] if message else "error"})
 
+    def pytest_report_teststatus(self, report: pytest.TestReport, config: pytest.Config) -> Any:
+        """A wrong answer is its own outcome, INCORRECT: it passed as a test, it is not a failure of the run."""
+        data = _property(report, RESULT_PROPERTY) if report.when == "call" and report.passed else None
+        if isinstance(data, dict) and not SampleResult.from_json(data).correct:
+            return "incorrect", "i", ("INCORRECT", {"yellow": True})
+        return None
+
     @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node: Any, error: Any) -> None:
         info = getattr(node, "workeroutput", {}).get("evalscope")
@@ -119,14 +135,15 @@ class Recorder:
     def finish(self, exitstatus: int) -> None:
         for fh in self._files.values():
             fh.close()
-        if not self.results and not self.errors:
+        if not self.results and not self.errors and self.report_path is None:
             return
         ordered = sorted(self.results.values(), key=lambda r: (r.benchmark, r.subset, r.index))
         self.table = tables.score_table(tables.sample_frame(ordered))
         self.exitstatus = exitstatus
-        assert self.run_dir is not None
         self.report_path = self.run_dir / "report.json"
-        self.data = tables.build_report(self.table, self._benchmark_info(), self._meta())
+        info = self._benchmark_info()
+        complete = exitstatus in (0, 1) and all(entry["complete"] for entry in info.values())
+        self.data = tables.build_report(self.table, info, {**self._meta(), "complete": complete})
         tables.write_json(self.report_path, self.data)
 
     def amend(self, exit_status: int, **sections: Any) -> None:
@@ -138,15 +155,17 @@ class Recorder:
         tables.write_json(self.report_path, self.data)
 
     def _benchmark_info(self) -> dict[str, dict[str, Any]]:
-        names = {b for b, _ in self.results} | set(self.errors)
+        names = {b for b, _ in self.results} | set(self.errors) | set(self.selected)
         # Each worker reports the suites it ran (their setup, version, data files and hashes).
         known = {name: info for w in self.workers for name, info in (w.get("suites") or {}).items()}
         known.update({name: suite.info() for name, suite in self.suites.items() if name not in known})
         model: dict[str, Any] = next((w["model"] for w in self.workers if w.get("model")), {})
         info = {}
         for name in names:
-            entry: dict[str, Any] = {"n_scored": sum(1 for b, _ in self.results if b == name),
-                                     "n_errors": self.errors.get(name, 0),
+            scored, errors = sum(1 for b, _ in self.results if b == name), self.errors.get(name, 0)
+            selected = self.selected.get(name, scored + errors)
+            entry: dict[str, Any] = {"n_scored": scored, "n_errors": errors, "selected": selected,
+                                     "scored": scored, "errors": errors, "complete": scored + errors >= selected,
                                      "predictions": f"predictions/{name}.jsonl"}
             if name not in known:  # e.g. every worker of it crashed
                 try:
@@ -161,11 +180,14 @@ class Recorder:
         return info
 
     def _cache_counts(self) -> dict[str, Any]:
-        caches = [w["cache"] for w in self.workers if w.get("cache")]
-        if not caches:
-            return {}
-        return {"cache": {"path": caches[0]["path"], "hits": sum(c["hits"] for c in caches),
-                          "misses": sum(c["misses"] for c in caches)}}
+        out: dict[str, Any] = {}
+        for key in ("cache", "store"):  # --use-cache's shared cache; the run's own store of responses
+            caches = [w[key] for w in self.workers if w.get(key)]
+            if caches:
+                out[key] = {"path": caches[0]["path"], "hits": sum(c["hits"] for c in caches),
+                            "misses": sum(c["misses"] for c in caches)}
+        retries = sum(w.get("retries", 0) for w in self.workers)
+        return {**out, "retries": retries} if any("retries" in w for w in self.workers) else out
 
     def _meta(self) -> dict[str, Any]:
         models = [w["model"] for w in self.workers if w.get("model")]
@@ -173,12 +195,13 @@ class Recorder:
             "harness": {"name": "evalscope", "version": evalscope.__version__, "git_sha": tables.git_sha(),
                         "python": sys.version.split()[0]},
             "run": {"started": self.started.isoformat(), "finished": dt.datetime.now(dt.timezone.utc).isoformat(),
-                    "argv": redact(sys.argv), "work_dir": str(self.run_dir),
+                    "argv": redact(self.config.invocation_params.args), "work_dir": str(self.run_dir),
                     "predicted": sum(w.get("predicted", 0) for w in self.workers),
                     "batches": sum(w.get("batches", 0) for w in self.workers),
                     "workers": len(self.workers), "exit_status": self.exitstatus,
                     "devices": [w["model"].get("device") for w in self.workers if w.get("model")],
                     "scored": len(self.results), "errors": sum(self.errors.values()),
+                    "resumed": self.run.resume is not None,
                     **self._cache_counts()},
             "model": models[0] if models else {"id": self.run.model},
             "model_args": asdict(self.run.model_args),

@@ -4,7 +4,9 @@ and the samples of one to run again."""
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+import sys
+import warnings
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,6 +45,11 @@ class Run:
         scored = [r for r in self.records.get(name, ()) if "metrics" in r]
         return str(scored[0]["primary_metric"]) if scored else None
 
+    def hashes(self, name: str) -> dict[str, str]:
+        """sample_id -> the digest of the sample scored (runs before digests were recorded have none)."""
+        return {str(r["sample_id"]): str(r["sample_hash"]) for r in self.records.get(name, ())
+                if r.get("sample_hash")}
+
     def scores(self, name: str, metric: str | None = None) -> dict[str, float]:
         """sample_id -> score (the primary metric unless named) of every sample this run scored."""
         metric = metric or self.primary_metric(name)
@@ -64,12 +71,17 @@ def _read_json(path: Path) -> dict[str, Any]:
 
 def _read_jsonl(path: Path) -> tuple[dict[str, Any], ...]:
     out = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+    lines = path.read_text(encoding="utf-8").splitlines()
+    last = max((i for i, line in enumerate(lines, 1) if line.strip()), default=0)
+    for number, line in enumerate(lines, 1):
         if not line.strip():
             continue
         try:
             record = json.loads(line)
         except json.JSONDecodeError as exc:
+            if number == last:  # the run stopped mid-write (a full disk, a kill): that record is lost, not the run
+                warnings.warn(f"{path}:{number}: skipping a truncated last record ({exc.msg})", stacklevel=2)
+                continue
             raise RunError(f"{path}:{number}: not valid JSON ({exc.msg})") from None
         if not isinstance(record, dict) or "sample_id" not in record:
             raise RunError(f"{path}:{number}: not a per-sample record (no 'sample_id')")
@@ -91,9 +103,40 @@ def predictions_path(folder: Path, report: Mapping[str, Any], entry: Mapping[str
     raise RunError(f"{folder}: predictions of {entry['name']} not found ({', '.join(map(str, candidates))})")
 
 
+def _is_run(folder: Path) -> bool:
+    return (folder / "report.json").is_file() or (folder / "responses.sqlite").is_file()
+
+
+def runs_in(work_dir: Path) -> list[Path]:
+    """The run folders in a work dir, oldest first (their names are their start times)."""
+    return sorted(p for p in work_dir.iterdir() if p.is_dir() and _is_run(p)) if work_dir.is_dir() else []
+
+
+def _complete(folder: Path) -> bool:
+    try:
+        return bool(json.loads((folder / "report.json").read_text(encoding="utf-8")).get("complete", True))
+    except (OSError, ValueError):
+        return False
+
+
+def resolve(path: Path, flag: str = "run folder") -> Path:
+    """A run folder as given, or for a work dir its latest complete run (else its latest); says which it took."""
+    if path.suffix == ".json" or _is_run(path):
+        return path
+    found = runs_in(path)
+    if not found:
+        raise RunError(f"{path}: not found" if not path.exists() else f"{path}: neither a run folder nor a work dir "
+                       "with runs in it")
+    complete = [p for p in found if _complete(p)]
+    chosen = (complete or found)[-1]
+    print(f"evalscope: {flag} {path}: taking its latest{' complete' if complete else ''} run, {chosen.name}",
+          file=sys.stderr)
+    return chosen
+
+
 def load(path: Path | str) -> Run:
-    """A run from its folder or its report.json."""
-    path = Path(path)
+    """A run from its folder or its report.json (a work dir: its latest complete run)."""
+    path = resolve(Path(path))
     report_file = path if path.suffix == ".json" else path / "report.json"
     if not report_file.is_file():
         what = "report" if path.suffix == ".json" else "run folder (no report.json in it)"
@@ -105,14 +148,28 @@ def load(path: Path | str) -> Run:
     return Run(folder, report, records)
 
 
-def failed_samples(path: Path) -> set[tuple[str, str]]:
-    """(benchmark, sample id) of every sample a previous run got wrong or could not score (`--rerun-failed`)."""
-    failed = set()
+Item = tuple[str, str, str]
+"""(benchmark, sample id, `Sample.digest`) of an item of this run."""
+
+
+def failed_samples(path: Path, items: Sequence[Item | None], by_content: bool = False) -> set[Item]:
+    """The items of this run that a previous run got wrong or could not score (`--rerun-failed`), paired by
+    sample id (a sample whose content differs between the runs is an error) or by content digest."""
+    failed: dict[tuple[str, str], str] = {}
     for bench, records in load(path).records.items():
         scored = {str(r["sample_id"]) for r in records if "error" not in r}
         for record in records:
             sample_id = str(record["sample_id"])
             # A sample that errored in one group and was scored later (e.g. -n) counts as scored.
             if ("error" in record and sample_id not in scored) or record.get("correct") is False:
-                failed.add((bench, sample_id))
-    return failed
+                failed[(bench, sample_id)] = str(record.get("sample_hash") or "")
+    if by_content:
+        digests = {(bench, digest) for (bench, _), digest in failed.items() if digest}
+        return {item for item in items if item is not None and (item[0], item[2]) in digests}
+    chosen = {item for item in items if item is not None and (item[0], item[1]) in failed}
+    differ = [item for item in chosen if item[2] and failed[(item[0], item[1])] not in ("", item[2])]
+    if differ:
+        raise RunError(f"{len(differ)} of the {len(chosen)} samples to rerun are different questions now (e.g. "
+                       f"{differ[0][0]} {differ[0][1]}: its input, target or choices changed); pass --pair-by "
+                       "content to select them by content")
+    return chosen
