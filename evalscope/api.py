@@ -14,10 +14,17 @@ from evalscope.extract import (
     numbers_equal,
     numeric_answer,
 )
+from evalscope.mathverify import math_answer, math_equal
 from evalscope.mcq import (
+    CHINESE_FEW_SHOT_HEADER,
+    CHINESE_SINGLE_ANSWER,
+    CHINESE_SINGLE_ANSWER_COT,
     GENERATION_SETUP,
+    SINGLE_ANSWER,
+    SINGLE_ANSWER_COT,
     ChoiceSetup,
     LetterExam,
+    LetterGeneration,
     MultipleChoice,
     argmax,
     gold_index,

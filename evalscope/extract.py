@@ -109,3 +109,42 @@ def choice_letter(text: str, n_choices: int) -> str | None:
         if found:
             return str(found[-1]).upper()
     return None
+
+
+# EvalScope 1.14.1's single-answer parser (its evalscope/utils/multi_choices.py), for the setups named after it:
+# the label right after the last answer marker that is followed by one, else the reply's last capital letter.
+_MARKER = {"ANSWER": re.compile(r"(?i)ANSWER\s*:\s*\**\s*"), "答案": re.compile(r"答案\s*[:：]\s*\**\s*")}
+_LATEX_WRAP = re.compile(r"(?:(?:\$+|\\\(|\\(?:boxed|fbox|text|textbf|mathbf|mathrm)\s*\{)\s*)*")
+_LABEL_AT = (re.compile(r"[\(\[（【]\s*([A-Za-z\d](?:\s*[,，/、]\s*[A-Za-z\d])*)\s*[\)\]）】]"),  # (B), [A, C]
+             re.compile(r"([A-Za-z\d][A-Za-z\d ,，/、]*)"))
+_WORD = re.compile(r"[A-Za-z\d]+")
+
+
+def _leading_labels(capture: str, allowed: set[str]) -> str:
+    """The start of `capture` that holds only option labels ('B, not C' -> 'B'; 'A and B' stays whole)."""
+    words = list(_WORD.finditer(capture))
+    end = 0
+    for i, word in enumerate(words):
+        if set(word.group()) <= allowed:
+            end = word.end()
+        elif not (end and word.group().lower() in ("and", "or") and i + 1 < len(words)
+                  and set(words[i + 1].group()) <= allowed):
+            break
+    return capture[:end]
+
+
+def evalscope_letter(text: str, n_choices: int, marker: str = "ANSWER") -> str | None:
+    """The option letter EvalScope 1.14.1 reads from a reply: after the last `ANSWER:` (or `答案：`) that a label
+    follows, which must then be one option; without any, the reply's last capital letter if it is an option."""
+    allowed = set(LETTERS[:n_choices])
+    for found in reversed(list(_MARKER[marker].finditer(text))):
+        tail = text[found.end():]
+        tail = tail[_LATEX_WRAP.match(tail).end():]  # type: ignore[union-attr]  # it matches the empty string
+        for label in _LABEL_AT:
+            at = label.match(tail)
+            labels = _leading_labels(at.group(1), allowed) if at else ""
+            if labels:
+                answer = labels.strip().rstrip("。." if marker == "答案" else ".")
+                return answer if answer in allowed else None
+    capitals = [c for c in text if c.isupper()]
+    return capitals[-1] if capitals and capitals[-1] in allowed else None

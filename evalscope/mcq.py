@@ -1,9 +1,10 @@
 """Multiple-choice benchmarks: loglikelihood scoring (acc, acc_norm) of answer texts or letters, and letter generation.
 
 A `ChoiceSetup` is scored by loglikelihood: the backend returns the log-probability of every continuation after
-one shared context. A plain `Setup` in generation mode (`GENERATION_SETUP`) lets the model write and extracts the
-letter. A subclass writes `context` (and `prompt`, if EvalScope 1.x's template does not fit) and reads its rows
-into Samples whose `choices` are the option texts and `metadata["gold"]` the index of the right one.
+one shared context. A `LetterGeneration` setup (`GENERATION_SETUP`) lets the model write and extracts the letter,
+with EvalScope 1.14.1's prompt templates. A subclass writes `context` (and `example` or `prompt` where EvalScope's
+adapter does) and reads its rows into Samples whose `choices` are the option texts and `metadata["gold"]` the
+index of the right one.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import numpy as np
 
 from evalscope.benchmark import LOGLIKELIHOOD, Benchmark, Mode, RowError, Scored, Setup, fields
 from evalscope.data import read_csv
-from evalscope.extract import LETTERS, choice_letter
+from evalscope.extract import LETTERS, choice_letter, evalscope_letter
 from evalscope.schema import (
     ChoiceLoglikelihoods,
     ChoiceRequest,
@@ -28,12 +29,27 @@ from evalscope.schema import (
     Sample,
 )
 
-# EvalScope 1.x's single-answer template (the model reasons, then ends with "ANSWER: X").
-GENERATION_TEMPLATE = (
-    "Answer the following multiple choice question. The last line of your response should be of the following "
-    "format: 'ANSWER: $LETTER' (without quotes) where LETTER is one of {letters}. Think step by step before "
-    "answering.\n\n{question}\n\n{options}"
+# EvalScope 1.14.1's templates (evalscope/utils/multi_choices.py), byte for byte: bench/fidelity_evalscope.py
+# renders both sides and compares.
+SINGLE_ANSWER = (
+    "Answer the following multiple choice question. The entire content of your response should be of the following "
+    "format: 'ANSWER: [LETTER]' (without quotes) where [LETTER] is one of {letters}.\n\n{question}\n\n{choices}"
 )
+SINGLE_ANSWER_COT = (
+    "Answer the following multiple choice question. The last line of your response should be of the following "
+    "format: 'ANSWER: [LETTER]' (without quotes) where [LETTER] is one of {letters}. Think step by step before "
+    "answering.\n\n{question}\n\n{choices}"
+)
+CHINESE_SINGLE_ANSWER = (
+    "回答下面的单项选择题，请选出其中的正确答案。你的回答的全部内容应该是这样的格式：\"答案：[LETTER]\"（不带引号），"
+    "其中 [LETTER] 是 {letters} 中的一个。\n\n问题：{question}\n选项：\n{choices}\n"
+)
+CHINESE_SINGLE_ANSWER_COT = (
+    "回答下面的单项选择题，请选出其中的正确答案。你的回答的最后一行应该是这样的格式：\"答案：[LETTER]\"（不带引号），"
+    "其中 [LETTER] 是 {letters} 中的一个。请在回答前进行一步步思考。\n\n问题：{question}\n选项：\n{choices}\n"
+)
+FEW_SHOT_HEADER = "Here are some examples of how to answer similar questions:\n\n{fewshot}\n\n"
+CHINESE_FEW_SHOT_HEADER = "以下是一些示例问题：\n\n{fewshot}\n\n"
 
 
 @dataclass(frozen=True)
@@ -50,8 +66,23 @@ class ChoiceSetup(Setup):
     EvalScope 0.5's next-token letter logits."""
 
 
-GENERATION_SETUP = Setup("generation", "EvalScope 1.x: 0-shot, the model reasons and ends with 'ANSWER: X'")
-"""The generation setup every multiple-choice benchmark can offer."""
+@dataclass(frozen=True)
+class LetterGeneration(Setup):
+    """A multiple-choice setup in which the model writes and the letter is extracted (EvalScope 1.x's way): the
+    question in `template`, after `few_shot_header` when there are exemplars (the first ones of the split, as
+    EvalScope takes them)."""
+
+    few_shot_random: bool = False
+    template: str = SINGLE_ANSWER_COT
+    """With `{question}`, `{choices}` (lettered "A) ...") and `{letters}` ("A,B,C,D")."""
+    few_shot_header: str = FEW_SHOT_HEADER
+    marker: Literal["ANSWER", "答案"] = "ANSWER"
+    """The answer marker EvalScope's parser looks for (its Chinese templates ask for "答案：X")."""
+
+
+GENERATION_SETUP = LetterGeneration("generation", "EvalScope 1.14.1: 0-shot, the model reasons and ends with "
+                                    "'ANSWER: X'")
+"""The generation setup every multiple-choice benchmark can offer (EvalScope's MMLU, ARC, ... templates)."""
 
 
 def mc_sample(question: str, choices: Sequence[str], gold: int, **metadata: object) -> Sample:
@@ -93,9 +124,19 @@ class MultipleChoice(Benchmark):
         return tuple(f" {c}" for c in sample.choices)
 
     def prompt(self, sample: Sample, setup: Setup, few_shot: Sequence[Sample]) -> str:
-        """The question for generation setups; EvalScope 1.x's template by default."""
+        """The question for generation setups: the user's `prompt_template`, else the setup's (EvalScope's), after
+        the few-shot header."""
+        style = setup if isinstance(setup, LetterGeneration) else GENERATION_SETUP
         letters = ",".join(LETTERS[: len(sample.choices)])
-        return GENERATION_TEMPLATE.format(letters=letters, question=sample.input, options=lettered(sample, ") "))
+        template = setup.prompt_template or style.template
+        question = template.format(letters=letters, question=sample.input, choices=lettered(sample, ") "))
+        if not few_shot:
+            return question
+        return style.few_shot_header.format(fewshot="\n\n".join(self.example(s) for s in few_shot)) + question
+
+    def example(self, sample: Sample) -> str:
+        """A solved exemplar of a generation prompt (EvalScope's `format_example`)."""
+        return f"{sample.input}\n{lettered(sample, ') ')}\nANSWER: {sample.target}"
 
     def request(self, sample: Sample, setup: Setup, few_shot: Sequence[Sample]) -> Request:
         few_shot = setup.shots(few_shot)
@@ -109,7 +150,10 @@ class MultipleChoice(Benchmark):
         if setup.score is not None:
             return setup.score(sample, response)
         if isinstance(response, Completion):
-            letter = choice_letter(response.text, len(sample.choices))
+            # EvalScope reads a template of the user's with its English parser
+            marker = "ANSWER" if setup.prompt_template else getattr(setup, "marker", "ANSWER")
+            letter = (evalscope_letter(response.text, len(sample.choices), marker)
+                      if isinstance(setup, LetterGeneration) else choice_letter(response.text, len(sample.choices)))
             return Scored({m: float(letter == sample.target) for m in setup.metrics},
                           {m: letter for m in setup.metrics})
         assert isinstance(response, ChoiceLoglikelihoods) and isinstance(setup, ChoiceSetup)
@@ -126,9 +170,9 @@ class MultipleChoice(Benchmark):
 
 
 class LetterExam(MultipleChoice):
-    """MMLU-style exams (MMLU, CMMLU, C-Eval): a subject line, then blocks of question, lettered options and
-    an answer cue; few-shot blocks carry their letter. Scored by the loglikelihood of each letter after the
-    cue, or by generation. Data: one CSV per subject and split."""
+    """MMLU-style exams (MMLU, CMMLU, C-Eval). Loglikelihood setups: a subject line, then blocks of question,
+    lettered options and an answer cue, few-shot blocks with their letter; the letters are scored after the cue.
+    Generation setups: the base class's (EvalScope's) prompt. Data: one CSV per subject and split."""
 
     question_prefix = ""
     answer_cue = "Answer:"
@@ -150,10 +194,6 @@ class LetterExam(MultipleChoice):
     def context(self, sample: Sample, setup: ChoiceSetup, few_shot: Sequence[Sample]) -> str:
         shots = "".join(f"{self.block(s)}{setup.letter_prefix}{s.target}\n\n" for s in few_shot)
         return f"{self.description(sample.subset)}{shots}{self.block(sample)}"
-
-    def prompt(self, sample: Sample, setup: Setup, few_shot: Sequence[Sample]) -> str:
-        shots = "".join(f"{self.block(s)} {s.target}\n\n" for s in few_shot)
-        return f"{self.description(sample.subset)}{shots}{super().prompt(sample, setup, few_shot)}"
 
     def to_sample(self, row: Mapping[str, Any]) -> Sample:
         question, a, b, c, d, answer = (str(v).strip() for v in fields(row, *self.columns))

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from evalscope.extract import boxed, last_number, normalize_number, numbers_equal, numeric_answer
+from evalscope.extract import (
+    boxed,
+    evalscope_letter,
+    last_number,
+    normalize_number,
+    numbers_equal,
+    numeric_answer,
+)
 
 
 @pytest.mark.parametrize(
@@ -61,3 +68,26 @@ def test_a_spaced_hyphen_is_not_a_minus_sign() -> None:
 def test_large_integers_compare_exactly() -> None:
     assert not numbers_equal("2880001", "2,880,000")
     assert numbers_equal("2880000.0", "2,880,000")
+
+
+# The expected letters are what EvalScope 1.14.1's own parser returned for these replies.
+@pytest.mark.parametrize(
+    ("text", "marker", "expected"),
+    [
+        ("Let me think. A is wrong.\nANSWER: C", "ANSWER", "C"),
+        ("answer: **B**.", "ANSWER", "B"),
+        ("ANSWER: $\\boxed{D}$", "ANSWER", "D"),
+        ("ANSWER: (B)", "ANSWER", "B"),
+        ("ANSWER: B, not C", "ANSWER", "B"),  # the justification does not swallow the label
+        ("ANSWER: A and C", "ANSWER", None),  # two labels: not a single answer
+        ("ANSWER: [LETTER] ... so ANSWER: b", "ANSWER", None),  # no marker with a label; the last capital is R
+        ("The options are\nA) one\nB) two", "ANSWER", "B"),  # echoed options: the last capital, as EvalScope
+        ("I pick B", "ANSWER", "B"),  # no marker: the last capital letter
+        ("ANSWER: E", "ANSWER", None),  # not one of four options
+        ("答案：C。", "答案", "C"),
+        ("ANSWER: C", "答案", "C"),  # the Chinese parser ignores ANSWER:, the last capital is still C
+        ("答案: （A）", "答案", "A"),
+    ],
+)
+def test_evalscope_letter_reads_replies_as_evalscope_does(text: str, marker: str, expected: str | None) -> None:
+    assert evalscope_letter(text, 4, marker) == expected

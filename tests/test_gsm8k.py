@@ -18,13 +18,14 @@ def completion(text: str) -> Completion:
 
 
 def sample(target: str = "18") -> Sample:
-    return Sample("How much?", target, metadata={"answer": f"x\n#### {target}", "reasoning": "x"}, id="main-0000",
-                  subset="main")
+    return Sample("How much?", target, metadata={"answer": f"x\n#### {target}", "reasoning": "x", "final": target},
+                  id="main-0000", subset="main")
 
 
 def test_row_to_sample_takes_the_number_after_hashes() -> None:
     s = GSM8K.to_sample({"question": "Q?", "answer": "Work <<1+1=2>>\n#### 1,200"})
     assert (s.input, s.target, s.metadata["reasoning"]) == ("Q?", "1200", "Work <<1+1=2>>")
+    assert s.metadata["final"] == "1,200"  # as written: EvalScope's exemplars show it so
     with pytest.raises(KeyError, match="answer"):
         GSM8K.to_sample({"question": "Q?"})
     with pytest.raises(ValueError, match="####"):
@@ -65,10 +66,21 @@ def test_chat_boxed_setup() -> None:
     request = GSM8K.request(sample(), setup, [sample("7")])
     assert "\\boxed{7}" in request.prompt and "\\boxed{}" in request.prompt
     assert GSM8K.score(sample(), completion(r"so \boxed{18}. Check 20"), setup).metrics == {"acc": 1.0}
+    # EvalScope reads the answer with Math-Verify: a \boxed{} first, else the last expression of the reply
+    assert GSM8K.score(sample(), completion("First 20, then it is 18 dollars."), setup).metrics == {"acc": 1.0}
+    assert GSM8K.score(sample(), completion(r"Not 18: \boxed{20}"), setup).metrics == {"acc": 0.0}
+
+
+def test_chat_boxed_shows_the_first_four_train_problems_to_every_sample() -> None:
+    config = RunConfig(dataset_dir=TEST_DATA, dataset_args={"gsm8k": DatasetArgs(setup="chat-boxed")})
+    suite = Suite.load("gsm8k", config)
+    first, second = (s for s in suite.samples[:2] if isinstance(s, Sample))
+    assert suite.few_shot(first) == suite.few_shot(second) == suite.few_shot_pool[:4]  # as EvalScope takes them
 
 
 def test_few_shot_is_seeded_per_sample(tmp_path) -> None:
-    config = RunConfig(dataset_dir=TEST_DATA, dataset_args={"gsm8k": DatasetArgs(setup="chat-boxed")})
+    config = RunConfig(dataset_dir=TEST_DATA, dataset_args={"gsm8k": DatasetArgs(setup="chat-boxed",
+                                                                                 few_shot_random=True)})
     suite = Suite.load("gsm8k", config)
     first, second = (s for s in suite.samples[:2] if isinstance(s, Sample))
     shots = suite.few_shot(first)

@@ -147,7 +147,7 @@ def test_arc_generation_setup_extracts_letters(run_suite) -> None:
                     bench="arc", data=TEST_DATA)
     assert run.result.ret == 0, run.result.stdout.str()
     record = run.records[0]
-    assert "ANSWER: $LETTER" in record["prompt"] and record["finish_reason"] in ("stop", "length")
+    assert "ANSWER: [LETTER]" in record["prompt"] and record["finish_reason"] in ("stop", "length")
 
 
 def test_mmlu_uses_its_own_subjects_exemplars_and_reports_categories(run_suite) -> None:

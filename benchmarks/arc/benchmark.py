@@ -7,8 +7,9 @@ from pathlib import Path
 from typing import Any
 
 from evalscope.api import (
-    GENERATION_SETUP,
+    SINGLE_ANSWER,
     ChoiceSetup,
+    LetterGeneration,
     MultipleChoice,
     Rows,
     Sample,
@@ -23,6 +24,7 @@ SPLIT_FILES = {"test": "Test", "train": "Train", "validation": "Dev"}
 
 
 class ARC(MultipleChoice):
+    version = "2"  # 2: the generation setup sends EvalScope 1.14.1's prompt and reads the answer as it does
     splits = {"test": "."}  # one folder per subset, AI2's file names inside (see rows)
     hub = {"modelscope": "modelscope/ai2_arc", "huggingface": "allenai/ai2_arc"}
     subsets = ("ARC-Easy", "ARC-Challenge")
@@ -31,7 +33,8 @@ class ARC(MultipleChoice):
                     "loglikelihood of ' <answer text>'; acc and acc_norm", metrics=("acc", "acc_norm")),
         ChoiceSetup("letter", "question with lettered options, 'Answer:', loglikelihood of ' A'..' E' (MMLU style)",
                     answer="letter"),
-        GENERATION_SETUP,
+        LetterGeneration("generation", "EvalScope 1.14.1 arc: 0-shot, the answer alone as 'ANSWER: X'",
+                         template=SINGLE_ANSWER),
     )
 
     def rows(self, path: Path, split: str, subset: str) -> Rows:

@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
-from evalscope.api import GENERATION_SETUP, ChoiceSetup, LetterExam
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from typing import Any
+
+from evalscope.api import CHINESE_FEW_SHOT_HEADER, ChoiceSetup, LetterExam, LetterGeneration, Sample, Setup, lettered
+
+# EvalScope 1.14.1's own C-Eval prompt (its ceval adapter), options lettered "A. ...".
+GENERATION_PROMPT = (
+    "以下是中国关于{subject}的单项选择题，请选出其中的正确答案。你的回答的最后一行应该是这样的格式：\"答案：[LETTER]\"（不带引号），"
+    "其中 [LETTER] 是 A、B、C、D 中的一个。\n\n问题：{question}\n选项：\n{choices}\n"
+)
 
 # subject -> (Chinese name used in the prompt, category), from C-Eval's subject mapping.
 SUBJECTS = {
@@ -38,6 +48,7 @@ SUBJECTS = {
 
 
 class CEval(LetterExam):
+    version = "2"  # 2: the generation setup sends EvalScope 1.14.1's prompt and reads the answer as it does
     splits = {"val": "val", "dev": "dev"}  # folders of <subject>_<split>.csv with a header row
     hub = {"modelscope": "modelscope/ceval-exam", "huggingface": "ceval/ceval-exam"}
     eval_split = "val"
@@ -50,8 +61,25 @@ class CEval(LetterExam):
         ChoiceSetup("evalscope-0.5", "EvalScope 0.5: 0-shot (up to 5 from dev), the official Chinese prompt, "
                     "next-token logits of the letters A-D after '答案：'", few_shot_random=False, answer="letter",
                     letter_prefix=""),
-        GENERATION_SETUP,
+        LetterGeneration("generation", "EvalScope 1.14.1 ceval: the subject's first 5 dev questions with their "
+                         "explanations, Chinese prompt, the model ends with '答案：X'", few_shot_num=5,
+                         few_shot_header=CHINESE_FEW_SHOT_HEADER, marker="答案"),
     )
 
     def description(self, subset: str) -> str:
         return f"以下是中国关于{self.subject(subset)}考试的单项选择题，请选出其中的正确答案。\n\n"
+
+    def to_sample(self, row: Mapping[str, Any]) -> Sample:
+        sample = super().to_sample(row)  # dev rows explain their answer; the few-shot examples show it
+        return replace(sample, metadata={**sample.metadata, "explanation": str(row.get("explanation") or "")})
+
+    def prompt(self, sample: Sample, setup: Setup, few_shot: Sequence[Sample]) -> str:
+        question = GENERATION_PROMPT.format(subject=self.subject(sample.subset), question=sample.input,
+                                            choices=lettered(sample))
+        if not few_shot:
+            return question
+        return CHINESE_FEW_SHOT_HEADER.format(fewshot="\n\n".join(map(self.example, few_shot))) + "\n" + question
+
+    def example(self, sample: Sample) -> str:
+        return (f"问题：{sample.input}\n选项：\n{lettered(sample)}\n解析：{sample.metadata['explanation']}\n"
+                f"答案：{sample.target}")

@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from evalscope.api import GENERATION_SETUP, ChoiceSetup, LetterExam
+from evalscope.api import (
+    CHINESE_FEW_SHOT_HEADER,
+    CHINESE_SINGLE_ANSWER_COT,
+    ChoiceSetup,
+    LetterExam,
+    LetterGeneration,
+    Sample,
+    lettered,
+)
 
 # subject -> (Chinese name used in the prompt, category), from CMMLU's subject table.
 SUBJECTS = {
@@ -45,6 +53,7 @@ SUBJECTS = {
 
 
 class CMMLU(LetterExam):
+    version = "2"  # 2: the generation setup sends EvalScope 1.14.1's prompt and reads the answer as it does
     splits = {"test": "test", "dev": "dev"}  # folders of <subject>.csv, header ",Question,A,B,C,D,Answer"
     hub = {"modelscope": "modelscope/cmmlu", "huggingface": "haonan-li/cmmlu"}
     few_shot_split = "dev"
@@ -58,7 +67,10 @@ class CMMLU(LetterExam):
         ChoiceSetup("evalscope-0.5", "EvalScope 0.5 / CMMLU official: 5-shot from dev, Chinese prompt, next-token "
                     "logits of the letters A-D after '答案是：'", few_shot_num=5, few_shot_random=False,
                     answer="letter", letter_prefix=""),
-        GENERATION_SETUP,
+        LetterGeneration("generation", "EvalScope 1.14.1 cmmlu: 0-shot (few_shot_num takes the first of dev), "
+                         "Chinese prompt, the model reasons and ends with '答案：X'",
+                         template=CHINESE_SINGLE_ANSWER_COT, few_shot_header=CHINESE_FEW_SHOT_HEADER,
+                         marker="答案"),
     )
 
     def description(self, subset: str) -> str:
@@ -66,3 +78,6 @@ class CMMLU(LetterExam):
 
     def file_name(self, split: str, subset: str) -> str:
         return f"{subset}.csv"
+
+    def example(self, sample: Sample) -> str:
+        return f"问题：{sample.input}\n选项：\n{lettered(sample, ') ')}\n答案：{sample.target}"

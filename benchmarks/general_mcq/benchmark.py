@@ -13,20 +13,19 @@ from pathlib import Path
 from typing import Any
 
 from evalscope.api import (
-    GENERATION_SETUP,
+    CHINESE_SINGLE_ANSWER,
     LETTERS,
     ChoiceSetup,
+    LetterGeneration,
     MultipleChoice,
     RowError,
     Rows,
     Sample,
-    Setup,
     lettered,
     mc_sample,
     read_csv,
     read_jsonl,
 )
-from evalscope.mcq import GENERATION_TEMPLATE
 
 FORMATS = (".csv", ".jsonl")
 
@@ -51,6 +50,7 @@ def gold(answer: Any, n: int) -> int:
 
 
 class GeneralMCQ(MultipleChoice):
+    version = "2"  # 2: the generation setup sends EvalScope 1.14.1's prompt and reads the answer as it does
     splits = {"val": ".", "dev": "."}
     eval_split = "val"
     few_shot_split = "dev"
@@ -58,7 +58,8 @@ class GeneralMCQ(MultipleChoice):
     setups = (
         ChoiceSetup("loglikelihood", "MMLU-style: the question, lettered options and 'Answer:', loglikelihood of "
                     "' A', ' B', ...", answer="letter"),
-        GENERATION_SETUP,
+        LetterGeneration("generation", "EvalScope 1.14.1 general_mcq: its Chinese single-answer prompt, the model "
+                         "answers '答案：X'", template=CHINESE_SINGLE_ANSWER, marker="答案"),
     )
 
     def subsets_in(self, files: Mapping[str, Path]) -> tuple[str, ...]:
@@ -97,7 +98,3 @@ class GeneralMCQ(MultipleChoice):
             return shots + self.fill(setup.prompt_template, sample, ". ")
         return f"{shots}{sample.input}\n{lettered(sample)}\nAnswer:"
 
-    def prompt(self, sample: Sample, setup: Setup, few_shot: Sequence[Sample]) -> str:
-        template = setup.prompt_template or GENERATION_TEMPLATE.replace("{options}", "{choices}")
-        shots = "".join(f"{s.input}\n{lettered(s, ') ')}\nANSWER: {s.target}\n\n" for s in few_shot)
-        return shots + self.fill(template, sample, ") ")

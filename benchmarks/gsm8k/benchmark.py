@@ -16,9 +16,10 @@ from evalscope.api import (
     Setup,
     fields,
     last_number,
+    math_answer,
+    math_equal,
     normalize_number,
     numbers_equal,
-    numeric_answer,
 )
 
 # The first four chain-of-thought exemplars of Wei et al. (2022), as EvalScope 0.5 used fixed exemplars.
@@ -80,15 +81,23 @@ def lmeval_score(sample: Sample, completion: Completion) -> Scored:
     return Scored({m: float(a is not None and lmeval_normalize(a) == target) for m, a in answers.items()}, answers)
 
 
+def evalscope_score(sample: Sample, completion: Completion) -> Scored:
+    """EvalScope 1.14.1's: Math-Verify reads the reply's first answer and compares it with the raw final answer."""
+    answer = math_answer(completion.text)
+    return Scored({"acc": float(math_equal(answer, sample.metadata["final"]))}, {"acc": answer})
+
+
 def boxed_prompt(sample: Sample, few_shot: Sequence[Sample]) -> GenerationRequest:
-    shots = "\n\n".join(f"{s.input}\n\nReasoning:\n{s.metadata['reasoning']}\n\nANSWER: \\boxed{{{s.target}}}"
-                        for s in few_shot)
-    intro = f"Examples of solved problems:\n\n{shots}\n\n" if shots else ""
-    return GenerationRequest(f"{intro}{sample.input}\nReason step by step, and put your final answer within "
-                             "\\boxed{}.")
+    question = f"{sample.input}\nPlease reason step by step, and put your final answer within \\boxed{{}}."
+    if not few_shot:
+        return GenerationRequest(question)
+    shots = "\n\n".join(f"{s.input}\n\nReasoning:\n{s.metadata['reasoning']}\n\n"
+                        f"ANSWER: \\boxed{{{s.metadata['final']}}}" for s in few_shot)
+    return GenerationRequest(f"Here are some examples of how to solve similar problems:\n\n{shots}\n\n{question}")
 
 
 class GSM8K(Benchmark):
+    version = "2"  # 2: chat-boxed sends EvalScope 1.14.1's prompt and scores as it does
     splits = {"test": "test.jsonl", "train": "train.jsonl"}
     hub = {"modelscope": "AI-ModelScope/gsm8k", "huggingface": "openai/gsm8k"}
     hub_splits = {"test": "main/test-*.parquet", "train": "main/train-*.parquet"}
@@ -101,8 +110,9 @@ class GSM8K(Benchmark):
         Setup("lm-eval", "lm-eval gsm8k: 5-shot 'Question:/Answer:' from train; strict-match and flexible-extract",
               few_shot_num=5, few_shot_random=False, chat_template=False, prompt=lmeval_prompt, score=lmeval_score,
               metrics=("exact_match,strict-match", "exact_match,flexible-extract")),
-        Setup("chat-boxed", "EvalScope 1.x: 4-shot from train (seeded), reason step by step, answer in \\boxed{}",
-              few_shot_num=4, prompt=boxed_prompt, score=number_score(numeric_answer)),
+        Setup("chat-boxed", "EvalScope 1.14.1 gsm8k: the first 4 train problems, reason step by step, answer in "
+              "\\boxed{}; Math-Verify reads and compares the answer", few_shot_num=4, few_shot_random=False,
+              prompt=boxed_prompt, score=evalscope_score),
     )
 
     def to_sample(self, row: Mapping[str, Any]) -> Sample:
@@ -110,4 +120,5 @@ class GSM8K(Benchmark):
         if "####" not in answer:
             raise RowError("answer has no '#### <number>' line")
         reasoning, _, final = answer.rpartition("####")
-        return Sample(question, normalize_number(final), metadata={"reasoning": reasoning.strip(), "answer": answer})
+        return Sample(question, normalize_number(final),
+                      metadata={"reasoning": reasoning.strip(), "final": final.strip(), "answer": answer})

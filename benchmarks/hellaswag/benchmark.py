@@ -14,13 +14,15 @@ LINES_PER_TASK = 6  # context, gold label, 4 endings (llama.cpp's hellaswag text
 
 
 class HellaSwag(MultipleChoice):
+    version = "2"  # 2: the generation prompt is EvalScope 1.14.1's template (not its context)
     splits = {"validation": "hellaswag_val_full.txt.bz2"}
     eval_split = "validation"
     subsets = ("validation",)
     setups = (
         ChoiceSetup("lm-eval", "lm-eval hellaswag: 0-shot, context 'activity: ctx', loglikelihood of ' ending'; "
                     "acc_norm (per character) and acc", metrics=("acc_norm", "acc")),
-        Setup("generation", "EvalScope 1.x: pick the ending by letter, 'ANSWER: X'"),
+        Setup("generation", "pick the ending by letter, 'ANSWER: X' (EvalScope's template, not its context: "
+              "this data file cannot rebuild it)"),
     )
 
     def rows(self, path: Path, split: str, subset: str) -> Rows:

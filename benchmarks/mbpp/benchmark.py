@@ -16,13 +16,31 @@ TEST_IDS = range(11, 511)
 SHOT_IDS = (2, 3, 4)
 
 
-def block(sample: Sample) -> str:
-    return TASK.format(text=sample.input) + "\n".join(sample.metadata["tests"][:3]) + "\n[BEGIN]\n"
+def block(sample: Sample, tests: int | None = 3) -> str:
+    return TASK.format(text=sample.input) + "\n".join(sample.metadata["tests"][:tests]) + "\n[BEGIN]\n"
 
 
 def three_shot(sample: Sample, few_shot: Sequence[Sample]) -> GenerationRequest:
     shots = "".join(f"{block(s)}{s.target}\n[DONE]\n\n" for s in few_shot)
     return GenerationRequest(shots + block(sample), stop=("[DONE]",))
+
+
+def evalscope_prompt(sample: Sample, few_shot: Sequence[Sample]) -> GenerationRequest:
+    # EvalScope 1.14.1: the same blocks, one newline apart, every test listed; its exemplars are a fixed text
+    # whose lines lost their trailing blanks (task 2's code ends "return (res) "). No stop string: its
+    # extraction cuts at [DONE].
+    shots = "".join(TASK.format(text=s.input) + "\n".join(t.rstrip() for t in s.metadata["tests"]) +
+                    f"\n[BEGIN]\n{s.target.rstrip()}\n[DONE]\n" for s in few_shot)
+    return GenerationRequest(shots + block(sample, None))
+
+
+def evalscope_code(text: str) -> str:
+    """EvalScope 1.14.1's reading of an MBPP reply: up to [DONE], the first code block, cut before a stray
+    `assert` or docstring line and before `if __name__ ==`."""
+    code = extract_code(text.split("[DONE]", 1)[0])
+    for stop in ("\nassert", '\n"""', "if __name__ =="):
+        code = code.split(stop, 1)[0]
+    return code
 
 
 class MBPP(CodeBenchmark):
@@ -35,6 +53,9 @@ class MBPP(CodeBenchmark):
         CodeSetup("sanitized", "the same prompt on the hand-verified set: its problems in the test range (task_id "
                   "11-510)", few_shot_num=3, few_shot_random=False, chat_template=False, split="sanitized",
                   prompt=three_shot),
+        CodeSetup("evalscope", "EvalScope 1.14.1 mbpp: the same 3-shot prompt through the chat template, no stop "
+                  "string, code read up to [DONE]", few_shot_num=3, few_shot_random=False, answer="reply",
+                  prompt=evalscope_prompt),
     )
 
     def rows(self, path: Path, split: str, subset: str) -> Rows:
@@ -63,5 +84,6 @@ class MBPP(CodeBenchmark):
                                                       "setup": setup})
 
     def program(self, sample: Sample, text: str, setup: CodeSetup) -> tuple[str, str]:
-        code = extract_code(text.replace("[BEGIN]", "").replace("[DONE]", ""))
+        code = evalscope_code(text) if setup.answer == "reply" else \
+            extract_code(text.replace("[BEGIN]", "").replace("[DONE]", ""))
         return code, f"{sample.metadata['setup']}\n" + "\n".join(sample.metadata["tests"]) + "\n"

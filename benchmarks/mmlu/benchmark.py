@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from evalscope.api import GENERATION_SETUP, ChoiceSetup, LetterExam
+from evalscope.api import ChoiceSetup, LetterExam, LetterGeneration
 
 # lm-eval's grouping of the 57 subjects (mmlu_stem / _humanities / _social_sciences / _other).
 CATEGORY_SUBJECTS = {
@@ -24,6 +24,7 @@ CATEGORIES = {subject: category for category, names in CATEGORY_SUBJECTS.items()
 
 
 class MMLU(LetterExam):
+    version = "2"  # 2: the generation setup sends EvalScope 1.14.1's prompt and reads the answer as it does
     splits = {"test": "test", "dev": "dev"}  # folders of <subject>_<split>.csv, no header row
     hub = {"modelscope": "modelscope/mmlu", "huggingface": "cais/mmlu"}
     few_shot_split = "dev"
@@ -36,5 +37,6 @@ class MMLU(LetterExam):
                     answer="letter"),
         ChoiceSetup("evalscope-0.5", "EvalScope 0.5: the same 5-shot prompt, next-token logits of the letters A-D "
                     "(no leading space)", few_shot_num=5, few_shot_random=False, answer="letter", letter_prefix=""),
-        GENERATION_SETUP,
+        LetterGeneration("generation", "EvalScope 1.14.1 mmlu: the subject's first 5 dev questions, the model "
+                         "reasons and ends with 'ANSWER: X'", few_shot_num=5),
     )
