@@ -41,8 +41,8 @@ from evalscope.extract import normalize_number
 from evalscope.schema import Completion, GenerationRequest, Sample
 from evalscope.suite import Suite
 
-Prompts = dict[tuple[str, int], tuple[str | None, str]]
-"""(EvalScope's subset, sample index) -> (system message, user message)."""
+Prompts = dict[Any, tuple[str | None, str]]
+"""(EvalScope's subset, sample index), or our sample id -> EvalScope's (system message, user message)."""
 Record = Callable[[Mapping[str, Any], str], dict[str, Any]]
 """(one of our raw rows, its subset) -> the record EvalScope's hub copy holds."""
 
@@ -206,7 +206,8 @@ def general_mcq_folder(data_dir: Path, out: Path) -> Path:
 
 
 def compare_prompts(python: str, pair: Pair, data_dir: Path, n: int, tmp: Path) -> tuple[bool, Prompts]:
-    """Prints how many of our first `n` prompts per subset equal EvalScope's; returns that verdict and theirs."""
+    """Prints how many of our first `n` prompts per subset equal EvalScope's; returns that verdict and EvalScope's
+    messages by our sample id."""
     local = pair.local(data_dir, tmp / pair.bench) if pair.local else None
     suite = our_suite(pair, data_dir, n, local)
     theirs_dir = local or tmp / "data"
@@ -225,11 +226,14 @@ def compare_prompts(python: str, pair: Pair, data_dir: Path, n: int, tmp: Path) 
         subset = path.stem[len(pair.bench) + 1:]
         theirs[(subset, int(record["index"]))] = their_messages(record)
     same, total, notes = 0, 0, []
+    by_id: Prompts = {}
     for sample, key in zip(samples, keys, strict=True):
         request = suite.request(sample)
         assert isinstance(request, GenerationRequest) and request.chat, f"{pair.bench}: not a chat prompt"
         mine = (request.system, request.prompt)
         other = theirs.get(key)
+        if other is not None:
+            by_id[sample.id] = other
         total += 1
         if other == mine:
             same += 1
@@ -242,7 +246,7 @@ def compare_prompts(python: str, pair: Pair, data_dir: Path, n: int, tmp: Path) 
           f"{len(theirs)} | {'yes' if ok else 'NO'} |")
     for note in notes:
         print(note)
-    return ok, theirs
+    return ok, by_id
 
 
 def write_fixtures(python: str, data_dir: Path, out: Path) -> None:
@@ -252,8 +256,7 @@ def write_fixtures(python: str, data_dir: Path, out: Path) -> None:
         pair = FIXTURE_INPUTS.get(name, replace(pair, subsets=pair.subsets[:1]))
         with tempfile.TemporaryDirectory() as tmp, contextlib.redirect_stdout(io.StringIO()):
             _, theirs = compare_prompts(python, pair, data_dir, 1, Path(tmp))
-        first = next(s for s in our_suite(pair, data_dir, 1).samples if isinstance(s, Sample))
-        system, user = theirs[keys_of(pair, [first])[0]]
+        system, user = theirs[f"{pair.subsets[0]}-0000"]
         assert system is None, f"{name}: EvalScope sent a system message"
         path = out / f"{pair.bench}.{pair.setup}.{pair.subsets[0]}.txt"
         path.write_bytes(user.encode())  # bytes: MBPP's exemplars keep their \r\n
@@ -303,7 +306,10 @@ def compare_scores(python: str, data_dir: Path, n: int, tmp: Path) -> bool:
               f"{verdicts}/{rows} | {answers}/{rows} |")
         for note in notes:
             print(note)
-    return ok & compare_math(python, suites["gsm8k"])
+    gsm8k = compare_math(python, suites["gsm8k"], lambda s: s.metadata["final"],
+                         lambda s: made_replies(s.metadata["final"]))
+    math_500 = compare_math(python, our_suite(PAIRS["math_500"], data_dir, n), lambda s: s.target, math500_replies)
+    return ok & gsm8k & math_500
 
 
 THEIR_MATH = """
@@ -325,10 +331,17 @@ def made_replies(final: str) -> list[str]:
             f"\\boxed{{{wrong}}}", f"It is {wrong}, not {final}.", f"$\\frac{{{final}}}{{1}}$", "I do not know."]
 
 
-def compare_math(python: str, suite: Suite) -> bool:
-    """Our GSM8K chat-boxed scorer and EvalScope's on made-up replies, right and wrong, to every sample."""
-    cases = [(reply, s.metadata["final"], s) for s in suite.samples if isinstance(s, Sample)
-             for reply in made_replies(s.metadata["final"])]
+def math500_replies(sample: Sample) -> list[str]:
+    """The reference solution itself, the stored answer boxed and unboxed, and a wrong box."""
+    answer = sample.target
+    return [str(sample.metadata["solution"]), f"\\boxed{{{answer}}}", f"The final answer is ${answer}$.",
+            f"\\boxed{{{answer}+1}}", "\\boxed{0}"]
+
+
+def compare_math(python: str, suite: Suite, target: Callable[[Sample], str],
+                 replies: Callable[[Sample], list[str]]) -> bool:
+    """Our Math-Verify scorer and EvalScope's on made-up replies, right and wrong, to every sample."""
+    cases = [(reply, target(s), s) for s in suite.samples if isinstance(s, Sample) for reply in replies(s)]
     proc = subprocess.run([python, "-c", THEIR_MATH], input=json.dumps([c[:2] for c in cases]), text=True,
                           capture_output=True, cwd=tempfile.gettempdir(), check=True)
     theirs = json.loads(proc.stdout.strip().splitlines()[-1])
@@ -338,10 +351,10 @@ def compare_math(python: str, suite: Suite) -> bool:
         agree = bool(verdict.metrics["acc"]) == their_match and verdict.extracted["acc"] == their_answer
         same, right = same + agree, right + their_match
         if not agree and len(notes) < 5:
-            notes.append(f"  {sample.id} {reply!r}: ours {verdict.extracted['acc']!r} {verdict.metrics['acc']}, "
-                         f"EvalScope {their_answer!r} {their_match}")
-    print(f"| gsm8k, made-up replies | {len(cases)} | {right} judged right by EvalScope | {same}/{len(cases)} "
-          "(verdict and extracted answer) |")
+            notes.append(f"  {sample.id} {reply[-80:]!r}: ours {verdict.extracted['acc']!r} "
+                         f"{verdict.metrics['acc']}, EvalScope {their_answer!r} {their_match}")
+    print(f"| {suite.bench.name}, made-up replies | {len(cases)} | {right} judged right by EvalScope | "
+          f"{same}/{len(cases)} (verdict and extracted answer) |")
     for note in notes:
         print(note)
     return same == len(cases)

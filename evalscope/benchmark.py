@@ -150,6 +150,11 @@ class Benchmark:
     def data_dir_name(self) -> str:
         return self.data_dir or self.name
 
+    def category(self, sample: Sample) -> str | None:
+        """The sample's category for the report's per-category rows: its subset's (`categories`) by default; a
+        benchmark whose categories cut across its subsets (MATH's levels) says it per sample."""
+        return self.categories.get(sample.subset)
+
     def subsets_in(self, files: Mapping[str, Path]) -> tuple[str, ...]:
         """The subsets the data has (split -> its located file or folder); the default is the declared `subsets`.
         Benchmarks of the user's own files find them there."""

@@ -148,7 +148,8 @@ def read_jsonl(path: Path) -> Rows:
                 try:
                     row = json.loads(line.strip())
                 except json.JSONDecodeError as exc:
-                    yield f"{path}:{number}", RowError(f"invalid JSON ({exc.msg} at column {exc.colno})")
+                    what = exc.msg.removesuffix(" at")  # "Unterminated string starting at"
+                    yield f"{path}:{number}", RowError(f"invalid JSON ({what} at column {exc.colno})")
                     continue
                 yield f"{path}:{number}", row if isinstance(row, dict) else RowError("not a JSON object")
     except UnicodeDecodeError:

@@ -186,7 +186,7 @@ class Suite:
             "benchmark": self.bench.name, "subset": sample.subset, "sample_id": sample.id, "index": sample.index,
             "metrics": dict(verdict.metrics), "primary_metric": self.setup.primary_metric,
             "extracted": dict(verdict.extracted), "target": sample.target, "prompt": response.rendered_prompt,
-            "category": self.bench.categories.get(sample.subset), "cluster": None if cluster is None else str(cluster),
+            "category": self.bench.category(sample), "cluster": None if cluster is None else str(cluster),
             "details": dict(verdict.details), "sample_hash": sample.digest,
         }
         if isinstance(response, ChoiceLoglikelihoods):

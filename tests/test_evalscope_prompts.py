@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from evalscope import registry
 from evalscope.config import DatasetArgs, RunConfig
 from evalscope.schema import GenerationRequest, Sample
 from evalscope.suite import Suite
@@ -23,14 +24,14 @@ PINNED = sorted(FIXTURES.glob("*.txt"))
 
 def test_every_benchmark_with_an_evalscope_counterpart_is_pinned() -> None:
     assert {p.name.split(".")[0] for p in PINNED} == {"gsm8k", "arc", "mmlu", "cmmlu", "ceval", "humaneval", "mbpp",
-                                                      "general_mcq"}
+                                                      "competition_math", "math_500", "general_mcq"}
 
 
 @pytest.mark.parametrize("fixture", PINNED, ids=[p.stem for p in PINNED])
 def test_first_prompt_is_evalscopes(fixture: Path) -> None:
     bench, setup, subset = fixture.stem.split(".")
     data = TEST_DATA if bench == "general_mcq" else SHARED_DATA
-    if not (data / bench).is_dir():
+    if not (data / registry.get(bench).data_dir_name).is_dir():
         pytest.skip(f"{bench} data not found under {data} (set EVALSCOPE_DATASET_DIR)")
     args = DatasetArgs(setup=setup, subset_list=(subset,))
     suite = Suite.load(bench, RunConfig(dataset_dir=data, limit=1, dataset_args={bench: args}))

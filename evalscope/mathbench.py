@@ -1,0 +1,63 @@
+"""Benchmarks of MATH problems (MATH, MATH-500): subjects as subsets, levels as categories, a \\boxed{} answer
+scored by Math-Verify (`acc`, as EvalScope 1.14.1) and by MATH's own string match (`acc_strict`)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, ClassVar
+
+from evalscope.benchmark import Benchmark, RowError, Scored, fields
+from evalscope.data import Rows, read_jsonl
+from evalscope.hendrycks import is_equiv, last_boxed
+from evalscope.mathverify import math_answer, math_equal
+from evalscope.schema import Completion, Sample
+
+SUBJECTS = {"algebra": "Algebra", "counting_and_probability": "Counting & Probability", "geometry": "Geometry",
+            "intermediate_algebra": "Intermediate Algebra", "number_theory": "Number Theory",
+            "prealgebra": "Prealgebra", "precalculus": "Precalculus"}
+LEVELS = tuple(f"Level {n}" for n in range(1, 6))
+
+
+def math_score(sample: Sample, completion: Completion) -> Scored:
+    """`acc`: Math-Verify's first answer in the reply equals the target (EvalScope 1.14.1's reading); `acc_strict`:
+    the reply's last \\boxed{} equals it after MATH's normalisation."""
+    answer, boxed = math_answer(completion.text), last_boxed(completion.text)
+    return Scored({"acc": float(math_equal(answer, sample.target)),
+                   "acc_strict": float(boxed is not None and is_equiv(boxed, sample.target))},
+                  {"acc": answer, "acc_strict": boxed})
+
+
+class MathProblems(Benchmark):
+    """One JSON-lines file of problems, each with its subject (`subject_field`) and level; a subclass says how a
+    row gives its answer (`answer`) and its level."""
+
+    splits: ClassVar[Mapping[str, str]] = {"test": "test.jsonl"}
+    subsets = tuple(SUBJECTS)
+    subject_field = "type"
+
+    def rows(self, path: Path, split: str, subset: str) -> Rows:
+        first = subset == self.subsets[0]
+        for location, row in read_jsonl(path):
+            if isinstance(row, RowError) or row.get(self.subject_field) not in SUBJECTS.values():
+                if first:  # a row without a known subject errors once, under the first subject
+                    yield location, row if isinstance(row, RowError) else RowError(
+                        f"unknown {self.subject_field} {row.get(self.subject_field)!r}")
+            elif row[self.subject_field] == SUBJECTS[subset]:
+                yield location, row
+
+    def answer(self, row: Mapping[str, Any]) -> str:
+        raise NotImplementedError
+
+    def level(self, row: Mapping[str, Any]) -> str:
+        raise NotImplementedError
+
+    def to_sample(self, row: Mapping[str, Any]) -> Sample:
+        (problem,) = fields(row, "problem")
+        level = self.level(row)
+        if level not in LEVELS:
+            raise RowError(f"level {row.get('level')!r} is not 1-5")
+        return Sample(str(problem), self.answer(row), metadata={"level": level, "solution": row.get("solution")})
+
+    def category(self, sample: Sample) -> str | None:
+        return str(sample.metadata["level"])

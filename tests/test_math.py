@@ -1,0 +1,104 @@
+"""MATH and MATH-500: answer extraction and equivalence on the nasty cases, counts, levels, bad rows, a real run."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from evalscope.config import RunConfig
+from evalscope.hendrycks import is_equiv, last_boxed, normalize
+from evalscope.mathbench import LEVELS, SUBJECTS, math_score
+from evalscope.mathverify import math_answer, math_equal
+from evalscope.schema import Completion, Sample
+from evalscope.suite import Suite
+
+
+@pytest.mark.parametrize(("answer", "target", "strict", "verified"), [
+    ("\\frac12", "0.5", True, True),
+    ("\\dfrac{1}{2}", "\\frac{1}{2}", True, True),
+    ("5 \\text{ cm}", "5", True, True),
+    ("x = 3", "3", True, True),
+    ("\\sqrt3", "\\sqrt{3}", True, True),
+    ("3/4", "\\frac34", True, True),
+    ("10\\%", "10", True, True),
+    ("\\{1, 2\\}", "\\{2, 1\\}", False, True),  # a set in another order: only Math-Verify sees it
+    ("(0, 1]", "(0,1]", True, True),
+    ("(0, 1]", "[0, 1]", False, False),  # an interval with another bound is another answer
+    ("2\\pi", "6.28", False, False),
+    ("\\frac{\\sqrt{2}}{2}", "\\frac{1}{\\sqrt{2}}", False, True),
+    ("B", "(B)", False, True),  # Math-Verify reads the parentheses as grouping; the string match does not
+])
+def test_answers_compare_like_math_verify_and_like_the_paper(answer: str, target: str, strict: bool,
+                                                             verified: bool) -> None:
+    assert is_equiv(answer, target) is strict
+    assert math_equal(answer, target) is verified
+
+
+def test_last_boxed_takes_the_last_balanced_box() -> None:
+    assert last_boxed("first \\boxed{1}, then \\boxed{\\frac{1}{2}}.") == "\\frac{1}{2}"
+    assert last_boxed("\\fbox{7}") == "7" and last_boxed("so \\boxed 5$.") == "5"
+    assert last_boxed("cut off \\boxed{\\frac{1}{2") is None and last_boxed("no box") is None
+    assert normalize("\\left( 3, \\frac{\\pi}{2} \\right)") == "(3,\\frac{\\pi}{2})"
+
+
+def test_the_two_metrics_read_different_answers() -> None:
+    sample = Sample("q", "6", id="algebra-0000")
+    right_late = math_score(sample, Completion("We get $2+4$, so \\boxed{6}.", 0, 0, "stop", ""))
+    assert right_late.metrics == {"acc": 1.0, "acc_strict": 1.0} and right_late.extracted["acc_strict"] == "6"
+    unboxed = math_score(sample, Completion("The answer is $6$.", 0, 0, "stop", ""))
+    assert unboxed.metrics == {"acc": 1.0, "acc_strict": 0.0}  # MATH's check needs the box; Math-Verify does not
+    assert math_answer("no answer here") == ""
+
+
+@pytest.mark.parametrize(("name", "total", "per_subject"), [
+    ("competition_math", 5000, {"algebra": 1187, "intermediate_algebra": 903, "prealgebra": 871, "precalculus": 546,
+                                "number_theory": 540, "geometry": 479, "counting_and_probability": 474}),
+    ("math_500", 500, {"algebra": 124, "intermediate_algebra": 97, "prealgebra": 82, "number_theory": 62,
+                       "precalculus": 56, "geometry": 41, "counting_and_probability": 38}),
+])
+def test_counts_levels_and_reference_answers(shared_data: Path, name: str, total: int,
+                                             per_subject: dict[str, int]) -> None:
+    suite = Suite.load(name, RunConfig(dataset_dir=shared_data))
+    samples = [s for s in suite.samples if isinstance(s, Sample)]
+    assert len(samples) == len(suite.samples) == total
+    assert {subset: sum(s.subset == subset for s in samples) for subset in SUBJECTS} == per_subject
+    assert {suite.bench.category(s) for s in samples} == set(LEVELS)
+    if name == "math_500":  # its reference solutions end in the stored answer: both checks must accept them
+        verdicts = [math_score(s, Completion(s.metadata["solution"], 0, 0, "stop", "")).metrics for s in samples[:60]]
+        assert all(v["acc_strict"] == 1.0 for v in verdicts)
+        assert sum(v["acc"] for v in verdicts) >= 57, "Math-Verify rejects the reference solutions"
+
+
+def test_a_bad_row_errors_its_own_item_with_file_and_line(run_suite, tmp_path: Path) -> None:
+    rows = [{"problem": "1+1?", "level": "Level 1", "type": "Algebra", "solution": "$\\boxed{2}$"},
+            {"problem": "2+2?", "level": "Level 9", "type": "Algebra", "solution": "$\\boxed{4}$"},
+            {"problem": "3+3?", "level": "Level 2", "type": "Algebra", "solution": "six"},
+            {"problem": "4+4?", "level": "Level 2", "type": "Cooking", "solution": "$\\boxed{8}$"}]
+    folder = tmp_path / "math"
+    folder.mkdir()
+    path = folder / "test.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows) + '{"problem": "cut\n')
+    run = run_suite("--limit", "5", bench="competition_math", data=tmp_path)
+    errors = {r["sample_id"]: r["error"] for r in run.records if "error" in r}
+    assert errors == {"algebra-0001": f"{path}:2: level 'Level 9' is not 1-5",
+                      "algebra-0002": f"{path}:3: solution has no \\boxed{{}} answer",
+                      "algebra-0003": f"{path}:4: unknown type 'Cooking'",
+                      "algebra-0004": f"{path}:5: invalid JSON (Unterminated string starting at column 13)"}
+    assert [r["sample_id"] for r in run.records if "metrics" in r] == ["algebra-0000"]
+
+
+def test_math_500_runs_end_to_end_with_level_rows_and_alike_under_xdist(run_suite, shared_data: Path) -> None:
+    args = ("--limit", "2", "--dataset-args", json.dumps({"math_500": {"subset_list": ["algebra", "geometry"]}}))
+    alone, spread = run_suite(*args, bench="math_500", data=shared_data), \
+        run_suite(*args, "-n", "2", bench="math_500", data=shared_data)
+    assert alone.result.ret == spread.result.ret == 0, alone.result.stdout.str()
+    assert {k: (r["output"], r["metrics"]) for k, r in alone.by_id().items()} == \
+        {k: (r["output"], r["metrics"]) for k, r in spread.by_id().items()}
+    record = alone.by_id()["algebra-0000"]
+    assert record["prompt"].count("Please reason step by step, and put your final answer within \\boxed{}.") == 1
+    assert set(record["metrics"]) == {"acc", "acc_strict"} and record["category"] in LEVELS
+    rows = {(s["subset"], s["level"]) for s in alone.report["benchmarks"][0]["scores"]}
+    assert {("algebra", "subset"), ("geometry", "subset"), ("OVERALL", "overall")} <= rows
+    assert any(level == "category" and subset.startswith("Level ") for subset, level in rows)
