@@ -114,6 +114,7 @@ PAIRS = {p.bench: p for p in [
          their_keys=by_level, their_args={"few_shot_num": 0}),
     Pair("math_500", "chat-boxed", ("algebra", "precalculus"), _as_is, config=lambda s: "default",
          their_keys=by_level),
+    Pair("race", "generation", ("middle",), _as_is, their_args={"few_shot_num": 0}),
     Pair("general_mcq", "generation", ("example",), _as_is, local=lambda data, tmp: general_mcq_folder(data, tmp)),
 ]}
 TESTS = Path(__file__).resolve().parents[1] / "tests"

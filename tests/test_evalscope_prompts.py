@@ -24,7 +24,8 @@ PINNED = sorted(FIXTURES.glob("*.txt"))
 
 def test_every_benchmark_with_an_evalscope_counterpart_is_pinned() -> None:
     assert {p.name.split(".")[0] for p in PINNED} == {"gsm8k", "arc", "mmlu", "cmmlu", "ceval", "humaneval", "mbpp",
-                                                      "competition_math", "math_500", "general_mcq"}
+                                                      "competition_math", "math_500", "race",
+                                                      "general_mcq"}
 
 
 @pytest.mark.parametrize("fixture", PINNED, ids=[p.stem for p in PINNED])
