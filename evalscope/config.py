@@ -73,6 +73,14 @@ class DatasetArgs:
     `{letters}` placeholders."""
     system_prompt: str | None = None
     """A system message for every prompt (a raw prompt gets it as its first paragraph)."""
+    strip_thinking: bool | None = None
+    """Take a reasoning model's `<think>` block out of the reply before extraction (None: on for generation
+    setups). `{"*": {...}}` sets it, like any key, for every benchmark of the run."""
+
+    def under(self, default: DatasetArgs) -> DatasetArgs:
+        """These settings, the unset ones taken from `default` (the `"*"` entry)."""
+        return dataclasses.replace(default, **{f.name: getattr(self, f.name) for f in dataclasses.fields(self)
+                                               if getattr(self, f.name) is not None})
 
 
 @dataclass(frozen=True)

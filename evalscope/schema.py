@@ -114,6 +114,8 @@ class Completion:
     """The exact text fed to the model (after the chat template)."""
     texts: tuple[str, ...] = ()
     """Every completion drawn when the request asked for several (`n`), `text` first; () for one."""
+    reasoning: str | None = None
+    """The thinking a server returned apart from the answer (`reasoning_content`), when it did."""
 
     @property
     def all_texts(self) -> tuple[str, ...]:
@@ -149,6 +151,8 @@ class SampleResult:
     details: Mapping[str, Any] = field(default_factory=dict)
     """How the score came about, when a benchmark says more than its extracted answer (e.g. the programs run and
     each test's outcome)."""
+    reasoning: str | None = None
+    """A reasoning model's thinking, taken out of `output` before extraction (None: there was none)."""
     sample_hash: str = ""
     """`Sample.digest` of the sample scored."""
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from evalscope import models, registry
-from evalscope.benchmark import LOGLIKELIHOOD, Benchmark, RowError, Setup
+from evalscope.benchmark import GENERATION, LOGLIKELIHOOD, Benchmark, RowError, Setup
 from evalscope.config import DatasetArgs, RunConfig
 from evalscope.data import DataError, locate, sha256_files
 from evalscope.models.rendering import is_raw
@@ -17,6 +17,7 @@ from evalscope.schema import (
     BadRow,
     ChoiceLoglikelihoods,
     ChoiceRequest,
+    Completion,
     GenerationRequest,
     Request,
     Response,
@@ -24,6 +25,7 @@ from evalscope.schema import (
     SampleResult,
 )
 from evalscope.stats import CLUSTER_KEY
+from evalscope.thinking import without_thinking
 
 LOGLIKELIHOOD_GROUP = 4
 
@@ -54,7 +56,7 @@ class Suite:
     @classmethod
     def load(cls, name: str, config: RunConfig) -> Suite:
         bench = registry.get(name)
-        args = config.dataset_args.get(name, DatasetArgs())
+        args = config.dataset_args.get(name, DatasetArgs()).under(config.dataset_args.get("*", DatasetArgs()))
         setup = bench.adapt(bench.resolve_setup(args), config)
         splits = [s for s in (setup.split or bench.eval_split, bench.few_shot_split) if s]
         suite = cls(bench, setup, args, locate(bench, config.dataset_dir, args, splits), config)
@@ -125,6 +127,11 @@ class Suite:
         return rng.sample(pool, min(k, len(pool)))
 
     @cached_property
+    def strip_thinking(self) -> bool:
+        """Whether replies lose their `<think>` block before extraction: on for generation setups by default."""
+        return self.setup.mode == GENERATION if self.args.strip_thinking is None else self.args.strip_thinking
+
+    @cached_property
     def chat(self) -> bool:
         """Whether prompts go through the model's chat template: `--template-type` when given, else the setup's
         default (EvalScope setups apply it, lm-eval and loglikelihood setups feed raw text)."""
@@ -180,6 +187,9 @@ class Suite:
 
     def result(self, sample: Sample, response: Response) -> SampleResult:
         """Score the model's response to `sample`: the record the JSONL keeps and the report aggregates."""
+        reasoning = None
+        if isinstance(response, Completion) and self.strip_thinking:
+            response, reasoning = without_thinking(response)
         verdict = self.bench.score(sample, response, self.setup)
         cluster = sample.metadata.get(CLUSTER_KEY)
         common: dict[str, Any] = {
@@ -187,7 +197,7 @@ class Suite:
             "metrics": dict(verdict.metrics), "primary_metric": self.setup.primary_metric,
             "extracted": dict(verdict.extracted), "target": sample.target, "prompt": response.rendered_prompt,
             "category": self.bench.category(sample), "cluster": None if cluster is None else str(cluster),
-            "details": dict(verdict.details), "sample_hash": sample.digest,
+            "details": dict(verdict.details), "sample_hash": sample.digest, "reasoning": reasoning,
         }
         if isinstance(response, ChoiceLoglikelihoods):
             asked = self.request(sample)

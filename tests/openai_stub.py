@@ -113,9 +113,12 @@ class Handler(BaseHTTPRequestHandler):
             time.sleep(args.delay)
         text = self._answer(prompt)
         if self.path.endswith("/chat/completions"):
+            message = {"role": "assistant", "content": text}
+            if args.reasoning_split and "</think>" in text:  # as vLLM's reasoning parsers return it
+                thinking, _, answer = text.partition("</think>")
+                message = {**message, "content": answer.lstrip(), "reasoning_content": thinking.replace("<think>", "")}
             reply = {"id": "c", "object": "chat.completion", "created": 0, "model": MODEL,
-                     "choices": [{"index": 0, "finish_reason": "stop",
-                                  "message": {"role": "assistant", "content": text}}],
+                     "choices": [{"index": 0, "finish_reason": "stop", "message": message}],
                      "usage": {"prompt_tokens": len(prompt), "completion_tokens": len(text),
                                "total_tokens": len(prompt) + len(text)}}
         else:
@@ -160,6 +163,8 @@ def main() -> None:
     p.add_argument("--no-echo", action="store_true", help="ignore echo=True, like llama.cpp's server")
     p.add_argument("--refuse-zero", action="store_true", help="answer 400 to max_tokens=0")
     p.add_argument("--chat-only", action="store_true", help="404 on /v1/completions, like a chat-only server")
+    p.add_argument("--reasoning-split", action="store_true",
+                   help="chat replies give a canned answer's <think> part as reasoning_content")
     args = p.parse_args()
     Handler.state = State(args)
     server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)

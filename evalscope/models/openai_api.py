@@ -211,16 +211,21 @@ class OpenAIBackend:
             chat = self._call("POST /chat/completions", lambda: self.client.chat.completions.create(
                 model=self.model, messages=messages(request), stop=stop, **sampling))  # type: ignore[arg-type]
             drawn = [(c.message.content or "", c.finish_reason) for c in chat.choices]
+            # a server with a reasoning parser (vLLM --reasoning-parser) returns the thinking apart
+            extra = chat.choices[0].message.model_extra or {} if chat.choices else {}
+            reasoning = extra.get("reasoning_content") or extra.get("reasoning")
             usage = chat.usage
         else:
             done = self._completions(lambda: self.client.completions.create(
                 model=self.model, prompt=self.render(request), stop=stop, **sampling))
             drawn, usage = [(c.text or "", c.finish_reason) for c in done.choices], done.usage
+            reasoning = None
         cut = [cut_at_stop(text, request.stop) for text, _ in drawn]
         stopped = cut[0][1] or drawn[0][1] != "length"
         return Completion(cut[0][0], usage.prompt_tokens if usage else 0, usage.completion_tokens if usage else 0,
                           "stop" if stopped else "length", self.render(request),
-                          tuple(text for text, _ in cut) if request.n > 1 else ())
+                          tuple(text for text, _ in cut) if request.n > 1 else (),
+                          str(reasoning) if reasoning else None)
 
     def generate(self, requests: Sequence[GenerationRequest],
                  on_step: Progress = None) -> Iterator[tuple[int, Completion]]:
