@@ -114,6 +114,8 @@ PAIRS = {p.bench: p for p in [
          their_keys=by_level, their_args={"few_shot_num": 0}),
     Pair("math_500", "chat-boxed", ("algebra", "precalculus"), _as_is, config=lambda s: "default",
          their_keys=by_level),
+    Pair("bbh", "evalscope", ("boolean_expressions", "date_understanding", "dyck_languages"),
+         lambda row, subset: {"input": row["input"], "target": row["target"]}),
     Pair("race", "generation", ("middle",), _as_is, their_args={"few_shot_num": 0}),
     Pair("general_mcq", "generation", ("example",), _as_is, local=lambda data, tmp: general_mcq_folder(data, tmp)),
 ]}
@@ -310,7 +312,8 @@ def compare_scores(python: str, data_dir: Path, n: int, tmp: Path) -> bool:
     gsm8k = compare_math(python, suites["gsm8k"], lambda s: s.metadata["final"],
                          lambda s: made_replies(s.metadata["final"]))
     math_500 = compare_math(python, our_suite(PAIRS["math_500"], data_dir, n), lambda s: s.target, math500_replies)
-    return ok & gsm8k & math_500
+    bbh = compare_bbh(python, our_suite(PAIRS["bbh"], data_dir, n))
+    return ok & gsm8k & math_500 & bbh
 
 
 THEIR_MATH = """
@@ -358,6 +361,39 @@ def compare_math(python: str, suite: Suite, target: Callable[[Sample], str],
           f"{same}/{len(cases)} (verdict and extracted answer) |")
     for note in notes:
         print(note)
+    return same == len(cases)
+
+
+THEIR_BBH = """
+import json, sys
+from evalscope.benchmarks.bbh.bbh_adapter import BBHAdapter
+print(json.dumps([BBHAdapter._extract_mc_answer(r) if mc else BBHAdapter._extract_ff_answer(r)
+                  for r, mc in json.load(sys.stdin)]))
+"""
+
+
+def bbh_replies(sample: Sample) -> list[str]:
+    shown = f"({sample.target})" if sample.metadata["multiple_choice"] else sample.target
+    return [f"Step one. So the answer is {shown}.", f"So the answer is **{sample.target}**.\nDone.",
+            f"The answer is {shown}", f"So the answer is {shown} or maybe not.", "So the answer is (Z).",
+            f"So the answer is wrong. So the answer is {sample.target}."]
+
+
+def compare_bbh(python: str, suite: Suite) -> bool:
+    """Our BBH answer reading and EvalScope's on made-up replies (its exact match: stripped, lower case)."""
+    cases = [(reply, s) for s in suite.samples if isinstance(s, Sample) for reply in bbh_replies(s)]
+    proc = subprocess.run([python, "-c", THEIR_BBH], text=True, capture_output=True, check=True,
+                          input=json.dumps([(r, bool(s.metadata["multiple_choice"])) for r, s in cases]),
+                          cwd=tempfile.gettempdir())
+    theirs = json.loads(proc.stdout.strip().splitlines()[-1])
+    same, right = 0, 0
+    for (reply, sample), their_answer in zip(cases, theirs, strict=True):
+        verdict = suite.bench.score(sample, Completion(reply, 0, 0, "stop", ""), suite.setup)
+        their_right = their_answer.strip().lower() == sample.target.strip().lower()
+        same += verdict.extracted["acc"] == their_answer and bool(verdict.metrics["acc"]) == their_right
+        right += their_right
+    print(f"| bbh, made-up replies | {len(cases)} | {right} judged right by EvalScope | {same}/{len(cases)} "
+          "(verdict and extracted answer) |")
     return same == len(cases)
 
 

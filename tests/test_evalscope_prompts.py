@@ -24,7 +24,7 @@ PINNED = sorted(FIXTURES.glob("*.txt"))
 
 def test_every_benchmark_with_an_evalscope_counterpart_is_pinned() -> None:
     assert {p.name.split(".")[0] for p in PINNED} == {"gsm8k", "arc", "mmlu", "cmmlu", "ceval", "humaneval", "mbpp",
-                                                      "competition_math", "math_500", "race",
+                                                      "competition_math", "math_500", "race", "bbh",
                                                       "general_mcq"}
 
 
