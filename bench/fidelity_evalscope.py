@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import hashlib
 import io
 import json
 import os
@@ -60,6 +61,10 @@ class Pair:
     their_subset: Callable[[str], str] = lambda subset: subset
     their_keys: Callable[[list[Sample]], list[tuple[str, int]]] | None = None
     """Our samples -> their (subset, index) in EvalScope, when its subsets are not ours (MATH's are levels)."""
+    secret: bool = False
+    """The questions must not appear in plain text (GPQA): the fixture keeps the prompt's sha256 only."""
+    their_splits: Mapping[str, str] = field(default_factory=dict)
+    """Our split -> EvalScope's name for it (GPQA's only split is its `train`)."""
     their_args: Mapping[str, Any] = field(default_factory=dict)
     """More of EvalScope's dataset args (e.g. the few-shot count our data allows)."""
     local: Callable[[Path, Path], Path] | None = None
@@ -116,6 +121,7 @@ PAIRS = {p.bench: p for p in [
          their_keys=by_level),
     Pair("bbh", "evalscope", ("boolean_expressions", "date_understanding", "dyck_languages"),
          lambda row, subset: {"input": row["input"], "target": row["target"]}),
+    Pair("gpqa_diamond", "generation", ("default",), _as_is, secret=True, their_splits={"test": "train"}),
     Pair("race", "generation", ("middle",), _as_is, their_args={"few_shot_num": 0}),
     Pair("general_mcq", "generation", ("example",), _as_is, local=lambda data, tmp: general_mcq_folder(data, tmp)),
 ]}
@@ -145,7 +151,8 @@ def write_their_layout(pair: Pair, suite: Suite, n: int, out: Path) -> None:
         for subset in suite.subsets:
             rows = [row for _, row in suite.bench.rows(suite.files[split], split, subset)]
             keep = rows[:n] if split == suite.eval_split else rows
-            files.setdefault((pair.config(subset), split), []).extend(pair.record(r, subset) for r in keep)
+            files.setdefault((pair.config(subset), pair.their_splits.get(split, split)), []).extend(
+                pair.record(r, subset) for r in keep)
     front = ["---", "configs:"]
     for config in sorted({c for c, _ in files}):
         front += [f"- config_name: {config}", "  data_files:"]
@@ -171,7 +178,7 @@ def evalscope(python: str, args: list[str], cwd: Path) -> None:
 
 def jsonl(folder: Path, pattern: str) -> Iterator[tuple[Path, dict[str, Any]]]:
     for path in sorted(folder.rglob(pattern)):
-        for line in path.read_text(encoding="utf-8").splitlines():
+        for line in path.read_text(encoding="utf-8").split("\n"):  # not splitlines: U+2028 ends no JSON line
             if line.strip():
                 yield path, json.loads(line)
 
@@ -261,8 +268,9 @@ def write_fixtures(python: str, data_dir: Path, out: Path) -> None:
             _, theirs = compare_prompts(python, pair, data_dir, 1, Path(tmp))
         system, user = theirs[f"{pair.subsets[0]}-0000"]
         assert system is None, f"{name}: EvalScope sent a system message"
-        path = out / f"{pair.bench}.{pair.setup}.{pair.subsets[0]}.txt"
-        path.write_bytes(user.encode())  # bytes: MBPP's exemplars keep their \r\n
+        path = out / f"{pair.bench}.{pair.setup}.{pair.subsets[0]}.{'sha256' if pair.secret else 'txt'}"
+        # bytes: MBPP's exemplars keep their \r\n
+        path.write_bytes(hashlib.sha256(user.encode()).hexdigest().encode() if pair.secret else user.encode())
         print(f"wrote {path}")
 
 

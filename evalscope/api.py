@@ -3,7 +3,7 @@
 # ruff: noqa: F401 (this module is its imports)
 
 from evalscope.benchmark import GENERATION, LOGLIKELIHOOD, Benchmark, RowError, Scored, Setup, fields
-from evalscope.data import DataError, Rows, read_csv, read_jsonl, read_rows
+from evalscope.data import DataError, Rows, csv_rows, read_csv, read_jsonl, read_rows
 from evalscope.extract import (
     LETTERS,
     boxed,

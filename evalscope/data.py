@@ -9,7 +9,7 @@ import hashlib
 import json
 import os
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -115,21 +115,27 @@ def read_rows(path: Path) -> Rows:
         yield f"{where}:{i + offset}", dict(row)
 
 
+def csv_rows(lines: Iterable[str], where: str | Path, columns: Sequence[str] | None = None) -> Rows:
+    """Yield (`where:line`, row) for CSV text (a file, or one read from an archive); `columns` names the fields
+    of a text without a header row."""
+    reader = csv.reader(lines)
+    header = list(columns) if columns is not None else next(reader, [])
+    line = reader.line_num + 1
+    for record in reader:
+        if not record:  # a blank line (a trailing one, say) is no row
+            pass
+        elif len(record) != len(header):
+            yield f"{where}:{line}", RowError(f"{len(record)} columns, expected {len(header)}")
+        else:
+            yield f"{where}:{line}", dict(zip(header, record, strict=True))
+        line = reader.line_num + 1
+
+
 def read_csv(path: Path, columns: Sequence[str] | None = None) -> Rows:
     """Yield (`file:line`, row) for a CSV file; `columns` names the fields of a file without a header row."""
     try:
         with open(path, newline="", encoding="utf-8-sig") as fh:
-            reader = csv.reader(fh)
-            header = list(columns) if columns is not None else next(reader, [])
-            line = reader.line_num + 1
-            for record in reader:
-                if not record:  # a blank line (a trailing one, say) is no row
-                    pass
-                elif len(record) != len(header):
-                    yield f"{path}:{line}", RowError(f"{len(record)} columns, expected {len(header)}")
-                else:
-                    yield f"{path}:{line}", dict(zip(header, record, strict=True))
-                line = reader.line_num + 1
+            yield from csv_rows(fh, path, columns)
     except UnicodeDecodeError:
         raise DataError(not_utf8(path)) from None
     except (OSError, csv.Error) as exc:

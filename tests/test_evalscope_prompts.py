@@ -6,6 +6,7 @@ The fixtures are EvalScope's own output (`bench/fidelity_evalscope.py --write-fi
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import pytest
@@ -19,12 +20,13 @@ from .conftest import SHARED_DATA
 
 FIXTURES = Path(__file__).parent / "fixtures" / "evalscope-1.14.1"
 TEST_DATA = Path(__file__).parent / "data"
-PINNED = sorted(FIXTURES.glob("*.txt"))
+PINNED = sorted([*FIXTURES.glob("*.txt"), *FIXTURES.glob("*.sha256")])  # sha256: GPQA stays out of plain text
 
 
 def test_every_benchmark_with_an_evalscope_counterpart_is_pinned() -> None:
     assert {p.name.split(".")[0] for p in PINNED} == {"gsm8k", "arc", "mmlu", "cmmlu", "ceval", "humaneval", "mbpp",
                                                       "competition_math", "math_500", "race", "bbh",
+                                                      "gpqa_diamond",
                                                       "general_mcq"}
 
 
@@ -41,4 +43,7 @@ def test_first_prompt_is_evalscopes(fixture: Path) -> None:
     request = suite.request(sample)
     assert isinstance(request, GenerationRequest)
     assert request.chat and request.system is None  # EvalScope applies the chat template, with no system message
-    assert request.prompt == fixture.read_bytes().decode()  # bytes: MBPP's exemplars keep their \r\n
+    if fixture.suffix == ".sha256":
+        assert hashlib.sha256(request.prompt.encode()).hexdigest() == fixture.read_text()
+    else:
+        assert request.prompt == fixture.read_bytes().decode()  # bytes: MBPP's exemplars keep their \r\n
