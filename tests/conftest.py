@@ -94,3 +94,13 @@ def run_suite(pytester: pytest.Pytester, tiny_model: Path):
         return run
 
     return run
+
+
+def alike_under_xdist(run_suite, *args: str, bench: str, data: Path) -> SuiteRun:
+    """Run a benchmark alone and with `-n 2`: both must pass with the same outputs and scores; the first is
+    returned for more checks."""
+    alone, spread = run_suite(*args, bench=bench, data=data), run_suite(*args, "-n", "2", bench=bench, data=data)
+    assert alone.result.ret == spread.result.ret == 0, alone.result.stdout.str()
+    assert {k: (r["output"], r["metrics"]) for k, r in alone.by_id().items()} == \
+        {k: (r["output"], r["metrics"]) for k, r in spread.by_id().items()}
+    return alone

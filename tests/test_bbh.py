@@ -11,6 +11,7 @@ from evalscope import registry
 from evalscope.config import RunConfig
 from evalscope.schema import Completion, Sample
 from evalscope.suite import Suite
+from tests.conftest import alike_under_xdist
 
 BBH = registry.get("bbh")
 
@@ -65,10 +66,6 @@ def test_a_bad_row_errors_its_own_item_and_a_missing_prompt_file_is_one_line(run
 
 def test_runs_end_to_end_and_alike_under_xdist(run_suite, shared_data: Path) -> None:
     args = ("--limit", "2", "--dataset-args", json.dumps({"bbh": {"subset_list": ["navigate", "snarks"]}}))
-    alone, spread = run_suite(*args, bench="bbh", data=shared_data), \
-        run_suite(*args, "-n", "2", bench="bbh", data=shared_data)
-    assert alone.result.ret == spread.result.ret == 0, alone.result.stdout.str()
-    assert {k: (r["output"], r["metrics"]) for k, r in alone.by_id().items()} == \
-        {k: (r["output"], r["metrics"]) for k, r in spread.by_id().items()}
+    alone = alike_under_xdist(run_suite, *args, bench="bbh", data=shared_data)
     rows = {(s["subset"], s["level"]) for s in alone.report["benchmarks"][0]["scores"]}
     assert {("navigate", "subset"), ("snarks", "subset"), ("MACRO", "macro")} <= rows

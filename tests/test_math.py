@@ -13,6 +13,7 @@ from evalscope.mathbench import LEVELS, SUBJECTS, math_score
 from evalscope.mathverify import math_answer, math_equal
 from evalscope.schema import Completion, Sample
 from evalscope.suite import Suite
+from tests.conftest import alike_under_xdist
 
 
 @pytest.mark.parametrize(("answer", "target", "strict", "verified"), [
@@ -91,11 +92,7 @@ def test_a_bad_row_errors_its_own_item_with_file_and_line(run_suite, tmp_path: P
 
 def test_math_500_runs_end_to_end_with_level_rows_and_alike_under_xdist(run_suite, shared_data: Path) -> None:
     args = ("--limit", "2", "--dataset-args", json.dumps({"math_500": {"subset_list": ["algebra", "geometry"]}}))
-    alone, spread = run_suite(*args, bench="math_500", data=shared_data), \
-        run_suite(*args, "-n", "2", bench="math_500", data=shared_data)
-    assert alone.result.ret == spread.result.ret == 0, alone.result.stdout.str()
-    assert {k: (r["output"], r["metrics"]) for k, r in alone.by_id().items()} == \
-        {k: (r["output"], r["metrics"]) for k, r in spread.by_id().items()}
+    alone = alike_under_xdist(run_suite, *args, bench="math_500", data=shared_data)
     record = alone.by_id()["algebra-0000"]
     assert record["prompt"].count("Please reason step by step, and put your final answer within \\boxed{}.") == 1
     assert set(record["metrics"]) == {"acc", "acc_strict"} and record["category"] in LEVELS
