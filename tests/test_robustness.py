@@ -296,6 +296,18 @@ def test_a_truncated_last_record_does_not_lose_the_run(run_suite, tmp_path: Path
     assert out.returncode == 0 and "skipping a truncated last record" in out.stderr
 
 
+def test_a_line_separator_inside_a_record_does_not_split_it(run_suite, tmp_path: Path) -> None:
+    run = run_suite("--limit", "2")
+    (folder,) = run.work_dir.iterdir()
+    jsonl = folder / "predictions" / "gsm8k.jsonl"
+    records = [json.loads(line) for line in jsonl.read_text().split("\n") if line]
+    records[0]["output"] += "\u2028 and on"  # GPQA's questions hold U+2028; a model may echo it
+    jsonl.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
+    out = subprocess.run([sys.executable, "-m", "evalscope.cli", "report", str(folder), "--format", "md"],
+                         capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+
+
 def test_paths_are_not_glob_patterns_and_every_shard_is_read(run_suite, tmp_path: Path) -> None:
     import pandas as pd
 
