@@ -33,5 +33,6 @@ from evalscope.mcq import (
     lettered,
     mc_sample,
 )
+from evalscope.overlap import CJK, f1, tokens
 from evalscope.schema import ChoiceLoglikelihoods, ChoiceRequest, Completion, GenerationRequest, Sample, SampleResult
 from evalscope.stats import CLUSTER_KEY

@@ -108,6 +108,8 @@ class Suite:
                         raise row
                     sample = self.bench.to_sample(row)
                 except (KeyError, ValueError, TypeError) as exc:
+                    if split == self.eval_split:  # also a scored row: its own item errors, the pool goes without
+                        continue
                     raise DataError(f"{location}: {_problem(exc)} (few-shot split)") from None
                 pool.append(replace(sample, id=f"{split}-{subset}-{index}", index=index, subset=subset))
         return pool
@@ -119,6 +121,8 @@ class Suite:
         if self.setup.exemplars is not None:
             return list(self.setup.shots(()))
         pool = [s for s in self.few_shot_pool if s.subset == sample.subset] or self.few_shot_pool
+        if self.bench.few_shot_split == self.eval_split:  # exemplars from the scored split: never the question asked
+            pool = [s for s in pool if (s.subset, s.index) != (sample.subset, sample.index)]
         if k == 0 or not pool:
             return []
         if not self.setup.few_shot_random:

@@ -8,33 +8,25 @@ one token each, as do words).
 
 from __future__ import annotations
 
-import re
-import string
-from collections import Counter
 from collections.abc import Mapping, Sequence
 from functools import cache
 from pathlib import Path
 from typing import Any
 
-from evalscope.api import Benchmark, Completion, GenerationRequest, RowError, Rows, Sample, Scored, Setup, read_jsonl
-
-CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")
-TOKEN = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]|[^\W_]+", re.UNICODE)
-
-
-def tokens(text: str) -> list[str]:
-    """SQuAD's normalisation (lower case, no punctuation or articles), then words and single CJK characters."""
-    text = "".join(c for c in text.lower() if c not in string.punctuation)
-    return [t for t in TOKEN.findall(text) if t not in ("a", "an", "the")]
-
-
-def f1(prediction: str, reference: str) -> float:
-    pred, ref = tokens(prediction), tokens(reference)
-    common = sum((Counter(pred) & Counter(ref)).values())
-    if not pred or not ref or common == 0:
-        return float(pred == ref)
-    precision, recall = common / len(pred), common / len(ref)
-    return 2 * precision * recall / (precision + recall)
+from evalscope.api import (
+    CJK,
+    Benchmark,
+    Completion,
+    GenerationRequest,
+    RowError,
+    Rows,
+    Sample,
+    Scored,
+    Setup,
+    f1,
+    read_jsonl,
+    tokens,
+)
 
 
 @cache
