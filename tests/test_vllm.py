@@ -114,3 +114,23 @@ def test_code_benchmarks_through_vllm_server(vllm_server: VllmServer, tmp_path: 
                for line in path.read_text().splitlines()]
     assert len(records) == 4 and all(r["details"]["runs"][0]["cause"] for r in records)
     assert {r["benchmark"] for r in records} == {"humaneval", "mbpp"}
+
+
+def test_new_benchmarks_through_vllm_server(vllm_server: VllmServer, tmp_path: Path, shared_data: Path) -> None:
+    """MATH, MATH-500, BBH, GPQA (generation), RACE (loglikelihood over /v1/completions) and TriviaQA (raw text)
+    through the server, a couple of items each."""
+    names = ["competition_math", "math_500", "bbh", "gpqa_diamond", "race", "trivia_qa"]
+    subsets = {"competition_math": {"subset_list": ["algebra"]}, "math_500": {"subset_list": ["algebra"]},
+               "bbh": {"subset_list": ["navigate"]}}
+    argv = [sys.executable, "-m", "pytest", *(str(REPO / "benchmarks" / n) for n in names),
+            "--dataset-dir", str(shared_data), "--work-dir", str(tmp_path / "out"), "--limit", "2",
+            "--dataset-args", json.dumps(subsets), "--generation-config", "max_new_tokens=32",
+            "-p", "no:cacheprovider", "--api-url", vllm_server.base, "--model", vllm_server.model]
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=900, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    records = [json.loads(line) for path in (tmp_path / "out").glob("*/predictions/*.jsonl")
+               for line in path.read_text().split("\n") if line]
+    assert sorted(r["benchmark"] for r in records) == sorted(n for n in names for _ in range(2))
+    assert all("metrics" in r for r in records)
+    race = [r for r in records if r["benchmark"] == "race"]
+    assert all(len(r["loglikelihoods"]) == 4 for r in race)
