@@ -150,10 +150,11 @@ class MultipleChoice(Benchmark):
         if setup.score is not None:
             return setup.score(sample, response)
         if isinstance(response, Completion):
-            # EvalScope reads a template of the user's with its English parser
-            marker = "ANSWER" if setup.prompt_template else getattr(setup, "marker", "ANSWER")
-            letter = (evalscope_letter(response.text, len(sample.choices), marker)
-                      if isinstance(setup, LetterGeneration) else choice_letter(response.text, len(sample.choices)))
+            if isinstance(setup, LetterGeneration):  # EvalScope reads a template of the user's in English
+                marker = "ANSWER" if setup.prompt_template else setup.marker
+                letter = evalscope_letter(response.text, len(sample.choices), marker)
+            else:
+                letter = choice_letter(response.text, len(sample.choices))
             return Scored({m: float(letter == sample.target) for m in setup.metrics},
                           {m: letter for m in setup.metrics})
         assert isinstance(response, ChoiceLoglikelihoods) and isinstance(setup, ChoiceSetup)

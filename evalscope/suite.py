@@ -121,14 +121,18 @@ class Suite:
         if self.setup.exemplars is not None:
             return list(self.setup.shots(()))
         pool = [s for s in self.few_shot_pool if s.subset == sample.subset] or self.few_shot_pool
-        if self.bench.few_shot_split == self.eval_split:  # exemplars from the scored split: never the question asked
-            pool = [s for s in pool if (s.subset, s.index) != (sample.subset, sample.index)]
         if k == 0 or not pool:
             return []
+        # Exemplars from the scored split are never the question asked: draw one more, drop it if it came.
+        spare = int(self.bench.few_shot_split == self.eval_split)
         if not self.setup.few_shot_random:
-            return pool[:k]
-        rng = random.Random(f"{self.config.seed}:{self.bench.name}:{sample.id}")
-        return rng.sample(pool, min(k, len(pool)))
+            drawn = pool[: k + spare]
+        else:
+            rng = random.Random(f"{self.config.seed}:{self.bench.name}:{sample.id}")
+            drawn = rng.sample(pool, min(k + spare, len(pool)))
+        if spare:
+            drawn = [s for s in drawn if (s.subset, s.index) != (sample.subset, sample.index)]
+        return drawn[:k]
 
     @cached_property
     def strip_thinking(self) -> bool:
