@@ -42,14 +42,40 @@ def _rows(suite: Suite, subset: str, limit: int) -> list[dict[str, Any]]:
              "subject": s.subset} for s in samples]  # type: ignore[union-attr]
 
 
-def write_tasks(benchmark: str, subsets: Sequence[str], limit: int, data_dir: Path, out: Path) -> list[Task]:
-    """lm-eval task YAMLs (and their JSONL data) for the first `limit` samples of each subset."""
+def _race_task(name: str, subset: str, limit: int, data_dir: Path, test: Path, tasks_root: str) -> Task:
+    """lm-eval's own race task over our articles (its documents: an article and its problems, as a Python
+    literal), in our order."""
+    from evalscope import registry
+
+    articles = [row for _, row in registry.get("race").rows(data_dir / "race", "articles", subset)][:limit]
+    docs = [{"article": a["article"], "problems": repr([{k: p[k] for k in ("question", "options", "answer")}
+                                                       for p in a["problems"]])} for a in articles]
+    test.write_text("".join(json.dumps(d, ensure_ascii=False) + "\n" for d in docs))
+    yaml = test.with_suffix(".yaml")
+    yaml.write_text(f"include: {tasks_root}/race/race.yaml\ntask: {name}\ndataset_path: json\ndataset_name: null\n"
+                    f"dataset_kwargs:\n  data_files:\n    test: {test}\n")
+    return Task(name, "race", subset, str(yaml))
+
+
+def tasks_root(python: str) -> str:
+    """Where lm-eval's own task files are, in the environment of `python`."""
+    return subprocess.run([python, "-c", "import lm_eval.tasks as t, os; print(os.path.dirname(t.__file__))"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+
+
+def write_tasks(benchmark: str, subsets: Sequence[str], limit: int, data_dir: Path, out: Path,
+                tasks_root: str = "") -> list[Task]:
+    """lm-eval task YAMLs (and their JSONL data) for the first `limit` samples of each subset (RACE: its own
+    task file, under `tasks_root`, over our articles)."""
     out.mkdir(parents=True, exist_ok=True)
     suite = Suite.load(benchmark, RunConfig(dataset_dir=data_dir, limit=limit))
     tasks = []
     for subset in subsets:
         name = f"es_{benchmark}_{subset}".lower().replace("-", "_")
         test = out / f"{name}.jsonl"
+        if benchmark == "race":
+            tasks.append(_race_task(name, subset, limit, data_dir, test, tasks_root))
+            continue
         test.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in _rows(suite, subset, limit)))
         head = [f"task: {name}", "dataset_path: json", "output_type: multiple_choice", "test_split: test",
                 "doc_to_target: '{{gold}}'"]
@@ -99,7 +125,8 @@ def run_lmeval(python: str, model: Path, tasks: Sequence[Task], task_dir: Path, 
 
 
 def run_ours(benchmark: str, subsets: Sequence[str], limit: int, model: Path, data_dir: Path, work: Path,
-             batch: int, threads: int, setup: str | None = None) -> tuple[list[dict[str, Any]], float]:
+             batch: int, threads: int, setup: str | None = None,
+             extra: Sequence[str] = ()) -> tuple[list[dict[str, Any]], float]:
     """A real `pytest benchmarks/<name>` session; per-sample records (from the predictions JSONL), wall seconds."""
     args: dict[str, Any] = {"subset_list": list(subsets)}
     if setup:
@@ -107,7 +134,7 @@ def run_ours(benchmark: str, subsets: Sequence[str], limit: int, model: Path, da
     cmd = [sys.executable, "-m", "pytest", str(REPO / "benchmarks" / benchmark), "-q", "-p", "no:cacheprovider",
            "--model", str(model), "--limit", str(limit), "--dataset-dir", str(data_dir), "--work-dir", str(work),
            "--dataset-args", json.dumps({benchmark: args}), "--eval-batch-size", str(batch),
-           "--threads", str(threads)]
+           "--threads", str(threads), *extra]
     start = time.perf_counter()
     proc = subprocess.run(cmd, env={**os.environ, **OFFLINE}, capture_output=True, text=True)
     seconds = time.perf_counter() - start

@@ -26,13 +26,15 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _lmeval import default_model_folder, run_lmeval, run_ours, write_tasks
+from _lmeval import default_model_folder, run_lmeval, run_ours, tasks_root, write_tasks
 
 SLICES = {
     "arc": ["ARC-Easy"],
     "hellaswag": ["validation"],
     "mmlu": ["abstract_algebra", "high_school_geography", "philosophy", "virology"],
+    "race": ["middle"],
 }
+SETUPS = {"race": "lm-eval"}  # our setup reproducing lm-eval's task (the others: the benchmark's default)
 TIE = 1e-3
 
 
@@ -65,11 +67,12 @@ def main() -> None:
     for bench in args.tasks:
         with tempfile.TemporaryDirectory() as tmp_name:
             tmp = Path(tmp_name)
-            tasks = write_tasks(bench, SLICES[bench], args.limit, args.dataset_dir, tmp / "tasks")
+            tasks = write_tasks(bench, SLICES[bench], args.limit, args.dataset_dir, tmp / "tasks",
+                                tasks_root(args.lmeval_python))
             theirs, _ = run_lmeval(args.lmeval_python, model, tasks, tmp / "tasks", tmp / "lmeval",
                                    args.batch_size, args.threads)
             records, _ = run_ours(bench, SLICES[bench], args.limit, model, args.dataset_dir, tmp / "ours",
-                                  args.batch_size, args.threads)
+                                  args.batch_size, args.threads, SETUPS.get(bench))
         by_task = {t.subset: t.name for t in tasks}
         diffs, differ, ties = [], 0, 0
         acc: dict[str, list[float]] = {"acc ours": [], "acc lm": [], "norm ours": [], "norm lm": []}
@@ -82,7 +85,7 @@ def main() -> None:
             diffs += [abs(a - b) for a, b in zip(ours_ll, their_ll, strict=True)]
             gold = "ABCDEFGH".index(rec["target"])
             p_ours, p_lm = picks(ours_ll, choices), picks(their_ll, choices)
-            metrics = ["acc", "acc_norm"] if bench != "mmlu" else ["acc"]
+            metrics = ["acc", "acc_norm"] if bench not in ("mmlu", "race") else ["acc"]
             for metric in metrics:
                 short = "acc" if metric == "acc" else "norm"
                 acc[f"{short} ours"].append(float(p_ours[metric] == gold))

@@ -39,6 +39,9 @@ class Scored:
     """Metric name -> the answer its extractor found (None: nothing found)."""
     details: Mapping[str, Any] = field(default_factory=dict)
     """JSON-safe record of how the score came about (kept in the per-sample JSONL)."""
+    units: Mapping[str, int] = field(default_factory=dict)
+    """Metric name -> how many scored units (e.g. IFEval's instructions) this sample's value averages, when not
+    one: the report weighs the value that many times and clusters the units by sample (a micro average)."""
 
 
 @dataclass(frozen=True)

@@ -3,15 +3,16 @@ scored by Math-Verify (`acc`, as EvalScope 1.14.1) and by MATH's own string matc
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
-from evalscope.benchmark import Benchmark, RowError, Scored, fields
+from evalscope import minerva
+from evalscope.benchmark import Benchmark, RowError, Scored, Setup, fields
 from evalscope.data import Rows, read_jsonl
 from evalscope.hendrycks import is_equiv, last_boxed
 from evalscope.mathverify import math_answer, math_equal
-from evalscope.schema import Completion, Sample
+from evalscope.schema import Completion, GenerationRequest, Sample
 
 SUBJECTS = {"algebra": "Algebra", "counting_and_probability": "Counting & Probability", "geometry": "Geometry",
             "intermediate_algebra": "Intermediate Algebra", "number_theory": "Number Theory",
@@ -26,6 +27,33 @@ def math_score(sample: Sample, completion: Completion) -> Scored:
     return Scored({"acc": float(math_equal(answer, sample.target)),
                    "acc_strict": float(boxed is not None and is_equiv(boxed, sample.target))},
                   {"acc": answer, "acc_strict": boxed})
+
+
+def minerva_prompt(sample: Sample, few_shot: Sequence[Sample]) -> GenerationRequest:
+    shots = [(s.input, s.metadata["solution"]) for s in few_shot]
+    return GenerationRequest(minerva.prompt(sample.input, shots), stop=("Problem:",))
+
+
+def minerva_score(sample: Sample, completion: Completion) -> Scored:
+    """lm-eval minerva_math's two metrics: `acc` its `math_verify` (Math-Verify's default reading of the whole
+    reference solution and the whole reply), `acc_strict` its `exact_match` (the answer after "Final Answer: The
+    final answer is", normalised, against the solution's normalised \\boxed{})."""
+    solution = str(sample.metadata["solution"])
+    answer, target = minerva.normalize_final_answer(minerva.final_answer(completion.text)), \
+        minerva.target_answer(solution)
+    return Scored({"acc": float(minerva.lm_eval_verify(solution, completion.text)),
+                   "acc_strict": float(minerva.equivalent(answer, target))},
+                  {"acc": None, "acc_strict": answer}, {"minerva_target": target})
+
+
+MINERVA = Setup(
+    "minerva", "lm-eval 0.4.13 minerva_math: the Minerva paper's 4 fixed exemplars, 'Problem:\\n...\\n\\n"
+    "Solution:', raw text, stop at 'Problem:'; acc = its math_verify, acc_strict = its exact_match (the answer "
+    "after 'Final Answer: The final answer is', Minerva's normalisation, symbolic equality)",
+    few_shot_num=4, few_shot_random=False, chat_template=False,
+    exemplars=tuple(Sample(p, minerva.target_answer(s), metadata={"solution": s}) for p, s in minerva.EXEMPLARS),
+    metrics=("acc", "acc_strict"), prompt=minerva_prompt, score=minerva_score)
+"""A setup of every MATH-problem benchmark (MATH, MATH-500), as lm-eval runs both."""
 
 
 class MathProblems(Benchmark):

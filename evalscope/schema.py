@@ -155,6 +155,8 @@ class SampleResult:
     """A reasoning model's thinking, taken out of `output` before extraction (None: there was none)."""
     sample_hash: str = ""
     """`Sample.digest` of the sample scored."""
+    units: Mapping[str, int] = field(default_factory=dict)
+    """Metric -> units its value averages, where not one (see `Scored.units`)."""
 
     @property
     def correct(self) -> bool:

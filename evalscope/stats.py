@@ -57,7 +57,10 @@ def estimate(values: np.ndarray | list[float], confidence: float = 0.95,
                 return Estimate(mean, n, None, None, None, "cluster-t", groups)
             se = clustered_stderr(scores, keys)
             half = float(stats.t.ppf(0.5 + confidence / 2, groups - 1)) * se
-            return Estimate(mean, n, se, mean - half, mean + half, "cluster-t", groups)
+            low, high = mean - half, mean + half
+            if ((scores >= 0.0) & (scores <= 1.0)).all():  # a share stays a share (few clusters give wide t bands)
+                low, high = max(low, 0.0), min(high, 1.0)
+            return Estimate(mean, n, se, low, high, "cluster-t", groups)
     stderr = float(scores.std(ddof=1) / math.sqrt(n)) if n > 1 else None
     if np.isin(scores, (0.0, 1.0)).all():
         ci = stats.binomtest(int(scores.sum()), n).proportion_ci(confidence, method="wilson")

@@ -206,6 +206,7 @@ class Suite:
             "extracted": dict(verdict.extracted), "target": sample.target, "prompt": response.rendered_prompt,
             "category": self.bench.category(sample), "cluster": None if cluster is None else str(cluster),
             "details": dict(verdict.details), "sample_hash": sample.digest, "reasoning": reasoning,
+            "units": dict(verdict.units),
         }
         if isinstance(response, ChoiceLoglikelihoods):
             asked = self.request(sample)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from evalscope import registry
-from evalscope.config import RunConfig
+from evalscope.config import RunConfig, parse_dataset_args
 from evalscope.schema import Completion, Sample
 from evalscope.suite import Suite
 from tests.conftest import alike_under_xdist
@@ -30,6 +30,32 @@ def test_final_answer_reads_as_evalscope(reply: str, multiple_choice: bool, answ
                                                                         "exemplars": ""})
     verdict = BBH.score(sample, Completion(reply, 0, 0, "stop", ""), BBH.setup())
     assert verdict.extracted["acc"] == answer and verdict.metrics["acc"] == 1.0
+
+
+@pytest.mark.parametrize(("reply", "target", "answer", "right"), [
+    (" (A) is out. So the answer is (B).", "(B)", "(B)", True),
+    (" So the answer is (B)", "(B)", "(B", False),  # lm-eval drops the line's last character, period or not
+    (" So the answer is False.", "False", "False", True),
+    (" So the answer is no.", "No", "no", False),  # compared exactly: case counts
+    (" So the answer is 5. So the answer is 7.", "7", "5. So the answer is 7", False),  # the first one, greedy
+    (" I think 24", "24", "[invalid]", False),
+])
+def test_lm_eval_setup_reads_and_compares_as_lm_eval(reply: str, target: str, answer: str, right: bool) -> None:
+    setup = BBH.setup("lm-eval")
+    sample = Sample("q", target.strip("()"), metadata={"raw_target": target, "exemplars": ""})
+    verdict = BBH.score(sample, Completion(reply, 0, 0, "stop", ""), setup)
+    assert verdict.extracted["exact_match"] == answer and verdict.metrics["exact_match"] == float(right)
+
+
+def test_lm_eval_prompt_is_its_task_file_rendering(shared_data: Path) -> None:
+    args = parse_dataset_args('{"bbh": {"setup": "lm-eval"}}')
+    suite = Suite.load("bbh", RunConfig(dataset_dir=shared_data, dataset_args=args))
+    sports = next(s for s in suite.samples if isinstance(s, Sample) and s.subset == "sports_understanding")
+    request = suite.request(sports)
+    assert request.stop == ("</s>", "Q", "\n\n") and request.chat is False  # type: ignore[union-attr]
+    # the shipped prompt file has "step by step. Bam"; lm-eval's task file a newline there
+    assert "step by step.\nBam Adebayo" in request.prompt  # type: ignore[union-attr]
+    assert request.prompt.endswith(f"\n\nQ: {sports.input}\nA: Let's think step by step.\n")  # type: ignore[union-attr]
 
 
 def test_counts_targets_and_exemplars(shared_data: Path) -> None:

@@ -99,3 +99,44 @@ def test_math_500_runs_end_to_end_with_level_rows_and_alike_under_xdist(run_suit
     rows = {(s["subset"], s["level"]) for s in alone.report["benchmarks"][0]["scores"]}
     assert {("algebra", "subset"), ("geometry", "subset"), ("OVERALL", "overall")} <= rows
     assert any(level == "category" and subset.startswith("Level ") for subset, level in rows)
+
+
+@pytest.mark.parametrize(("reply_answer", "target", "equal"), [
+    ("$\\frac12$", "0.5", True),  # \frac12 -> \frac{1}{2}, then sympy: 1/2 - 0.5 = 0
+    ("$\\dfrac{1}{2}$", "\\frac{1}{2}", True),
+    ("$5$ cm", "5", True),  # a unit word goes
+    ("$x = 3$", "3", True),  # the right-hand side of the last '='
+    ("$\\left( 3, \\frac{\\pi}{2} \\right)$", "\\left(3,\\frac{\\pi}{2}\\right)", True),  # \left keeps its "ft"
+    ("$10{,}000$", "10000", True),
+    ("$0,1$", "1", False),  # a tuple is not fused into the number 01
+    ("$\\text{(B)}$", "(B)", True),
+    ("$2\\pi$", "6.28", False),
+])
+def test_minerva_reads_the_final_answer_line_and_normalises_it(reply_answer: str, target: str, equal: bool) -> None:
+    from evalscope.minerva import equivalent, final_answer, normalize_final_answer
+
+    reply = f"Some work.\nFinal Answer: The final answer is {reply_answer}. I hope it is correct."
+    answer = normalize_final_answer(final_answer(reply))
+    assert equivalent(answer, normalize_final_answer(target)) is equal
+
+
+def test_minerva_without_the_answer_line_is_invalid_and_a_line_cut_after_its_period_counts() -> None:
+    from evalscope.minerva import NO_ANSWER, final_answer
+
+    assert final_answer("The answer is \\boxed{4}.") == NO_ANSWER
+    assert final_answer("Final Answer: The final answer is $4$. ") == "$4$"  # stopped before "I hope it is correct."
+    assert final_answer("Final Answer: The final answer is $4$") == NO_ANSWER  # as lm-eval: no ". " after it
+
+
+def test_minerva_setup_prompt_has_four_fixed_exemplars_and_scores_both_metrics() -> None:
+    from evalscope.mathbench import MINERVA
+
+    sample = Sample("What is $1+1$?", "2", metadata={"solution": "$1+1=\\boxed{2}$."}, id="algebra-0000")
+    request = MINERVA.prompt(sample, MINERVA.shots(()))  # type: ignore[misc]
+    assert request.prompt.count("Problem:\n") == 5 and request.prompt.endswith("What is $1+1$?\n\nSolution:")
+    assert request.stop == ("Problem:",) and not MINERVA.chat_template
+    right = MINERVA.score(sample, Completion(" $1+1=2$.\nFinal Answer: The final answer is $2$. I hope it is "  # type: ignore[misc]
+                                             "correct.", 0, 0, "stop", ""))
+    assert right.metrics == {"acc": 1.0, "acc_strict": 1.0} and right.extracted["acc_strict"] == "2"
+    boxed_only = MINERVA.score(sample, Completion(" So \\boxed{2}.", 0, 0, "stop", ""))  # type: ignore[misc]
+    assert boxed_only.metrics == {"acc": 1.0, "acc_strict": 0.0}  # exact_match needs the answer line

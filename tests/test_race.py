@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from evalscope.config import RunConfig
-from evalscope.schema import Sample
+from evalscope.config import RunConfig, parse_dataset_args
+from evalscope.schema import ChoiceRequest, Sample
 from evalscope.stats import CLUSTER_KEY
 from evalscope.suite import Suite
 
@@ -44,3 +44,29 @@ def test_runs_end_to_end_clustered_and_alike_under_xdist(run_suite, shared_data:
         assert record["loglikelihoods"] == pytest.approx(spread.by_id()[sample_id]["loglikelihoods"], abs=1e-5)
         assert record["cluster"].startswith("middle") and record["choices"] == [" A", " B", " C", " D"]
     assert len({r["cluster"] for r in alone.records}) < len(alone.records)  # shared articles among the first six
+
+
+def test_lm_eval_setup_asks_each_articles_last_question_after_the_others_answered(tmp_path: Path) -> None:
+    rows = [{"example_id": "m1.txt", "article": "Tom has a cat.", "question": q, "options": o, "answer": a}
+            for q, o, a in [("What does Tom have?", ["a dog", "a cat", "a cow", "a hen"], "B"),
+                            ("Tom's cat is   _  .", ["black", "white", "grey", "red"], "C"),
+                            ("Who is Tom?", ["a boy", "a cat", "a dog", "a bird"], "A")]]
+    rows.append({**rows[0], "example_id": "m2.txt", "article": "Ann runs."})
+    (tmp_path / "race").mkdir()
+    (tmp_path / "race" / "test_middle.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    args = parse_dataset_args('{"race": {"setup": "lm-eval"}}')
+    suite = Suite.load("race", RunConfig(dataset_dir=tmp_path, dataset_args=args))
+    first, second = suite.samples
+    assert isinstance(first, Sample) and isinstance(second, Sample)
+    request = suite.request(first)
+    assert isinstance(request, ChoiceRequest)
+    # the fill-in question is completed in place; the last question is bare, its answers follow after a space
+    assert request.context == ("Article: Tom has a cat.\n\nQuestion: What does Tom have?\nAnswer: a cat\n"
+                               "Tom's cat is  grey\nWho is Tom?")
+    assert request.continuations == (" a boy", " a cat", " a dog", " a bird") and first.target == "A"
+    assert second.input == "Article: Ann runs.\n\nWhat does Tom have?" and second.target == "B"
+
+
+def test_lm_eval_setup_counts_articles(shared_data: Path) -> None:
+    args = parse_dataset_args('{"race": {"setup": "lm-eval"}}')
+    assert len(Suite.load("race", RunConfig(dataset_dir=shared_data, dataset_args=args)).samples) == 362

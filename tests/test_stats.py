@@ -55,7 +55,10 @@ def test_clustered_standard_error_matches_a_direct_computation() -> None:
     assert est.ci_method == "cluster-t" and est.clusters == g == 5
     assert est.stderr == pytest.approx(expected)
     half = sst.t.ppf(0.975, g - 1) * expected
-    assert (est.ci_low, est.ci_high) == pytest.approx((mean - half, mean + half))
+    assert mean - half < 0 and mean + half > 1  # five clusters: the t band is wider than [0, 1] ...
+    assert (est.ci_low, est.ci_high) == (0.0, 1.0)  # ... and a share's interval stays in [0, 1]
+    shifted = estimate(values + 5, clusters=clusters)  # not shares: the t band as it is
+    assert (shifted.ci_low, shifted.ci_high) == pytest.approx((mean + 5 - half, mean + 5 + half))
 
 
 def test_one_sample_per_cluster_is_the_plain_estimate() -> None:

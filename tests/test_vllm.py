@@ -117,9 +117,9 @@ def test_code_benchmarks_through_vllm_server(vllm_server: VllmServer, tmp_path: 
 
 
 def test_new_benchmarks_through_vllm_server(vllm_server: VllmServer, tmp_path: Path, shared_data: Path) -> None:
-    """MATH, MATH-500, BBH, GPQA (generation), RACE (loglikelihood over /v1/completions) and TriviaQA (raw text)
-    through the server, a couple of items each."""
-    names = ["competition_math", "math_500", "bbh", "gpqa_diamond", "race", "trivia_qa"]
+    """MATH, MATH-500, BBH, GPQA, IFEval (generation), RACE (loglikelihood over /v1/completions) and TriviaQA (raw
+    text) through the server, a couple of items each."""
+    names = ["competition_math", "math_500", "bbh", "gpqa_diamond", "ifeval", "race", "trivia_qa"]
     subsets = {"competition_math": {"subset_list": ["algebra"]}, "math_500": {"subset_list": ["algebra"]},
                "bbh": {"subset_list": ["navigate"]}}
     argv = [sys.executable, "-m", "pytest", *(str(REPO / "benchmarks" / n) for n in names),
@@ -134,3 +134,5 @@ def test_new_benchmarks_through_vllm_server(vllm_server: VllmServer, tmp_path: P
     assert all("metrics" in r for r in records)
     race = [r for r in records if r["benchmark"] == "race"]
     assert all(len(r["loglikelihoods"]) == 4 for r in race)
+    ifeval = [r for r in records if r["benchmark"] == "ifeval"]
+    assert all(r["details"]["instructions"] and "prompt_level_loose_acc" in r["metrics"] for r in ifeval)

@@ -51,6 +51,24 @@ def evalscope_prompt(sample: Sample, few_shot: Sequence[Sample]) -> GenerationRe
     return GenerationRequest(f"{sample.metadata['exemplars']}\n\n" + ASK.format(question=sample.input))
 
 
+def lm_eval_prompt(sample: Sample, few_shot: Sequence[Sample]) -> GenerationRequest:
+    # lm-eval's task files hold the same exemplars with "step by step." always followed by a newline (one of
+    # the shipped files, sports_understanding, has a space there)
+    shots = str(sample.metadata["exemplars"]).replace("A: Let's think step by step. ", "A: Let's think step by step.\n")
+    return GenerationRequest(f"{shots}\n\nQ: {sample.input}\nA: Let's think step by step.\n",
+                             stop=("</s>", "Q", "\n\n"))
+
+
+LM_EVAL_ANSWER = re.compile(r"(?<=the answer is )(.*)(?=.)")
+"""lm-eval's filter: after the first 'the answer is ', the rest of that line but its last character."""
+
+
+def lm_eval_score(sample: Sample, completion: Completion) -> Scored:
+    found = LM_EVAL_ANSWER.findall(completion.text)
+    answer = found[0].strip() if found else "[invalid]"
+    return Scored({"exact_match": float(answer == sample.metadata["raw_target"])}, {"exact_match": answer})
+
+
 def final_answer(text: str, multiple_choice: bool) -> str:
     """EvalScope 1.14.1's reading: the first line after the last 'So the answer is ', without a final period;
     then the letter of '(B)' (or a lone capital) for multiple choice, the **bold** part for free form."""
@@ -75,6 +93,10 @@ class BBH(Benchmark):
         Setup("evalscope", "EvalScope 1.14.1 bbh: the task's 3 chain-of-thought exemplars, 'Q: ... A: Let's think "
               "step by step.' and the 'So the answer is [ANSWER]' format; its answer reading and exact match",
               prompt=evalscope_prompt, score=evalscope_score),
+        Setup("lm-eval", "lm-eval 0.4.13 bbh_cot_fewshot: the same 3 exemplars, raw text, stop at 'Q' or a blank "
+              "line; the text after the first 'the answer is ' but its last character, compared exactly with the "
+              "target ('(B)', 'False')", chat_template=False, metrics=("exact_match",), prompt=lm_eval_prompt,
+              score=lm_eval_score),
     )
 
     def rows(self, path: Path, split: str, subset: str) -> Rows:
@@ -91,8 +113,9 @@ class BBH(Benchmark):
 
     def to_sample(self, row: Mapping[str, Any]) -> Sample:
         question, target = map(str, fields(row, "input", "target"))
+        raw_target = target
         multiple_choice = row.get("task") in MULTIPLE_CHOICE
         if multiple_choice:  # "(B)" -> "B"; free-form targets keep their brackets (dyck_languages answers are them)
             target = target.replace("(", "").replace(")", "")
-        return Sample(question, target.strip(), metadata={"exemplars": row["exemplars"],
+        return Sample(question, target.strip(), metadata={"exemplars": row["exemplars"], "raw_target": raw_target,
                                                           "multiple_choice": multiple_choice})

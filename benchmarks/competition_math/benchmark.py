@@ -6,7 +6,17 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from evalscope.api import GenerationRequest, MathProblems, RowError, Sample, Setup, fields, last_boxed, math_score
+from evalscope.api import (
+    MINERVA,
+    GenerationRequest,
+    MathProblems,
+    RowError,
+    Sample,
+    Setup,
+    fields,
+    last_boxed,
+    math_score,
+)
 
 # EvalScope 1.14.1's competition_math prompt.
 PROMPT = "Problem:\n{question}\n\nPlease reason step by step, and put your final answer within \\boxed{{}}.\n"
@@ -23,6 +33,7 @@ class CompetitionMath(MathProblems):
         Setup("chat-boxed", "EvalScope 1.14.1 competition_math with few_shot_num=0 (its 4 shots come from the train "
               "split, not stored here): 'Problem:', the question, reason step by step, answer in \\boxed{}",
               prompt=boxed_prompt, score=math_score, metrics=("acc", "acc_strict")),
+        MINERVA,
     )
 
     def answer(self, row: Mapping[str, Any]) -> str:

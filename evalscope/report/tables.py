@@ -8,6 +8,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from evalscope.schema import SampleResult
@@ -20,21 +21,44 @@ SCORE_COLUMNS = ["benchmark", "subset", "metric", "score", "n", "stderr", "ci_lo
 macro (unweighted mean of the subset scores)."""
 
 
+FRAME_COLUMNS = ["benchmark", "subset", "category", "sample_id", "metric", "value", "cluster", "units"]
+
+
 def sample_frame(results: Iterable[SampleResult]) -> pd.DataFrame:
     """Long format: one row per (sample, metric)."""
     rows = [
         {"benchmark": r.benchmark, "subset": r.subset, "category": r.category, "sample_id": r.sample_id,
-         "metric": m, "value": v, "cluster": r.cluster}
+         "metric": m, "value": v, "cluster": r.cluster, "units": r.units.get(m, 1)}
         for r in results
         for m, v in r.metrics.items()
     ]
-    return pd.DataFrame(rows, columns=["benchmark", "subset", "category", "sample_id", "metric", "value", "cluster"])
+    return pd.DataFrame(rows, columns=FRAME_COLUMNS)
 
 
 def _estimate(part: pd.DataFrame) -> Estimate:
-    """Clustered when the samples name the passage or context they share."""
-    clusters = part["cluster"].tolist() if part["cluster"].notna().any() else None
-    return estimate(part["value"].to_numpy(), clusters=clusters)
+    """Clustered when the samples name the passage or context they share. A value averaging several units
+    (IFEval's instructions) counts once per unit, its units clustered by sample: the micro average with the
+    ratio estimator's standard error."""
+    values, units = part["value"].to_numpy(), part["units"].to_numpy(dtype=int)
+    if (units == 1).all():
+        clusters = part["cluster"].tolist() if part["cluster"].notna().any() else None
+        return estimate(values, clusters=clusters)
+    keys = [s if c is None or c != c else c for s, c in zip(part["sample_id"], part["cluster"], strict=True)]
+    return estimate(np.repeat(values, units), clusters=list(np.repeat(np.asarray(keys, dtype=object), units)))
+
+
+def _in_report_order(samples: pd.DataFrame) -> list[tuple[Any, pd.DataFrame]]:
+    """(benchmark, metric) groups: the metrics every sample has in the scorer's order (the primary one first), then
+    those only some samples have (IFEval's per-instruction rows) by name, so that strict and loose rows sort apart."""
+    groups = list(samples.groupby(["benchmark", "metric"], sort=False))
+    scored = samples.groupby("benchmark")["sample_id"].nunique()
+
+    def rank(group: tuple[Any, pd.DataFrame]) -> tuple[bool, str]:
+        (bench, metric), frame = group
+        partial = bool(frame["sample_id"].nunique() < scored[bench])
+        return partial, str(metric) if partial else ""
+
+    return sorted(groups, key=rank)  # stable: the benchmarks and the full metrics keep their order
 
 
 def score_table(samples: pd.DataFrame) -> pd.DataFrame:
@@ -48,8 +72,7 @@ def score_table(samples: pd.DataFrame) -> pd.DataFrame:
                      "stderr": est.stderr, "ci_low": est.ci_low, "ci_high": est.ci_high,
                      "ci_method": est.ci_method, "level": level})
 
-    # sort=False keeps the scorer's metric order: the primary metric first.
-    for (bench, metric), frame in samples.groupby(["benchmark", "metric"], sort=False):
+    for (bench, metric), frame in _in_report_order(samples):
         per_subset = {s: _estimate(part) for s, part in sorted(frame.groupby("subset"))}
         for subset, est in per_subset.items():
             add(bench, subset, metric, est, "subset")

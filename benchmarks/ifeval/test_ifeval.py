@@ -1,0 +1,12 @@
+"""IFEval as a pytest suite: one item per prompt, predicted in batches by the evalscope plugin."""
+
+import pytest
+
+pytestmark = pytest.mark.evalscope("ifeval")
+
+
+def test_ifeval(sample, scored):
+    """Passes when every instruction of the prompt is followed (strict); otherwise INCORRECT, not a failure.
+    Add your own per-sample checks here (see benchmarks/README.md): a failed assert errors the item."""
+    assert len(scored.details["instructions"]) == len(sample.metadata["instruction_id_list"]), "an instruction " \
+        "went unchecked"
