@@ -15,7 +15,7 @@ from evalscope.extract import (
     numeric_answer,
 )
 from evalscope.hendrycks import is_equiv, last_boxed
-from evalscope.mathbench import LEVELS, MINERVA, SUBJECTS, MathProblems, math_score
+from evalscope.mathbench import EVALSCOPE_05, LEVELS, MINERVA, SUBJECTS, MathProblems, math_score
 from evalscope.mathverify import math_answer, math_equal
 from evalscope.mcq import (
     CHINESE_FEW_SHOT_HEADER,

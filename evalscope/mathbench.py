@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
-from evalscope import minerva
+from evalscope import math05, minerva
 from evalscope.benchmark import Benchmark, RowError, Scored, Setup, fields
 from evalscope.data import Rows, read_jsonl
 from evalscope.hendrycks import is_equiv, last_boxed
@@ -54,6 +54,26 @@ MINERVA = Setup(
     exemplars=tuple(Sample(p, minerva.target_answer(s), metadata={"solution": s}) for p, s in minerva.EXEMPLARS),
     metrics=("acc", "acc_strict"), prompt=minerva_prompt, score=minerva_score)
 """A setup of every MATH-problem benchmark (MATH, MATH-500), as lm-eval runs both."""
+
+
+def evalscope05_prompt(sample: Sample, few_shot: Sequence[Sample]) -> GenerationRequest:
+    # no stop string: EvalScope 0.5 generates to EOS or its token budget
+    return GenerationRequest(math05.prompt(sample.input, shots=bool(few_shot)))
+
+
+def evalscope05_score(sample: Sample, completion: Completion) -> Scored:
+    """EvalScope 0.5.5's reading: the reply's "final answer" sentence (else its first), normalised as OpenCompass
+    does, equal to the solution's last \\boxed{} after MATH's normalisation."""
+    answer, solution = math05.answer(completion.text), str(sample.metadata["solution"])
+    return Scored({"acc": float(math05.correct(completion.text, solution))}, {"acc": answer})
+
+
+EVALSCOPE_05 = Setup(
+    "evalscope-0.5", "EvalScope 0.5.5 competition_math: its 4 fixed exemplars byte for byte (doubled braces "
+    "included), 'Problem:\\n...\\nSolution:\\n', its final-answer reading and MATH's string match",
+    few_shot_num=4, few_shot_random=False, exemplars=MINERVA.exemplars, prompt=evalscope05_prompt,
+    score=evalscope05_score)
+"""EvalScope 0.5's setup (all-or-nothing shots: its exemplars are one block of text; few_shot_num 0 drops them)."""
 
 
 class MathProblems(Benchmark):

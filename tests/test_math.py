@@ -140,3 +140,34 @@ def test_minerva_setup_prompt_has_four_fixed_exemplars_and_scores_both_metrics()
     assert right.metrics == {"acc": 1.0, "acc_strict": 1.0} and right.extracted["acc_strict"] == "2"
     boxed_only = MINERVA.score(sample, Completion(" So \\boxed{2}.", 0, 0, "stop", ""))  # type: ignore[misc]
     assert boxed_only.metrics == {"acc": 1.0, "acc_strict": 0.0}  # exact_match needs the answer line
+
+
+@pytest.mark.parametrize(("reply", "solution", "answer", "right"), [
+    ("We add. Final Answer: The final answer is $\\frac12$. I hope it is correct.", "So \\boxed{0.5}.", "\\frac{1}{2}",
+     True),
+    ("Final Answer: The final answer is $x = 3$", "\\boxed{3}", "x=3", True),  # MATH's match drops a short "x ="
+    ("It is 7 cm. More.", "\\boxed{7}", "Itis7", False),  # no "final answer": the whole first sentence
+    ("Thus $7$ cm. More.", "\\boxed{7}", "7", True),  # ... whose last $...$ counts
+    # EvalScope 0.5.5's quirk, kept: "rac" without "\frac" becomes "\frac", so \dfrac reads \df\frac (wrong)
+    ("Final answer: $\\dfrac{3}{4}$", "\\boxed{\\frac34}", "\\df\\frac{3}{4}", False),
+    ("Final Answer: The final answer is $(B)$", "\\boxed{\\text{(B)}}", "(B)", False),  # the gold keeps \text{}
+])
+def test_evalscope_05_reads_the_final_answer_sentence(reply: str, solution: str, answer: str, right: bool) -> None:
+    from evalscope.mathbench import EVALSCOPE_05
+
+    sample = Sample("q", "", metadata={"solution": solution}, id="algebra-0000")
+    verdict = EVALSCOPE_05.score(sample, Completion(reply, 0, 0, "stop", ""))  # type: ignore[misc]
+    assert verdict.extracted["acc"] == answer and verdict.metrics["acc"] == float(right)
+
+
+def test_evalscope_05_prompt_keeps_its_doubled_braces_and_drops_all_shots_at_zero() -> None:
+    from dataclasses import replace
+
+    from evalscope.mathbench import EVALSCOPE_05
+
+    sample = Sample("What is $1+1$?", "2", metadata={"solution": "\\boxed{2}"}, id="algebra-0000")
+    four = EVALSCOPE_05.prompt(sample, EVALSCOPE_05.shots(())).prompt  # type: ignore[misc]
+    assert four.startswith("Problem:\nFind the domain of the expression $\\frac{{\\sqrt{{x-2}}}}")
+    assert four.count("Problem:\n") == 5 and four.endswith("Problem:\nWhat is $1+1$?\nSolution:\n")
+    zero = replace(EVALSCOPE_05, few_shot_num=0)
+    assert zero.prompt(sample, zero.shots(())).prompt == "Problem:\nWhat is $1+1$?\nSolution:\n"  # type: ignore[misc]

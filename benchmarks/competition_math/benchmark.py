@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from evalscope.api import (
+    EVALSCOPE_05,
     MINERVA,
     GenerationRequest,
     MathProblems,
@@ -34,6 +35,7 @@ class CompetitionMath(MathProblems):
               "split, not stored here): 'Problem:', the question, reason step by step, answer in \\boxed{}",
               prompt=boxed_prompt, score=math_score, metrics=("acc", "acc_strict")),
         MINERVA,
+        EVALSCOPE_05,
     )
 
     def answer(self, row: Mapping[str, Any]) -> str:

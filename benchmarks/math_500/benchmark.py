@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from evalscope.api import MINERVA, GenerationRequest, MathProblems, Sample, Setup, fields, math_score
+from evalscope.api import EVALSCOPE_05, MINERVA, GenerationRequest, MathProblems, Sample, Setup, fields, math_score
 
 
 def boxed_prompt(sample: Sample, few_shot: Sequence[Sample]) -> GenerationRequest:
@@ -22,6 +22,7 @@ class Math500(MathProblems):
         Setup("chat-boxed", "EvalScope 1.14.1 math_500: 0-shot, the question, reason step by step, answer in "
               "\\boxed{}", prompt=boxed_prompt, score=math_score, metrics=("acc", "acc_strict")),
         MINERVA,
+        EVALSCOPE_05,
     )
 
     def answer(self, row: Mapping[str, Any]) -> str:
