@@ -73,8 +73,8 @@ def main() -> None:
                 notes.append(f"  {sample.id} ({kind}): ours {verdict.extracted['acc']!r} {verdict.metrics['acc']}, "
                              f"EvalScope 0.5.5 {theirs_answer!r} {float(theirs_right)}; gold {gold!r}")
     print(f"prompts identical: {prompts}/{len(samples)}")
-    print(f"made-up replies: {total} ({right} right for EvalScope 0.5.5); same answer {answers} ({100 * answers / total:.2f}%), same verdict {verdicts} "
-          f"({100 * verdicts / total:.2f}%)")
+    print(f"made-up replies: {total} ({right} right for EvalScope 0.5.5); same answer {answers} "
+          f"({100 * answers / total:.2f}%), same verdict {verdicts} ({100 * verdicts / total:.2f}%)")
     for note in notes[:15]:
         print(note)
     ok = prompts == len(samples) and min(answers, verdicts) >= 0.995 * total
