@@ -332,6 +332,11 @@ def _args(instruction_id: str, kwargs: Mapping[str, Any], prompt: str) -> tuple[
     return check, _Args(instruction_id, given, prompt)
 
 
+def validate(instruction_id: str, kwargs: Mapping[str, Any]) -> None:
+    """ValueError naming the culprit when the id is unknown or a kwarg is not one the instruction takes."""
+    _args(instruction_id, kwargs, "")
+
+
 def follows(instruction_id: str, kwargs: Mapping[str, Any], response: str, prompt: str) -> bool:
     """Whether `response` follows one instruction (strict: the response as it is)."""
     check, args = _args(instruction_id, kwargs, prompt)

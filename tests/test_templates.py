@@ -14,7 +14,8 @@ from evalscope.suite import Suite
 from tests.conftest import SHARED_DATA, TEST_DATA
 
 LMEVAL = {"gsm8k": TEST_DATA, "arc": TEST_DATA, "mmlu": TEST_DATA, "hellaswag": SHARED_DATA,
-          "truthful_qa": SHARED_DATA, "mbpp": SHARED_DATA}
+          "truthful_qa": SHARED_DATA, "mbpp": SHARED_DATA, "bbh": SHARED_DATA, "ifeval": SHARED_DATA,
+          "race": SHARED_DATA}
 """Every benchmark with an `lm-eval` setup, and where its data is."""
 
 

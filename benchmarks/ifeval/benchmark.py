@@ -6,9 +6,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from evalscope.instructions import INSTRUCTION_IDS, evaluate
-
 from evalscope.api import Benchmark, Completion, GenerationRequest, RowError, Sample, Scored, Setup, fields
+from evalscope.instructions import INSTRUCTION_IDS, evaluate, validate
 
 METRICS = ("prompt_level_strict_acc", "inst_level_strict_acc", "prompt_level_loose_acc", "inst_level_loose_acc")
 
@@ -62,4 +61,9 @@ class IFEval(Benchmark):
             raise RowError(f"unknown instruction {unknown[0]!r}")
         # The reference drops kwargs left empty (None), which the JSON lines carry for unused arguments.
         kept = [{k: v for k, v in (a or {}).items() if v is not None} for a in kwargs]
+        for instruction, arguments in zip(ids, kept, strict=True):
+            try:
+                validate(instruction, arguments)
+            except ValueError as exc:
+                raise RowError(str(exc)) from None
         return Sample(str(prompt), "", metadata={"key": key, "instruction_id_list": list(ids), "kwargs": kept})
