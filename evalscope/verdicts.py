@@ -1,0 +1,72 @@
+"""A judge's reply read as a verdict (MT-Bench's `[[A]]`/`[[B]]`/`[[C]]` and `[[rating]]`, arena-hard's five
+levels), and a pair's two orders reconciled into one battle; an unreadable reply is an error, never a tie."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_RATING = re.compile(r"\[\[(\d+\.?\d*)\]\]")
+_RATING_BACKUP = re.compile(r"\[(\d+\.?\d*)\]")  # FastChat's fallback, for judges that drop a bracket
+_FIVE_LEVELS = re.compile(r"\[\[([AB<>=]+)\]\]")
+FIVE_LEVEL_SCORES = {"A>>B": (1.0, 3.0), "A>B": (1.0, 1.0), "A=B": (0.5, 1.0), "B>A": (0.0, 1.0),
+                     "B>>A": (0.0, 3.0)}
+"""arena-hard's labels -> (score of the first answer, weight): a strong verdict counts as three battles."""
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """One judgment of one order: the first-shown answer's score (1, 0.5, 0) and its weight; None: unreadable."""
+
+    score: float | None
+    weight: float = 1.0
+    text: str = ""
+    """The judge's reply, kept for the report (and for an unreadable one, the reason it counts as an error)."""
+
+
+def pairwise(reply: str) -> Verdict:
+    """MT-Bench's pairwise format, read as FastChat reads it: `[[A]]`, else `[[B]]`, else `[[C]]` (a tie)."""
+    for mark, score in (("[[A]]", 1.0), ("[[B]]", 0.0), ("[[C]]", 0.5)):
+        if mark in reply:
+            return Verdict(score, 1.0, reply)
+    return Verdict(None, 1.0, reply)
+
+
+def five_level(reply: str) -> Verdict:
+    """arena-hard's format: exactly one distinct `[[A>>B]]`..`[[B>>A]]` label in the reply (several different
+    labels: unreadable, as arena-hard counts them)."""
+    labels = set(_FIVE_LEVELS.findall(reply))
+    if len(labels) != 1 or next(iter(labels)) not in FIVE_LEVEL_SCORES:
+        return Verdict(None, 1.0, reply)
+    score, weight = FIVE_LEVEL_SCORES[labels.pop()]
+    return Verdict(score, weight, reply)
+
+
+def rating(reply: str) -> float | None:
+    """MT-Bench's single-answer grade `[[7]]` (FastChat also takes `[7]`); None without one or outside 1-10."""
+    found = _RATING.search(reply) or _RATING_BACKUP.search(reply)
+    if found is None:
+        return None
+    value = float(found.group(1))
+    return value if 1.0 <= value <= 10.0 else None
+
+
+def reconcile(first: Verdict, swapped: Verdict) -> Verdict:
+    """One battle from both orders: `first` judged (x, y), `swapped` judged (y, x). Consistent orders give that
+    verdict (a strong one only when both are strong), inconsistent ones a tie (FastChat's rule); an unreadable
+    order makes the battle an error (score None)."""
+    text = f"{first.text}\n---- swapped ----\n{swapped.text}"
+    if first.score is None or swapped.score is None:
+        return Verdict(None, 1.0, text)
+    x_first, x_swapped = first.score, 1.0 - swapped.score
+    side_first, side_swapped = (x_first > 0.5) - (x_first < 0.5), (x_swapped > 0.5) - (x_swapped < 0.5)
+    if side_first != side_swapped or side_first == 0:
+        return Verdict(0.5, 1.0, text)
+    return Verdict(x_first, min(first.weight, swapped.weight), text)
+
+
+def disagree(first: Verdict, swapped: Verdict) -> bool:
+    """Whether the two orders pointed different ways (position bias), both readable."""
+    if first.score is None or swapped.score is None:
+        return False
+    return first.score != 1.0 - swapped.score
