@@ -31,9 +31,9 @@ class Battle:
 @dataclass(frozen=True)
 class Rating:
     rating: float
-    low: float | None
-    high: float | None
-    """The 95% bootstrap interval (None without a bootstrap)."""
+    low: float
+    high: float
+    """The 95% bootstrap interval."""
 
 
 def _models(battles: Sequence[Battle]) -> list[str]:
@@ -138,3 +138,39 @@ def win_rates(battles: Sequence[Battle]) -> Mapping[tuple[str, str], tuple[float
             row[0 if score == 1 else 2 if score == 0 else 1] += battle.weight
             row[3] += battle.weight
     return {key: (w / n, t / n, lo / n, int(n)) for key, (w, t, lo, n) in tally.items()}
+
+
+@dataclass(frozen=True)
+class Standing:
+    """A model's row of the leaderboard: its rating, and how it fared against the baseline."""
+
+    model: str
+    rating: Rating
+    win: float
+    tie: float
+    loss: float
+    battles: int
+    """Battles against the baseline (weighted), 0 for the baseline itself."""
+    win_interval: tuple[float, float]
+    """Wilson 95% interval of the win share against the baseline."""
+    p_better: float
+    """One-sided sign test that the model is no better than the baseline (small: it is better)."""
+    p_worse: float
+    """One-sided sign test that the model is no worse than the baseline (small: it is worse)."""
+    separated: bool
+    """Whether its rating interval and the baseline's do not overlap."""
+
+
+def leaderboard(battles: Sequence[Battle], baseline: str, rounds: int = 500, seed: int = 0) -> list[Standing]:
+    """Every model, best rated first, with its record against `baseline` (the anchor, 1000)."""
+    ratings = bootstrap(battles, anchor=baseline, rounds=rounds, seed=seed)
+    rates = win_rates(battles)
+    base = ratings[baseline]
+    rows = []
+    for model, rating in ratings.items():
+        win, tie, loss, n = rates.get((model, baseline), (0.0, 0.0, 0.0, 0))
+        wins, losses = round(win * n), round(loss * n)
+        apart = rating.high < base.low or rating.low > base.high
+        rows.append(Standing(model, rating, win, tie, loss, n, wilson(wins, n), sign_test(wins, losses),
+                             sign_test(losses, wins), model != baseline and apart))
+    return sorted(rows, key=lambda row: -row.rating.rating)

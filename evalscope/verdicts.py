@@ -70,3 +70,11 @@ def disagree(first: Verdict, swapped: Verdict) -> bool:
     if first.score is None or swapped.score is None:
         return False
     return first.score != 1.0 - swapped.score
+
+
+def rule(first_correct: bool, second_correct: bool) -> Verdict:
+    """The rule judge, for questions with exact answers: a correct answer beats an incorrect one; both right or
+    both wrong is a tie. It has no position bias, so both orders always agree."""
+    score = 0.5 if first_correct == second_correct else float(first_correct)
+    return Verdict(score, 1.0, f"rule: first {'right' if first_correct else 'wrong'}, second "
+                               f"{'right' if second_correct else 'wrong'}")

@@ -51,7 +51,7 @@ def test_bootstrap_is_seeded_reproducible_and_brackets_the_estimate() -> None:
     other = bootstrap(battles, anchor="base", rounds=200, seed=8)
     assert first == again and first != other
     for rating in first.values():
-        assert rating.low is not None and rating.high is not None and rating.low <= rating.rating <= rating.high
+        assert rating.low <= rating.rating <= rating.high
     assert first["base"].low == first["base"].high == 1000.0  # the anchor does not move
     assert first["noisy"].high < first["base"].rating < first["tuned"].low  # these separate
 
@@ -86,3 +86,26 @@ def test_win_rates_in_both_orientations() -> None:
     rates = win_rates(table(("a", "b"), 2, 1, 1))
     assert rates[("a", "b")] == (0.5, 0.25, 0.25, 4) and rates[("b", "a")] == (0.25, 0.25, 0.5, 4)
     assert np.isclose(sum(rates[("a", "b")][:3]), 1.0)
+
+
+def test_leaderboard_ranks_and_compares_with_the_baseline() -> None:
+    from evalscope.ratings import leaderboard
+
+    battles = table(("greedy", "damaged"), 30, 5, 5) + table(("greedy", "sampled"), 12, 10, 8, start=100)
+    board = leaderboard(battles, baseline="greedy", rounds=200, seed=3)
+    assert board[0].model == "greedy" and board[-1].model == "damaged"
+    damaged = next(row for row in board if row.model == "damaged")
+    assert (damaged.win, damaged.tie, damaged.loss, damaged.battles) == (5 / 40, 5 / 40, 30 / 40, 40)
+    assert damaged.win_interval == pytest.approx(wilson(5, 40))
+    assert damaged.p_worse == pytest.approx(stats.binomtest(30, 35, 0.5, alternative="greater").pvalue)
+    assert damaged.separated and damaged.p_worse < 0.001 < damaged.p_better
+    sampled = next(row for row in board if row.model == "sampled")
+    assert not sampled.separated  # 10 against 12: the intervals overlap
+
+
+def test_rule_judge_has_no_position_bias() -> None:
+    from evalscope.verdicts import reconcile, rule
+
+    assert rule(True, False).score == 1.0 and rule(False, True).score == 0.0
+    assert rule(True, True).score == rule(False, False).score == 0.5
+    assert reconcile(rule(True, False), rule(False, True)).score == 1.0
