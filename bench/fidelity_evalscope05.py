@@ -26,7 +26,7 @@ sys.path.insert(0, str(REPO / "bench"))
 from fidelity_lmeval_scoring import math_replies  # noqa: E402
 
 from evalscope.config import RunConfig  # noqa: E402
-from evalscope.hendrycks import last_boxed  # noqa: E402
+from evalscope.hendrycks import last_boxed, normalize  # noqa: E402
 from evalscope.mathbench import EVALSCOPE_05  # noqa: E402
 from evalscope.schema import Completion, Sample  # noqa: E402
 from evalscope.suite import Suite  # noqa: E402
@@ -41,6 +41,13 @@ def their_adapter(path: Path) -> Any:
     return namespace["CompetitionMathAdapter"]
 
 
+def _normalized(normalize_fn: Any, text: str | None) -> str | None:
+    try:
+        return None if text is None else str(normalize_fn(text))
+    except (AssertionError, ValueError, IndexError):  # both sides then compare the raw strings
+        return "<raw>"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--adapter", type=Path, required=True, help="EvalScope 0.5.5's competition_math_adapter.py")
@@ -50,13 +57,14 @@ def main() -> None:
     adapter = their_adapter(args.adapter)
     suite = Suite.load("competition_math", RunConfig(dataset_dir=args.dataset_dir))
     samples = [s for s in suite.samples if isinstance(s, Sample)][: args.n]
-    prompts = answers = verdicts = total = right = 0
+    prompts = answers = verdicts = total = right = golds = 0
     notes = []
     for i, sample in enumerate(samples):
         ours = EVALSCOPE_05.prompt(sample, EVALSCOPE_05.shots(()))  # type: ignore[misc]
         prompts += ours.prompt == adapter._generate_prompt({"problem": sample.input}, use_fewshot=True)
         solution = str(sample.metadata["solution"])
         gold = adapter._preprocess_input(solution)
+        golds += _normalized(normalize, gold) == _normalized(adapter.strip_string, gold)
         other = last_boxed(str(samples[(i + 1) % len(samples)].metadata["solution"])) or ""
         for kind, reply in math_replies(solution, last_boxed(solution) or "", other, i):
             try:
@@ -72,12 +80,13 @@ def main() -> None:
             if verdict.metrics["acc"] != float(theirs_right) or verdict.extracted["acc"] != theirs_answer:
                 notes.append(f"  {sample.id} ({kind}): ours {verdict.extracted['acc']!r} {verdict.metrics['acc']}, "
                              f"EvalScope 0.5.5 {theirs_answer!r} {float(theirs_right)}; gold {gold!r}")
-    print(f"prompts identical: {prompts}/{len(samples)}")
+    print(f"prompts identical: {prompts}/{len(samples)}; reference answers normalised identically (MATH's "
+          f"string match): {golds}/{len(samples)}")
     print(f"made-up replies: {total} ({right} right for EvalScope 0.5.5); same answer {answers} "
           f"({100 * answers / total:.2f}%), same verdict {verdicts} ({100 * verdicts / total:.2f}%)")
     for note in notes[:15]:
         print(note)
-    ok = prompts == len(samples) and min(answers, verdicts) >= 0.995 * total
+    ok = prompts == golds == len(samples) and min(answers, verdicts) >= 0.995 * total
     print("PASS" if ok else "FAIL", "(prompts identical, >= 99.5% of answers and verdicts)")
     sys.exit(0 if ok else 1)
 

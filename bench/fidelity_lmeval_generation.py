@@ -151,6 +151,8 @@ def report(group: str, slices: list[Slice], records: list[dict[str, Any]],
         for record in mine:
             their = theirs.get(f"es_{item.benchmark}_{item.subset}", {}).get(record["index"])
             if their is None:
+                notes.append(f"  {record['sample_id']}: lm-eval logged no such sample")
+                counts["samples"] += 1
                 continue
             counts["samples"] += 1
             prompt, reply = their["arguments"]["gen_args_0"]["arg_0"], their["resps"][0][0]

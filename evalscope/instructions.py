@@ -49,14 +49,16 @@ class _Args:
 
     def text(self, name: str) -> str:
         value = self._get(name)
-        if not isinstance(value, str):
-            raise ValueError(f"{self.instruction_id}: kwarg {name!r} must be a string, got {value!r}")
+        if not isinstance(value, str) or not value.strip():
+            raise ValueError(f"{self.instruction_id}: kwarg {name!r} must be a non-empty string, got {value!r}")
         return value
 
     def texts(self, name: str) -> list[str]:
         value = self._get(name)
-        if not isinstance(value, (list, tuple)) or not all(isinstance(item, str) for item in value):
-            raise ValueError(f"{self.instruction_id}: kwarg {name!r} must be a list of strings, got {value!r}")
+        if not isinstance(value, (list, tuple)) or not value or not all(isinstance(item, str) and item.strip()
+                                                                        for item in value):
+            raise ValueError(f"{self.instruction_id}: kwarg {name!r} must be a list of non-empty strings, got "
+                             f"{value!r}")
         return list(value)
 
     def holds(self, count: int, relation_name: str, threshold_name: str) -> bool:
@@ -294,10 +296,8 @@ def _two_responses(response: str, args: _Args) -> bool:
 
 @_checker("combination:repeat_prompt", "prompt_to_repeat")
 def _repeat_prompt(response: str, args: _Args) -> bool:
-    # The data always names the request to repeat (the prompt less the repeat instruction); the whole
-    # prompt stands in where it does not.
-    request = args.text("prompt_to_repeat") if "prompt_to_repeat" in args.values else args.prompt
-    return response.strip().lower().startswith(request.strip().lower())
+    # The request to repeat is the prompt less the repeat instruction: the data names it
+    return response.strip().lower().startswith(args.text("prompt_to_repeat").strip().lower())
 
 
 @_checker("startend:end_checker", "end_phrase")
@@ -333,8 +333,10 @@ def _args(instruction_id: str, kwargs: Mapping[str, Any], prompt: str) -> tuple[
 
 
 def validate(instruction_id: str, kwargs: Mapping[str, Any]) -> None:
-    """ValueError naming the culprit when the id is unknown or a kwarg is not one the instruction takes."""
-    _args(instruction_id, kwargs, "")
+    """ValueError naming the culprit when the id is unknown, or a kwarg is missing, unknown, empty or of the wrong
+    type (found by checking a probe reply, which reads every kwarg the instruction needs)."""
+    check, args = _args(instruction_id, kwargs, "")
+    check("probe", args)
 
 
 def follows(instruction_id: str, kwargs: Mapping[str, Any], response: str, prompt: str) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 
+from evalscope import minerva
 from evalscope.hendrycks import is_equiv, last_boxed
 
 # EvalScope 0.5.5's exemplars as it sends them, byte for byte: its source writes them in plain strings joined to an
@@ -42,13 +43,9 @@ EXEMPLARS = (
     '$$-\\frac{{3}}{{2}}a=b\\Rightarrow\\frac{{a}}{{b}}=\\boxed{{-\\frac{{2}}{{3}}}}.$$\n'
     'Final Answer: The final answer is $-\\frac{{2}}{{3}}$. I hope it is correct.\n'
 )
-SUBSTITUTIONS = (("an ", ""), ("a ", ""), (".$", "$"), ("\\$", ""), (r"\ ", ""), (" ", ""), ("mbox", "text"),
-                 (",\\text{and}", ","), ("\\text{and}", ","), ("\\text{m}", "\\text{}"), ("\\le", "<"))
-REMOVED = ("square", "ways", "integers", "dollars", "mph", "inches", "ft", "hours", "km", "units", "\\ldots", "sue",
-           "points", "feet", "minutes", "digits", "cents", "degrees", "cm", "gm", "pounds", "meters", "meals",
-           "edges", "students", "childrentickets", "multiples", "\\text{s}", "\\text{.}", "\\text{\ns}",
-           "\\text{}^2", "\\text{}^3", "\\text{\n}", "\\text{}", r"\mathrm{th}", r"^\circ", r"^{\circ}", r"\;",
-           r",\!", "{,}", '"', "\\dots", "\n", "\r", "\f")
+# Minerva's lists (OpenCompass took them from the paper) with OpenCompass's additions
+SUBSTITUTIONS = (*minerva.SUBSTITUTIONS, ("\\le", "<"))
+REMOVED = (*minerva.REMOVED, "\n", "\r", "\f")
 
 
 def prompt(problem: str, shots: bool = True) -> str:

@@ -101,11 +101,11 @@ class MathProblems(Benchmark):
         raise NotImplementedError
 
     def to_sample(self, row: Mapping[str, Any]) -> Sample:
-        (problem,) = fields(row, "problem")
+        problem, solution = fields(row, "problem", "solution")  # the minerva and evalscope-0.5 targets need it
         level = self.level(row)
         if level not in LEVELS:
             raise RowError(f"level {row.get('level')!r} is not 1-5")
-        return Sample(str(problem), self.answer(row), metadata={"level": level, "solution": row.get("solution")})
+        return Sample(str(problem), self.answer(row), metadata={"level": level, "solution": str(solution)})
 
     def category(self, sample: Sample) -> str | None:
         return str(sample.metadata["level"])

@@ -40,6 +40,13 @@ def clustered_stderr(values: np.ndarray, clusters: Sequence[object]) -> float:
     return float(math.sqrt(g / (g - 1) * float(np.square(sums).sum())) / values.size)
 
 
+def _within_shares(scores: np.ndarray, low: float, high: float) -> tuple[float, float]:
+    """A t interval of scores that are shares (all in [0, 1]) kept within [0, 1]: small n gives wide bands."""
+    if ((scores >= 0.0) & (scores <= 1.0)).all():
+        return max(low, 0.0), min(high, 1.0)
+    return low, high
+
+
 def estimate(values: np.ndarray | list[float], confidence: float = 0.95,
              clusters: Sequence[object] | None = None) -> Estimate:
     """Mean, standard error and interval. `clusters` (one key per value, None = its own cluster) switches to the
@@ -57,9 +64,7 @@ def estimate(values: np.ndarray | list[float], confidence: float = 0.95,
                 return Estimate(mean, n, None, None, None, "cluster-t", groups)
             se = clustered_stderr(scores, keys)
             half = float(stats.t.ppf(0.5 + confidence / 2, groups - 1)) * se
-            low, high = mean - half, mean + half
-            if ((scores >= 0.0) & (scores <= 1.0)).all():  # a share stays a share (few clusters give wide t bands)
-                low, high = max(low, 0.0), min(high, 1.0)
+            low, high = _within_shares(scores, mean - half, mean + half)
             return Estimate(mean, n, se, low, high, "cluster-t", groups)
     stderr = float(scores.std(ddof=1) / math.sqrt(n)) if n > 1 else None
     if np.isin(scores, (0.0, 1.0)).all():
@@ -68,7 +73,8 @@ def estimate(values: np.ndarray | list[float], confidence: float = 0.95,
     if stderr is None:
         return Estimate(mean, n, None, None, None, "t")
     half = float(stats.t.ppf(0.5 + confidence / 2, n - 1)) * stderr
-    return Estimate(mean, n, stderr, mean - half, mean + half, "t")
+    low, high = _within_shares(scores, mean - half, mean + half)
+    return Estimate(mean, n, stderr, low, high, "t")
 
 
 def macro(parts: list[Estimate], confidence: float = 0.95) -> Estimate:

@@ -67,19 +67,21 @@ def test_count_and_every_instruction_known(shared_data: Path) -> None:
 
 def test_a_bad_row_errors_its_own_item_with_file_and_line(run_suite, tmp_path: Path) -> None:
     rows = [{"key": i, "prompt": f"Say hi {i}.", "instruction_id_list": ["punctuation:no_comma"], "kwargs": [{}]}
-            for i in range(5)]
+            for i in range(6)]
     rows[1]["instruction_id_list"] = ["keywords:telepathy"]
     rows[2]["kwargs"] = []
     rows[3]["kwargs"] = [{"num_words": 3}]
+    rows[4]["kwargs"] = [5]
     (tmp_path / "ifeval").mkdir()
     path = tmp_path / "ifeval" / "input_data.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    run = run_suite("--limit", "5", bench="ifeval", data=tmp_path)
+    run = run_suite("--limit", "6", bench="ifeval", data=tmp_path)
     errors = {r["sample_id"]: r["error"] for r in run.records if "error" in r}
     assert errors == {"default-0001": f"{path}:2: unknown instruction 'keywords:telepathy'",
                       "default-0002": f"{path}:3: instruction_id_list and kwargs must be lists of the same, non-zero "
                                       "length",
-                      "default-0003": f"{path}:4: punctuation:no_comma: unexpected kwargs ['num_words']"}
+                      "default-0003": f"{path}:4: punctuation:no_comma: unexpected kwargs ['num_words']",
+                      "default-0004": f"{path}:5: every kwargs entry must be an object"}
 
 
 def test_runs_end_to_end_with_instruction_rows_and_alike_under_xdist(run_suite, shared_data: Path) -> None:

@@ -223,9 +223,23 @@ def test_an_unknown_instruction_id_is_an_error_naming_it() -> None:
         evaluate("p", ["punctuation:no_comma", "startend:quotation"], [{}], "text")
 
 
-def test_repeat_prompt_falls_back_to_the_prompt() -> None:
-    assert follows("combination:repeat_prompt", {"prompt_to_repeat": None}, "Say hi. Hi!", prompt="Say hi.")
-    assert not follows("combination:repeat_prompt", {}, "Hi!", prompt="Say hi.")
+def test_repeat_prompt_needs_the_request_to_repeat() -> None:
+    with pytest.raises(ValueError, match="prompt_to_repeat"):
+        follows("combination:repeat_prompt", {"prompt_to_repeat": None}, "Say hi. Hi!", prompt="Say hi.")
+
+
+@pytest.mark.parametrize(("instruction_id", "kwargs", "culprit"), [
+    ("length_constraints:number_words", {"num_words": "300", "relation": "at least"}, "must be an integer"),
+    ("length_constraints:number_words", {"num_words": 300, "relation": "at most"}, "relation must be one of"),
+    ("keywords:existence", {"keywords": []}, "non-empty strings"),
+    ("keywords:letter_frequency", {"letter": "", "let_frequency": 2, "let_relation": "at least"}, "non-empty"),
+    ("detectable_format:title", {"num_words": 3}, "unexpected kwargs"),
+])
+def test_validate_names_a_bad_kwarg_before_any_reply(instruction_id: str, kwargs: dict, culprit: str) -> None:
+    from evalscope.instructions import validate
+
+    with pytest.raises(ValueError, match=culprit):
+        validate(instruction_id, kwargs)
 
 
 def test_importing_and_checking_open_no_socket() -> None:

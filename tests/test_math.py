@@ -30,6 +30,9 @@ from tests.conftest import alike_under_xdist
     ("2\\pi", "6.28", False, False),
     ("\\frac{\\sqrt{2}}{2}", "\\frac{1}{\\sqrt{2}}", False, True),
     ("B", "(B)", False, True),  # Math-Verify reads the parentheses as grouping; the string match does not
+    ("50%", "50", False, True),  # the paper's code removes "\\%" only
+    ("\\frac{1}2", "\\frac{1}{2}", False, True),  # ... and braces single arguments only when neither has them
+    ("-3/4", "-\\frac{3}{4}", False, True),  # -3/4 becomes \frac{-3}{4}, not -\frac{3}{4}
 ])
 def test_answers_compare_like_math_verify_and_like_the_paper(answer: str, target: str, strict: bool,
                                                              verified: bool) -> None:

@@ -67,6 +67,19 @@ def test_lm_eval_setup_asks_each_articles_last_question_after_the_others_answere
     assert second.input == "Article: Ann runs.\n\nWhat does Tom have?" and second.target == "B"
 
 
+def test_lm_eval_setup_errors_an_article_whose_earlier_answer_is_bad(run_suite, tmp_path: Path) -> None:
+    rows = [{"example_id": f"m{i // 2}.txt", "article": f"Text {i // 2}.", "question": f"Q{i}?",
+             "options": ["a", "b", "c", "d"], "answer": "B"} for i in range(4)]
+    rows[0]["answer"] = "F"  # an earlier question of the first article: its answer goes into the context
+    (tmp_path / "race").mkdir()
+    path = tmp_path / "race" / "test_middle.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    run = run_suite("--dataset-args", '{"race": {"setup": "lm-eval"}}', bench="race", data=tmp_path)
+    errors = {r["sample_id"]: r["error"] for r in run.records if "error" in r}
+    assert errors == {"middle-0000": f"{path}:2: answer 'F' is not one of the choice labels ['A', 'B', 'C', 'D']"}
+    assert len(run.records) == 2
+
+
 def test_lm_eval_setup_counts_articles(shared_data: Path) -> None:
     args = parse_dataset_args('{"race": {"setup": "lm-eval"}}')
     assert len(Suite.load("race", RunConfig(dataset_dir=shared_data, dataset_args=args)).samples) == 362

@@ -28,6 +28,7 @@ def boxed_prompt(sample: Sample, few_shot: Sequence[Sample]) -> GenerationReques
 
 
 class CompetitionMath(MathProblems):
+    version = "2"  # 2: acc_strict follows the paper's string match exactly (a bare "%" stays, \\frac{1}2 is kept)
     data_dir = "math"
     hub = {"modelscope": "evalscope/competition_math"}
     setups = (

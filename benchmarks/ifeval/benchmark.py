@@ -59,8 +59,10 @@ class IFEval(Benchmark):
         unknown = [i for i in ids if i not in INSTRUCTION_IDS]
         if unknown:
             raise RowError(f"unknown instruction {unknown[0]!r}")
+        if not all(isinstance(a, dict) for a in kwargs):
+            raise RowError("every kwargs entry must be an object")
         # The reference drops kwargs left empty (None), which the JSON lines carry for unused arguments.
-        kept = [{k: v for k, v in (a or {}).items() if v is not None} for a in kwargs]
+        kept = [{k: v for k, v in a.items() if v is not None} for a in kwargs]
         for instruction, arguments in zip(ids, kept, strict=True):
             try:
                 validate(instruction, arguments)

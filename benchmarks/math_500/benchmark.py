@@ -15,6 +15,7 @@ def boxed_prompt(sample: Sample, few_shot: Sequence[Sample]) -> GenerationReques
 
 
 class Math500(MathProblems):
+    version = "2"  # 2: acc_strict follows the paper's string match exactly (a bare "%" stays, \\frac{1}2 is kept)
     data_dir = "math500"
     hub = {"modelscope": "AI-ModelScope/MATH-500", "huggingface": "HuggingFaceH4/MATH-500"}
     subject_field = "subject"

@@ -29,7 +29,7 @@ def lm_eval_text(article: str, problems: Sequence[Mapping[str, Any]]) -> str:
     completed in place), then the last question bare (its options follow after a space)."""
     text = f"Article: {article}\n\n"
     for problem in problems[:-1]:
-        answer = problem["options"][LETTERS.index(problem["answer"])]
+        answer = problem["options"][LETTERS.index(problem["answer"])]  # checked by to_sample
         question = str(problem["question"])
         text += f"{question[:-5]}{answer}\n" if question.endswith("  _  .") else \
             f"Question: {question}\nAnswer: {answer}\n"
@@ -74,10 +74,9 @@ class RACE(MultipleChoice):
     def to_sample(self, row: Mapping[str, Any]) -> Sample:
         if "problems" in row:
             article, problems = fields(row, "article", "problems")
-            for problem in problems:
-                fields(problem, "question", "options", "answer")
-            last = problems[-1]
-            gold = gold_index(str(last["answer"]), LETTERS[: len(last["options"])])
+            golds = [gold_index(str(p["answer"]), LETTERS[: len(p["options"])])
+                     for p in problems if fields(p, "question", "options", "answer")]
+            last, gold = problems[-1], golds[-1]
             return mc_sample(lm_eval_text(str(article), problems), list(last["options"]), gold, whole_context=True)
         article, question, options, answer = fields(row, "article", "question", "options", "answer")
         # questions on one article are not independent: the standard error clusters them by article
