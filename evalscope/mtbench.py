@@ -3,12 +3,13 @@ for one turn of a pair or of a single answer, built as FastChat builds them."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from evalscope.data import DataError
+from evalscope.benchmark import RowError
+from evalscope.data import DataError, read_jsonl
 
 NEEDS_REFERENCE = frozenset({"math", "reasoning", "coding"})
 """The categories FastChat judges with the `-math-` prompts, which show the reference answer."""
@@ -32,23 +33,14 @@ class JudgePrompt:
     template: str
 
 
-def _lines(path: Path) -> list[tuple[str, dict]]:
-    """(`file:line`, object) per non-empty line; DataError naming the line that is not a JSON object."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise DataError(f"{path}: cannot read ({exc.strerror})") from None
+def _lines(path: Path) -> list[tuple[str, Mapping[str, Any]]]:
+    """(`file:line`, object) per JSON line; the first line that is not a JSON object stops with a DataError (these
+    files are one set: a question missing would shift every comparison)."""
     rows = []
-    for number, line in enumerate(text.split("\n"), 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise DataError(f"{path}:{number}: not JSON ({exc.msg})") from None
-        if not isinstance(row, dict):
-            raise DataError(f"{path}:{number}: not a JSON object")
-        rows.append((f"{path}:{number}", row))
+    for where, row in read_jsonl(path):
+        if isinstance(row, RowError):
+            raise DataError(f"{where}: {row}")
+        rows.append((where, row))
     return rows
 
 

@@ -68,5 +68,5 @@ def test_a_line_that_is_not_json_names_its_line(mt_bench: Path, tmp_path: Path) 
     shutil.copytree(mt_bench, folder)
     with (folder / "judge_prompts.jsonl").open("a") as file:
         file.write("{not json\n")
-    with pytest.raises(DataError, match=r"judge_prompts.jsonl:9: not JSON"):
+    with pytest.raises(DataError, match=r"judge_prompts.jsonl:9: invalid JSON"):
         load_judge_prompts(folder)

@@ -27,7 +27,7 @@ def instructions_followed(sample: Sample, completion: Completion) -> Scored:
         metrics[f"prompt_level_{level}_acc"] = float(all(verdicts))
         metrics[f"inst_level_{level}_acc"] = sum(verdicts) / len(verdicts)
         units[f"inst_level_{level}_acc"] = len(verdicts)
-    for level, verdicts in (("strict", strict), ("loose", loose)):
+    for level, verdicts in (("strict", strict), ("loose", loose)):  # after the four, so they lead the report
         for kind in dict.fromkeys(ids):
             mine = [v for i, v in zip(ids, verdicts, strict=True) if i == kind]
             metrics[f"{level}:{kind}"], units[f"{level}:{kind}"] = sum(mine) / len(mine), len(mine)
@@ -61,11 +61,9 @@ class IFEval(Benchmark):
             raise RowError(f"unknown instruction {unknown[0]!r}")
         if not all(isinstance(a, dict) for a in kwargs):
             raise RowError("every kwargs entry must be an object")
-        # The reference drops kwargs left empty (None), which the JSON lines carry for unused arguments.
-        kept = [{k: v for k, v in a.items() if v is not None} for a in kwargs]
-        for instruction, arguments in zip(ids, kept, strict=True):
+        for instruction, arguments in zip(ids, kwargs, strict=True):
             try:
-                validate(instruction, arguments)
+                validate(instruction, arguments)  # it drops an argument left empty (None), as the reference
             except ValueError as exc:
                 raise RowError(str(exc)) from None
-        return Sample(str(prompt), "", metadata={"key": key, "instruction_id_list": list(ids), "kwargs": kept})
+        return Sample(str(prompt), "", metadata={"key": key, "instruction_id_list": list(ids), "kwargs": kwargs})
