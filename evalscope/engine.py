@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -95,18 +95,31 @@ class Engine:
         keys = [(bench, s.id) for s in samples]
         try:
             requests = [self.suites[bench].request(s) for s in samples]
+        except Exception as exc:
+            self._fail(keys, exc)
+            return
+        self.predict(f"{bench} batch {group.rsplit('-', 1)[1]}", keys, requests,
+                     lambda i: self._prepare(bench, samples[i]))
+
+    def predict(self, label: str, keys: list[tuple[str, str]], requests: list[Request],
+                on_answer: Callable[[int], None] | None = None) -> None:
+        """Answer `requests` (all of one kind) into `results[keys[i]]`: from the stores where they hold the
+        answer, the rest in one backend call, each answer stored as it arrives; `on_answer(i)` as each is there.
+        A failure gives the keys still unanswered its error."""
+        try:
             backend = self._backend()
             cache_keys = self._from_cache(backend, requests, keys)
             todo = [i for i, key in enumerate(keys) if key not in self.results]
-            for i in set(range(len(keys))) - set(todo):
-                self._prepare(bench, samples[i])
+            for i in sorted(set(range(len(keys))) - set(todo)):
+                if on_answer is not None:
+                    on_answer(i)
             if not todo:
                 return
             self.batches += 1
             asked = [requests[i] for i in todo]
             steps = len(asked) if isinstance(asked[0], ChoiceRequest) else \
                 self.config.generation.max_new_tokens * -(-len(asked) // self.config.eval_batch_size)
-            with self.progress(f"{bench} batch {group.rsplit('-', 1)[1]}", steps) as update:
+            with self.progress(label, steps) as update:
                 for j, response in self._ask(backend, asked, update):
                     i = todo[j]
                     for cache in self._caches():
@@ -114,7 +127,8 @@ class Engine:
                                   requests[i], response)
                     self.results[keys[i]] = response
                     self.predicted += 1
-                    self._prepare(bench, samples[i])
+                    if on_answer is not None:
+                        on_answer(i)
             self._fail(keys, RuntimeError(f"the {backend.name} backend returned no answer"))
         except models.CapabilityError as exc:
             # Not a per-sample failure: every later group would fail the same way, so the session stops.

@@ -241,16 +241,26 @@ class GateKeeper:
             return Outcome(error=exc)
 
 
+ARENA_PREFIX = "arena."
+"""Gates on an arena's models (`arena.tuned:win_rate>=0.5`) are the arena plugin's."""
+
+
+def arena_active(config: pytest.Config) -> bool:
+    """Whether this session is an arena (then `--baseline` names its baseline model, not a previous run)."""
+    return bool(config.getoption("arena_config", None) or config.getoption("arena_candidates", None))
+
+
 def keeper(config: pytest.Config) -> GateKeeper:
     """Parse --gate/--baseline/--max-drop (errors are usage errors, before any inference)."""
     try:
-        thresholds = tuple(Threshold.parse(text) for text in options.values(config, "gate"))
+        thresholds = tuple(Threshold.parse(text) for text in options.values(config, "gate")
+                           if not text.strip().startswith(ARENA_PREFIX))
         for gate in thresholds:
             registry.benchmark_dir(gate.benchmark)
         max_drop = options.number(config, "max_drop", 0.02)
         if not 0 <= max_drop < 1:
             raise ConfigError(f"--max-drop: {max_drop} must be in [0, 1)")
-        path = options.value(config, "baseline")
+        path = None if arena_active(config) else options.value(config, "baseline")
         baseline = rundir.load(Path(path).expanduser()) if path else None
         pair_by = (options.value(config, "pair_by") or "id").lower()
         if pair_by not in ("id", "content"):

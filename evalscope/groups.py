@@ -26,7 +26,7 @@ def sample_of(item: pytest.Item) -> Sample | BadRow:
     return value
 
 
-def _suffix_nodeid(item: pytest.Item, group: str) -> None:
+def suffix_nodeid(item: pytest.Item, group: str) -> None:
     """Append `@group` to the node id, which is how xdist's loadgroup scheduler sees groups.
 
     xdist does this itself for `xdist_group` marks by assigning `item._nodeid`, which pytest >= 9.2 no
@@ -66,4 +66,4 @@ def assign_groups(
                 for item in bucket_items[start : start + n]:
                     item.stash[GROUP_KEY] = group
                     if xdist_groups:
-                        _suffix_nodeid(item, group)
+                        suffix_nodeid(item, group)

@@ -29,8 +29,8 @@ from evalscope.sandbox import SandboxError
 from evalscope.schema import BadRow, Sample, SampleResult
 from evalscope.suite import Suite
 
-# The serving-performance suite's options, items and reports (`-m perf`) live in their own plugin module.
-pytest_plugins = ["evalscope.perf.plugin"]
+# The serving-performance suite (`-m perf`) and the arena have their own plugin modules.
+pytest_plugins = ["evalscope.perf.plugin", "evalscope.arena.plugin"]
 
 NAME = "evalscope-session"
 
@@ -170,7 +170,10 @@ class EvalSession:
         reporter = self.config.pluginmanager.get_plugin("terminalreporter")
         if getattr(node, "gateway", None) is None or node.gateway.id != "gw0" or reporter is None:
             return
-        # Benchmark items are the ones whose id carries their batch group (`test_gsm8k[main-0003]@gsm8k-0001`).
+        # Benchmark items are the ones whose id carries their batch group (`test_gsm8k[main-0003]@gsm8k-0001`)
+        # and whose folder holds a benchmark.py (the arena's items carry groups too).
+        root = self.config.rootpath
+        ids = [i for i in ids if (root / Path(i.split("::")[0]).parent / "benchmark.py").is_file()]
         counts = Counter(i.split("[", 1)[0] for i in ids if "[" in i and "@" in i)
         for test, n in sorted(counts.items()):
             reporter.write_line(f"evalscope: {test}: {n} samples selected")

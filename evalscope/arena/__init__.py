@@ -1,0 +1,1 @@
+"""Arena: models compared pairwise (or graded one by one) as pytest items, judged in both orders, rated with intervals."""
