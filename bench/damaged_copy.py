@@ -17,10 +17,10 @@ def damaged_copy(source: Path, out: Path, noise: float = 0.5, seed: int = 0) -> 
     import torch
     from transformers import AutoModelForCausalLM
 
-    model = AutoModelForCausalLM.from_pretrained(source, torch_dtype=torch.float32)
+    model = AutoModelForCausalLM.from_pretrained(source, dtype=torch.float32)
     generator = torch.Generator().manual_seed(seed)
     with torch.no_grad():
-        for name, tensor in sorted(model.named_parameters()):
+        for _, tensor in sorted(model.named_parameters()):
             if tensor.dim() == 2:  # projections and embeddings; layer norms stay as they are
                 tensor.add_(torch.randn(tensor.shape, generator=generator) * tensor.std() * noise)
     out.mkdir(parents=True, exist_ok=True)

@@ -4,6 +4,7 @@ two orders, gates, the report; and its settings' one-line errors."""
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from evalscope.report.command import main as report_main
 from tests.conftest import REPO, TEST_DATA
 
 ARC = '{"arc": {"subset_list": ["ARC-Easy"]}}'
@@ -85,6 +87,14 @@ def test_pairs_are_items_with_outcomes_and_a_rated_report(run_arena, tiny_model:
     assert rates["default"]["tiny"]["win"] == rates["tiny"]["default"]["loss"]
     # every answer computed once: 3 models x 3 questions, although each model plays in two pairs
     assert sum(e["predicted"] for e in arena["engines"].values()) == 9
+    # the offline page: a heatmap cell per ordered pair, a browser row per battle with both answers
+    page = run.work / "arena.html"
+    assert report_main([str(next(run.work.glob("*/report.json")).parent), "-o", str(page)]) == 0
+    html = page.read_text()
+    heatmap = re.search(r'<svg id="heatmap".*?</svg>', html, re.S)
+    assert heatmap is not None and len(re.findall(r"<rect ", heatmap.group(0))) == 9
+    assert len(re.findall(r'<tr class="battle" data-pair="[\w-]+-vs-[\w-]+"', html)) == 9
+    assert not re.search(r"""(src|href)=["']?(https?:)?//""", html)  # nothing fetched from the net
 
 
 def test_the_same_under_xdist_and_a_bad_row_errors_its_items(run_arena) -> None:
@@ -144,9 +154,13 @@ def test_model_judge_both_orders_two_turns_and_unreadable_verdicts_are_errors(
                        p.index(record["turns_asked"][1]) for p in prompts), (model, record["question"])
 
 
-def test_single_mode_grades_each_model(run_arena) -> None:
-    run = run_arena("--questions", "arc", "--dataset-args", ARC, "--arena-mode", "single", "--limit", "3")
+def test_single_mode_grades_each_model(run_arena, pytester: pytest.Pytester) -> None:
+    html = pytester.path / "rows.html"
+    run = run_arena("--questions", "arc", "--dataset-args", ARC, "--arena-mode", "single", "--limit", "3",
+                    f"--html={html}")
     assert run.result.ret == 0, run.result.stdout.str()
+    rows = html.read_text()
+    assert rows.count("evalscope arena") == 6 and "grade: 0.0" in rows  # each row: its answer and its grade
     assert run.result.parseoutcomes().get("rated") == 6
     scores = run.arena["scores"]
     assert set(scores) == {"tiny", "hot"} and scores["tiny"]["OVERALL"]["n"] == 3
@@ -215,3 +229,10 @@ def test_without_contestants_the_arena_says_what_it_needs(run_arena) -> None:
     run = run_arena("--questions", "arc", candidates=())
     assert run.result.ret != 0
     run.result.stdout.fnmatch_lines(["*benchmarks/arena needs contestants: --candidate NAME=SPEC*"])
+
+
+def test_a_run_of_all_benchmarks_leaves_the_arena_out(pytester: pytest.Pytester, tiny_model: Path) -> None:
+    result = pytester.runpytest_subprocess(str(REPO / "benchmarks"), "--dataset-dir", str(TEST_DATA), "--co", "-q",
+                                           "-p", "no:cacheprovider", "--model", str(tiny_model))
+    assert "arena" not in result.stdout.str().replace("deselected", "")
+    assert "::test_gsm8k[main-0000]" in result.stdout.str()

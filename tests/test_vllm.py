@@ -136,3 +136,32 @@ def test_new_benchmarks_through_vllm_server(vllm_server: VllmServer, tmp_path: P
     assert all(len(r["loglikelihoods"]) == 4 for r in race)
     ifeval = [r for r in records if r["benchmark"] == "ifeval"]
     assert all(r["details"]["instructions"] and "prompt_level_loose_acc" in r["metrics"] for r in ifeval)
+
+
+def test_mt_bench_arena_judged_by_the_default_model_through_vllm(vllm_server: VllmServer, tmp_path: Path,
+                                                                  shared_data: Path) -> None:
+    """MT-Bench, pairwise-baseline: the default model greedy (the baseline) and sampled, both in process, judged by
+    the default model itself served by vLLM. A 135M judge rarely writes a readable verdict: those turns must be
+    ERROR with the judge's text, never ties; readable ones are reconciled over both orders."""
+    sampled = json.dumps({"generation_config": {"do_sample": True, "temperature": 0.7}})
+    judge = json.dumps({"api_url": vllm_server.base, "model": vllm_server.model,
+                        "generation_config": {"max_new_tokens": 96}})
+    argv = [sys.executable, "-m", "pytest", str(REPO / "benchmarks" / "arena"), "--questions", "mt_bench",
+            "--dataset-dir", str(shared_data), "--work-dir", str(tmp_path / "out"), "--limit", "3",
+            "--generation-config", "max_new_tokens=48", "-p", "no:cacheprovider", "--candidate", "greedy=default",
+            "--candidate", f"sampled={sampled}", "--baseline", "greedy", "--judge", judge]
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=900, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    (report_path,) = (tmp_path / "out").glob("*/report.json")
+    arena = json.loads(report_path.read_text())["arena"]
+    assert arena["items"] == 3 and arena["engines"]["judge"]["predicted"] == 3 * 2 * 2  # turns x orders
+    assert arena["engines"]["judge"]["model"]["backend"] == "openai"
+    for record in arena["records"]:
+        assert len(record["turns"]) == 2 and record["model_b"] == "greedy"
+        for turn in record["turns"]:
+            assert turn["first"]["text"] and turn["swapped"]["text"]  # the judge's own words, kept
+            unreadable = turn["first"]["score"] is None or turn["swapped"]["score"] is None
+            assert (turn["score_a"] is None) == unreadable
+        assert (record["status"] == "error") == any(t["score_a"] is None for t in record["turns"])
+    bias = next(iter(arena["position_bias"].values()))
+    assert bias["judged"] + bias["unreadable"] == 6

@@ -1,1 +1,1 @@
-"""Arena: models compared pairwise (or graded one by one) as pytest items, judged in both orders, rated with intervals."""
+"""Arena: models compared pairwise (or graded one by one) as pytest items, judged in both orders, rated."""

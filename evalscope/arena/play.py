@@ -122,8 +122,8 @@ class Arena:
     def judge_name(self) -> str:
         if self.arena.judge is None:
             return "rule"
-        run = self.arena.judge.run
-        return f"{run.model or run.api_url or 'default'} ({self.arena.judge_prompts})"
+        judge = self.arena.judge.describe()
+        return f"{judge['model'] or judge['api_url'] or 'default'} ({self.arena.judge_prompts})"
 
     @property
     def fatal(self) -> BaseException | None:

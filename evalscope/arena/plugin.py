@@ -65,10 +65,29 @@ def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(ArenaSession(config, arena, rounds), NAME)
 
 
+def _targeted(config: pytest.Config) -> bool:
+    """Whether the command line names the arena's folder or a file in it (not a parent folder of it)."""
+    return any("arena" in Path(arg.split("::", 1)[0]).resolve().parts[-2:] for arg in config.args)
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if metafunc.definition.get_closest_marker("arena") and metafunc.config.pluginmanager.get_plugin(NAME) is None:
-        raise pytest.Collector.CollectError("benchmarks/arena needs contestants: --candidate NAME=SPEC (twice for "
-                                            "a pair) or --arena-config FILE")
+        if _targeted(metafunc.config):
+            raise pytest.Collector.CollectError("benchmarks/arena needs contestants: --candidate NAME=SPEC (twice "
+                                                "for a pair) or --arena-config FILE")
+        for name in ("question", "model_a", "model_b", "model"):  # `pytest benchmarks`: left out, below
+            if name in metafunc.fixturenames:
+                metafunc.parametrize(name, [])
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Without contestants, a run of a folder holding the arena (`pytest benchmarks`) leaves it out."""
+    if config.pluginmanager.get_plugin(NAME) is not None:
+        return
+    drop = [item for item in items if item.get_closest_marker("arena") is not None]
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = [item for item in items if item.get_closest_marker("arena") is None]
 
 
 def _arena_config(config: pytest.Config) -> ArenaConfig:
@@ -158,7 +177,8 @@ class ArenaSession:
 
     @property
     def run(self) -> cfg.RunConfig:
-        return self._main().run  # type: ignore[no-any-return]
+        run: cfg.RunConfig = self._main().run
+        return run
 
     def _main(self) -> Any:
         return self.config.pluginmanager.get_plugin("evalscope-session")
@@ -300,8 +320,9 @@ class ArenaSession:
         self.section = {
             **report.summarize(records, self.arena.mode, self.arena.names, self.arena.baseline, self.rounds,
                                self.run.seed),
-            "questions": self.arena.questions, "judge": "rule" if self.arena.judge is None else
-            self.arena.judge.describe(), "judge_prompts": None if self.arena.judge is None else self.arena.judge_prompts,
+            "questions": self.arena.questions,
+            "judge": "rule" if self.arena.judge is None else self.arena.judge.describe(),
+            "judge_prompts": None if self.arena.judge is None else self.arena.judge_prompts,
             "candidates": [c.describe() for c in self.arena.candidates], "failed": dict(sorted(self.failed.items())),
             "engines": _engines(self.infos), "records": records}
         verdicts, error = [], None

@@ -6,11 +6,12 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import json
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import tomllib
 
 from evalscope import config as cfg
 from evalscope.config import ConfigError, GenerationConfig, RunConfig
@@ -34,7 +35,10 @@ class Contestant:
 
     def describe(self) -> dict[str, Any]:
         """What the report says of it (never the API key)."""
-        return {"name": self.name, "model": self.run.model, "backend": self.run.backend, "api_url": self.run.api_url,
+        from evalscope.redaction import strip_userinfo
+
+        url = None if self.run.api_url is None else strip_userinfo(self.run.api_url)
+        return {"name": self.name, "model": self.run.model, "backend": self.run.backend, "api_url": url,
                 "model_args": dataclasses.asdict(self.run.model_args),
                 "generation_config": dataclasses.asdict(self.run.generation), "template": self.run.template,
                 "system_prompt": self.system}

@@ -88,6 +88,9 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    arena = _arena_report(args.runs)
+    if arena is not None:  # an arena run: its own page (leaderboard, heatmap, battles)
+        return _write(Path(args.output), arena[1], f"an arena of {len(arena[0]['arena']['records'])} items")
     try:
         folders = [f for path in args.runs for f in (rundir.runs_in(Path(path)) or [Path(path)])] if args.all \
             else [Path(path) for path in args.runs]
@@ -98,11 +101,30 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.format == "md":
         sys.stdout.write(compare.markdown(comparison))
         return 0
-    out = Path(args.output)
+    return _write(Path(args.output), html_report(comparison),
+                  f"{len(comparison.labels)} runs, {len(comparison.samples)} samples")
+
+
+def _arena_report(paths: Sequence[str]) -> tuple[dict[str, Any], str] | None:
+    """(report, page) when the one run given is an arena run."""
+    if len(paths) != 1:
+        return None
     try:
-        out.write_text(html_report(comparison), encoding="utf-8")
+        report = rundir.load(Path(paths[0])).report
+    except rundir.RunError:
+        return None  # the general path reports it
+    if "arena" not in report:
+        return None
+    from evalscope.arena.html import page
+
+    return report, page(report)
+
+
+def _write(out: Path, text: str, what: str) -> int:
+    try:
+        out.write_text(text, encoding="utf-8")
     except OSError as exc:
         print(f"evalscope report: error: cannot write {out} ({exc.strerror})", file=sys.stderr)
         return 4
-    print(f"evalscope report: wrote {out} ({len(comparison.labels)} runs, {len(comparison.samples)} samples)")
+    print(f"evalscope report: wrote {out} ({what})")
     return 0
