@@ -4,7 +4,7 @@ then the gates (the damaged copy "not worse than greedy" must fail with 6, the c
 `--gate-limit` questions (more, since the default model is near chance on this setup and the sign test needs
 the battles; the first `--limit` answers come from the cache).
 
-    python bench/arena_acceptance.py [--limit 100] [--gate-limit 300] [--noise 0.5] [--dataset-dir ../shared/data]
+    python bench/arena_acceptance.py [--limit 100] [--gate-limit 600] [--noise 0.5] [--dataset-dir ../shared/data]
 
 Prints the leaderboard, whether the intervals separate, the two runs' agreement and the gates' exit codes.
 """
@@ -70,10 +70,11 @@ def leaderboard(section: dict) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--limit", type=int, default=100)
-    parser.add_argument("--gate-limit", type=int, default=300)
+    parser.add_argument("--gate-limit", type=int, default=600)
     parser.add_argument("--noise", type=float, default=0.5)
     parser.add_argument("--max-new-tokens", type=int, default=48)
     parser.add_argument("--dataset-dir", type=Path, default=REPO.parent / "shared" / "data")
+    parser.add_argument("--gates-only", action="store_true", help="skip the alone / -n 2 comparison")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
@@ -81,24 +82,35 @@ def main() -> None:
         toml = tmp / "arena.toml"
         toml.write_text(config(damaged))
         cache = f"--use-cache={tmp / 'cache'}"
-        status, alone, t_alone = arena(toml, tmp / "alone", args, cache)
-        status_n, spread, t_spread = arena(toml, tmp / "spread", args, "-n", "2")
-        a, s = alone["arena"], spread["arena"]
-        print(f"alone: exit {status}, {t_alone:.0f} s; -n 2: exit {status_n}, {t_spread:.0f} s; "
-              f"{a['items']} items ({a['outcomes']})")
-        same = [r == t for r, t in zip(a["records"], s["records"], strict=True)]
-        print(f"identical under -n 2: records {sum(same)}/{len(same)}, leaderboard "
-              f"{'identical' if a['leaderboard'] == s['leaderboard'] else 'DIFFERENT'}")
-        leaderboard(a)
-        n = args.gate_limit
-        fail, big, seconds = arena(toml, tmp / "gate-fail", args, cache, "--gate", "arena.damaged>=arena.greedy",
-                                   limit=n, threads=os.cpu_count() or 1)
-        print(f"{n} questions ({seconds:.0f} s, the first {args.limit} cached):")
-        leaderboard(big["arena"])
-        ok, _, _ = arena(toml, tmp / "gate-pass", args, cache, "--gate", "arena.greedy>=arena.damaged", "--gate",
-                         "arena.greedy:rating>arena.damaged", limit=n)
-        print(f"gate 'damaged not worse than greedy': exit {fail} (expected 6); gates 'greedy not worse, rated "
-              f"higher': exit {ok} (expected 0)")
+        if not args.gates_only:
+            compare(toml, tmp, cache, args)
+        gates(toml, tmp, cache, args)
+
+
+def compare(toml: Path, tmp: Path, cache: str, args: argparse.Namespace) -> None:
+    """The arena alone and under -n 2: the records and the leaderboard must be identical."""
+    status, alone, t_alone = arena(toml, tmp / "alone", args, cache)
+    status_n, spread, t_spread = arena(toml, tmp / "spread", args, "-n", "2")
+    a, s = alone["arena"], spread["arena"]
+    print(f"alone: exit {status}, {t_alone:.0f} s; -n 2: exit {status_n}, {t_spread:.0f} s; "
+          f"{a['items']} items ({a['outcomes']})")
+    same = [r == t for r, t in zip(a["records"], s["records"], strict=True)]
+    print(f"identical under -n 2: records {sum(same)}/{len(same)}, leaderboard "
+          f"{'identical' if a['leaderboard'] == s['leaderboard'] else 'DIFFERENT'}")
+    leaderboard(a)
+
+
+def gates(toml: Path, tmp: Path, cache: str, args: argparse.Namespace) -> None:
+    """`damaged >= greedy` (not significantly worse) must fail with 6 on enough questions; the converse pass."""
+    n = args.gate_limit
+    fail, big, seconds = arena(toml, tmp / "gate-fail", args, cache, "--gate", "arena.damaged>=arena.greedy",
+                               limit=n, threads=os.cpu_count() or 1)
+    print(f"{n} questions ({seconds:.0f} s; answers already in the cache reused):")
+    leaderboard(big["arena"])
+    ok, _, _ = arena(toml, tmp / "gate-pass", args, cache, "--gate", "arena.greedy>=arena.damaged", "--gate",
+                     "arena.greedy:rating>arena.damaged", limit=n)
+    print(f"gate 'damaged not worse than greedy': exit {fail} (expected 6); gates 'greedy not worse, rated "
+          f"higher': exit {ok} (expected 0)")
 
 
 if __name__ == "__main__":

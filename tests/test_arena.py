@@ -196,6 +196,8 @@ def test_gates_fail_with_6_and_pass_with_0(run_arena, tiny_model: Path) -> None:
     (("--candidate", 'z={"temperature": 1}'), "*arena candidate 'z': unknown key 'temperature'*"),
     (("--gate", "arena.nobody:rating>900"), "*'nobody' is not an arena candidate*"),
     (("--judge-prompts", "gpt"), "*--judge-prompts: 'gpt'*"),
+    (("--arena-rounds", "0"), "*--arena-rounds: '0' is not a positive integer*"),
+    (("--candidate", "a b=default"), "*arena candidate 'a b': names are letters*"),
 ])
 def test_bad_settings_are_one_line_usage_errors(run_arena, args: tuple[str, ...], message: str) -> None:
     run = run_arena("--questions", "arc", *args)

@@ -102,8 +102,9 @@ def _arena_config(config: pytest.Config) -> ArenaConfig:
                 source(who.run.model)  # a missing checkpoint is one line now, not an error per item
             except ModelError as exc:
                 raise cfg.ConfigError(f"arena {who.name}: {exc}") from None
-    if config.getoption("arena_rounds") is None or not str(config.getoption("arena_rounds")).isdigit():
-        raise cfg.ConfigError(f"--arena-rounds: {config.getoption('arena_rounds')!r} is not a positive integer")
+    rounds = str(config.getoption("arena_rounds"))
+    if not rounds.isdigit() or int(rounds) < 1:
+        raise cfg.ConfigError(f"--arena-rounds: {rounds!r} is not a positive integer")
     return arena
 
 
@@ -307,13 +308,14 @@ class ArenaSession:
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         if self.play is not None:
+            info = self.play.info()
             self.play.close()
+            if options.is_worker(self.config):
+                self.config.workeroutput["evalscope_arena"] = info  # type: ignore[attr-defined]
+            else:
+                self.infos.append(info)
         if options.is_worker(self.config):
-            if self.play is not None:
-                self.config.workeroutput["evalscope_arena"] = self.play.info()  # type: ignore[attr-defined]
             return
-        if self.play is not None:
-            self.infos.append(self.play.info())
         if not self.records and not self.failed:
             return
         records = [self.records[k] for k in sorted(self.records)]

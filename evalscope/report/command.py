@@ -105,7 +105,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                   f"{len(comparison.labels)} runs, {len(comparison.samples)} samples")
 
 
-def _arena_report(paths: Sequence[str]) -> tuple[dict[str, Any], str] | None:
+def _arena_report(paths: Sequence[str]) -> tuple[Mapping[str, Any], str] | None:
     """(report, page) when the one run given is an arena run."""
     if len(paths) != 1:
         return None
