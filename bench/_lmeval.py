@@ -126,12 +126,13 @@ def run_lmeval(python: str, model: Path, tasks: Sequence[Task], task_dir: Path, 
 
 def run_ours(benchmark: str, subsets: Sequence[str], limit: int, model: Path, data_dir: Path, work: Path,
              batch: int, threads: int, setup: str | None = None,
-             extra: Sequence[str] = ()) -> tuple[list[dict[str, Any]], float]:
-    """A real `pytest benchmarks/<name>` session; per-sample records (from the predictions JSONL), wall seconds."""
+             extra: Sequence[str] = (), python: str = sys.executable) -> tuple[list[dict[str, Any]], float]:
+    """A real `pytest benchmarks/<name>` session (with `python`'s environment); per-sample records (from the
+    predictions JSONL), wall seconds."""
     args: dict[str, Any] = {"subset_list": list(subsets)}
     if setup:
         args["setup"] = setup
-    cmd = [sys.executable, "-m", "pytest", str(REPO / "benchmarks" / benchmark), "-q", "-p", "no:cacheprovider",
+    cmd = [python, "-m", "pytest", str(REPO / "benchmarks" / benchmark), "-q", "-p", "no:cacheprovider",
            "--model", str(model), "--limit", str(limit), "--dataset-dir", str(data_dir), "--work-dir", str(work),
            "--dataset-args", json.dumps({benchmark: args}), "--eval-batch-size", str(batch),
            "--threads", str(threads), *extra]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from evalscope import devices
 from evalscope.config import RunConfig
@@ -14,6 +14,9 @@ from evalscope.models.packing import Packed, attention_mask, pack, shared_prefix
 from evalscope.models.rendering import cut_at_stop
 from evalscope.models.resolve import ModelError
 from evalscope.schema import ChoiceLoglikelihoods, ChoiceRequest, Completion, GenerationRequest
+
+if TYPE_CHECKING:  # torch and transformers load with the backend, not with `import evalscope`
+    from evalscope.models import decoding
 
 TOKENS_PER_FORWARD = 8192
 """Upper bound on padded tokens in one loglikelihood forward pass (bounds the attention mask's memory)."""
@@ -36,6 +39,8 @@ class TransformersBackend:
         import torch
         from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
+        from evalscope.models import attention, decoding
+
         torch.set_num_threads(threads)
         self.config = config
         self.threads = threads
@@ -54,6 +59,9 @@ class TransformersBackend:
                 trust_remote_code=args.trust_remote_code).eval()
         except (OSError, ValueError) as exc:
             raise ModelError(f"cannot load model {self.model_id!r} from {folder}: {exc}".splitlines()[0]) from exc
+        attention.use_grouped(self.model)
+        self.fast_decoding = decoding.supported(self.model)
+        self._kept_prefix: decoding.Prefix | None = None
         self.tokenizer.padding_side = "left"
         if self.tokenizer.pad_token_id is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
@@ -65,7 +73,8 @@ class TransformersBackend:
 
     def info(self) -> dict[str, Any]:
         return describe_local(self.name, self.model_id, self.fingerprint, self.folder, self.model.dtype,
-                              self.chat_template, threads=self.threads, device=str(self.model.device))
+                              self.chat_template, threads=self.threads, device=str(self.model.device),
+                              decoding="evalscope" if self.fast_decoding else "generate")
 
     def close(self) -> None:
         """Nothing to release: the weights go with the process."""
@@ -91,22 +100,67 @@ class TransformersBackend:
         texts = [self.render(r) for r in requests]
         # A raw prompt gets the tokenizer's special tokens (BOS); a chat template brings its own.
         raw = [self.chat_template is None or not r.chat for r in requests]
-        lengths = [len(self.tokenizer(t, add_special_tokens=s)["input_ids"]) for t, s in zip(texts, raw, strict=True)]
-        size = self._rows(max(lengths, default=1) + self.config.generation.max_new_tokens)
+        encoded = [list(self.tokenizer(t, add_special_tokens=s)["input_ids"]) for t, s in zip(texts, raw, strict=True)]
+        size = self._rows(max(map(len, encoded), default=1) + self.config.generation.max_new_tokens)
         batches = []
         for special in sorted(set(raw)):  # a batch is all raw or all chat, longest prompts first
-            members = sorted((i for i in range(len(texts)) if raw[i] == special), key=lambda i: -lengths[i])
-            batches += [members[start : start + size] for start in range(0, len(members), size)]
-        for number, batch in enumerate(batches):
+            members = sorted((i for i in range(len(texts)) if raw[i] == special), key=lambda i: -len(encoded[i]))
+            prefix = self._generation_prefix([encoded[i] for i in members])
+            batches += [(members[start : start + size], prefix) for start in range(0, len(members), size)]
+        for number, (batch, prefix) in enumerate(batches):
             stops = tuple(sorted({s for i in batch for s in requests[i].stop}))
-            completions = self._generate_batch([texts[i] for i in batch], stops, raw[batch[0]], number, on_step)
+            rows = [encoded[i] for i in batch]
+            if self.fast_decoding:
+                completions = self._decode_batch(rows, prefix, stops, number, on_step)
+            else:
+                completions = self._generate_batch([texts[i] for i in batch], stops, raw[batch[0]], number, on_step)
             for i, completion in zip(batch, completions, strict=True):
                 text, stopped = cut_at_stop(completion.text, requests[i].stop)
                 reason = "stop" if stopped else completion.finish_reason
                 yield i, Completion(text, completion.prompt_tokens, completion.completion_tokens, reason, texts[i])
 
+    def _generation_prefix(self, rows: list[list[int]]) -> decoding.Prefix | None:
+        """The KV of the prompt head all `rows` share (e.g. a fixed few-shot preamble), computed once and kept for
+        the next group, which usually shares it too."""
+        if not self.fast_decoding or len(rows) < 2:
+            return None
+        limit = min(map(len, rows)) - 1  # every row keeps a token of its own: it predicts the first new one
+        common = next((n for n in range(limit) if any(r[n] != rows[0][n] for r in rows[1:])), max(limit, 0))
+        if common < MIN_SHARED_PREFIX:
+            return None
+        head = tuple(rows[0][:common])
+        if self._kept_prefix is None or self._kept_prefix[0] != head:
+            from evalscope.models import decoding
+
+            self._kept_prefix = decoding.prefix_kv(self.model, head)
+        return self._kept_prefix
+
+    def _decode_batch(self, rows: list[list[int]], prefix: decoding.Prefix | None, stop: tuple[str, ...],
+                      number: int, on_step: Progress) -> list[Completion]:
+        import torch
+
+        from evalscope.models import decoding
+
+        gen = self.config.generation
+        tok = self.tokenizer
+        eos = self.model.generation_config.eos_token_id
+        ends = {t for t in (eos if isinstance(eos, list) else [eos]) if t is not None}
+        ends |= {t for t in (tok.eos_token_id, tok.pad_token_id) if t is not None}
+        # A stop string of n characters spans at most n tokens: the tail of n + 2 holds any that just ended.
+        tail = max((len(s) for s in stop), default=0) + 2
+
+        def stopped(tokens: list[int]) -> bool:
+            return bool(stop) and any(s in tok.decode(tokens[-tail:]) for s in stop)
+
+        if gen.do_sample:
+            torch.manual_seed(self.config.seed + number)  # as in _generate_batch
+        decoded = decoding.decode(self.model, rows, prefix, gen, ends, stopped, tok.pad_token_id, on_step)
+        return [Completion(str(tok.decode(d.tokens, skip_special_tokens=True)), len(row), len(d.tokens), d.reason, "")
+                for row, d in zip(rows, decoded, strict=True)]
+
     def _generate_batch(self, texts: list[str], stop: tuple[str, ...], special: bool, number: int,
                         on_step: Progress) -> list[Completion]:
+        """`model.generate`, for models `decoding` does not cover."""
         import torch
         from transformers import GenerationConfig, StoppingCriteria, StoppingCriteriaList
 
