@@ -39,7 +39,7 @@ class TransformersBackend:
         import torch
         from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
-        from evalscope.models import attention, decoding
+        from evalscope.models import attention, decoding, mixed
 
         torch.set_num_threads(threads)
         self.config = config
@@ -54,14 +54,19 @@ class TransformersBackend:
             declared = devices.config_dtype(AutoConfig.from_pretrained(str(folder),
                                                                        trust_remote_code=args.trust_remote_code))
             dtype = devices.resolve_dtype(args.precision, self.device.startswith("cuda"), declared)
+            # bf16 on a CPU: loaded in fp32, then only the linear layers go to bf16 (see mixed.py).
+            self.mixed = dtype == "bfloat16" and self.device == "cpu"
             self.model = AutoModelForCausalLM.from_pretrained(
-                str(folder), dtype=getattr(torch, dtype), device_map=self.device,
+                str(folder), dtype=torch.float32 if self.mixed else getattr(torch, dtype), device_map=self.device,
                 trust_remote_code=args.trust_remote_code).eval()
         except (OSError, ValueError) as exc:
             raise ModelError(f"cannot load model {self.model_id!r} from {folder}: {exc}".splitlines()[0]) from exc
+        if self.mixed:
+            mixed.apply(self.model)
         attention.use_grouped(self.model)
         self.fast_decoding = decoding.supported(self.model)
         self._kept_prefix: decoding.Prefix | None = None
+        self._head_fp32: tuple[Any, Any] | None = None
         self.tokenizer.padding_side = "left"
         if self.tokenizer.pad_token_id is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
@@ -72,7 +77,8 @@ class TransformersBackend:
         return rendering.render(self.tokenizer, self.chat_template, request)
 
     def info(self) -> dict[str, Any]:
-        return describe_local(self.name, self.model_id, self.fingerprint, self.folder, self.model.dtype,
+        dtype = "bfloat16 (linear layers; fp32 residual stream, attention, logits)" if self.mixed else self.model.dtype
+        return describe_local(self.name, self.model_id, self.fingerprint, self.folder, dtype,
                               self.chat_template, threads=self.threads, device=str(self.model.device),
                               decoding="evalscope" if self.fast_decoding else "generate")
 
@@ -301,7 +307,7 @@ class TransformersBackend:
                 hidden = base(input_ids=ids[:, start:], attention_mask=mask, position_ids=positions[:, start:],
                               past_key_values=cache, use_cache=cache is not None).last_hidden_state
                 index = torch.tensor(wanted, device=device)
-                logits = self.model.get_output_embeddings()(hidden[index[:, 0], index[:, 1] - start])
+                logits = self._head(hidden[index[:, 0], index[:, 1] - start])
             else:  # heads that scale or cap logits: let the model apply them, on the union of positions
                 keep = sorted({p for _, p in wanted})
                 full = self.model(input_ids=ids, attention_mask=mask, position_ids=positions,
@@ -322,6 +328,19 @@ class TransformersBackend:
                 k += len(targets)
             results.append((lls, greedy))
         return results
+
+    def _head(self, hidden: Any) -> Any:
+        """Logits from final hidden states, in fp32 whatever the model's dtype: bf16 logits are rounded to 1/8 near
+        20, which alone moves a choice's loglikelihood by tenths of a nat (and flips close picks)."""
+        import torch
+
+        head = self.model.get_output_embeddings()
+        if self.model.dtype == torch.float32:
+            return head(hidden)
+        if self._head_fp32 is None:
+            self._head_fp32 = (head.weight.float(), None if head.bias is None else head.bias.float())
+        weight, bias = self._head_fp32
+        return torch.nn.functional.linear(hidden.float(), weight, bias)
 
     def _plain_head(self) -> bool:
         """Whether logits are just the output embedding of the last hidden state (no scaling or capping)."""
