@@ -58,8 +58,9 @@ def main() -> None:
         start = time.perf_counter()
         results[precision] = [r.loglikelihoods for r in in_order(backend.loglikelihood(requests))]
         seconds[precision] = time.perf_counter() - start
+        info = backend.info()
         print(f"{precision:>8}: {len(requests)} questions in {seconds[precision]:.1f} s = "
-              f"{len(requests) / seconds[precision]:.2f} samples/s  ({backend.info()['dtype']})")
+              f"{len(requests) / seconds[precision]:.2f} samples/s  ({info.get('compute', info['dtype'])})")
         del backend
     fp32, bf16 = results["float32"], results["bfloat16"]
     pairs = [(picks(a, r.continuations), picks(b, r.continuations)) for a, b, r in zip(fp32, bf16, requests,

@@ -44,7 +44,7 @@ def test_linear_layers_run_in_bf16_and_the_rest_in_fp32(backends) -> None:
     assert all(m.weight.dtype == torch.bfloat16 for m in converted)
     assert model.get_output_embeddings().weight.dtype == torch.float32
     assert model.get_input_embeddings().weight.dtype == torch.float32
-    assert mixed.info()["dtype"].startswith("bfloat16 (linear layers")
+    assert mixed.info()["dtype"] == "bfloat16" and mixed.info()["compute"].startswith("bf16 linear layers")
 
 
 def test_bf16_loglikelihoods_stay_closer_to_fp32_than_a_model_cast_whole(backends) -> None:

@@ -77,10 +77,12 @@ class TransformersBackend:
         return rendering.render(self.tokenizer, self.chat_template, request)
 
     def info(self) -> dict[str, Any]:
-        dtype = "bfloat16 (linear layers; fp32 residual stream, attention, logits)" if self.mixed else self.model.dtype
+        dtype = "bfloat16" if self.mixed else self.model.dtype
         return describe_local(self.name, self.model_id, self.fingerprint, self.folder, dtype,
                               self.chat_template, threads=self.threads, device=str(self.model.device),
-                              decoding="evalscope" if self.fast_decoding else "generate")
+                              decoding="evalscope" if self.fast_decoding else "generate",
+                              **({"compute": "bf16 linear layers; fp32 residual stream, attention, logits"}
+                                 if self.mixed else {}))
 
     def close(self) -> None:
         """Nothing to release: the weights go with the process."""
