@@ -76,6 +76,24 @@ def test_packed_loglikelihoods_equal_separate_forward_passes(tiny_backend, pream
         assert len(result.greedy) == len(request.continuations)
 
 
+def test_a_preamble_kept_for_the_next_call_gives_the_same_loglikelihoods(tiny_backend, monkeypatch) -> None:
+    from evalscope.models import hf
+
+    # One row per forward: the kept preamble KV serves several forwards of a call, and the next call.
+    monkeypatch.setitem(hf.TOKENS_PER_FORWARD, "cpu", 8)
+    first = "Five solved examples about one subject, long enough to be computed once and kept. " * 2
+    second = "Five other examples, about another subject, that replace the kept preamble. " * 2
+    kept = []
+    for preamble in (first, first, second, first):
+        requests = [ChoiceRequest(f"{preamble}Question {i}: which one?\nAnswer:", (" yes", " no", " maybe so"))
+                    for i in range(3)]
+        for request, result in zip(requests, in_order(tiny_backend.loglikelihood(requests)), strict=True):
+            assert result.loglikelihoods == pytest.approx(plain_loglikelihoods(tiny_backend, request), abs=1e-4)
+        kept.append(tiny_backend._kept_scoring_prefix[1])
+    assert kept[0] is kept[1]  # the second group of the subject did not recompute it
+    assert kept[2] is not kept[1] and kept[3] is not kept[2]
+
+
 def test_context_split_moves_trailing_space_to_the_continuation(tiny_backend) -> None:
     spaced, _ = tiny_backend.encode_choices(ChoiceRequest("The capital of France is ", ("Paris",)))
     plain, choices = tiny_backend.encode_choices(ChoiceRequest("The capital of France is", (" Paris",)))

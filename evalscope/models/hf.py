@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from evalscope import devices
 from evalscope.config import RunConfig
 from evalscope.models import Progress, describe_local, rendering, resolve
-from evalscope.models.packing import Packed, attention_mask, pack, shared_prefix
+from evalscope.models.packing import Packed, attention_mask, common_prefix, pack, shared_prefix
 from evalscope.models.rendering import cut_at_stop
 from evalscope.models.resolve import ModelError
 from evalscope.schema import ChoiceLoglikelihoods, ChoiceRequest, Completion, GenerationRequest
@@ -18,8 +18,10 @@ from evalscope.schema import ChoiceLoglikelihoods, ChoiceRequest, Completion, Ge
 if TYPE_CHECKING:  # torch and transformers load with the backend, not with `import evalscope`
     from evalscope.models import decoding
 
-TOKENS_PER_FORWARD = 8192
-"""Upper bound on padded tokens in one loglikelihood forward pass (bounds the attention mask's memory)."""
+TOKENS_PER_FORWARD = {"cpu": 512, "other": 8192}
+"""Padded tokens in one loglikelihood forward pass. On a CPU a forward is fastest while its activations stay in
+cache: ARC-Easy 500 scored in 21 s at 512 against 33 s at 8192 (SmolLM2-135M, 2 cores). On a GPU the bound only
+keeps the attention mask's memory in check."""
 
 MIN_SHARED_PREFIX = 16
 """A common prefix at least this long (tokens) is run once and its KV cache reused by every row of the batch."""
@@ -66,6 +68,7 @@ class TransformersBackend:
         attention.use_grouped(self.model)
         self.fast_decoding = decoding.supported(self.model)
         self._kept_prefix: decoding.Prefix | None = None
+        self._kept_scoring_prefix: tuple[tuple[int, ...], Any] | None = None
         self._head_fp32: tuple[Any, Any] | None = None
         self.tokenizer.padding_side = "left"
         if self.tokenizer.pad_token_id is None:
@@ -132,8 +135,8 @@ class TransformersBackend:
         the next group, which usually shares it too."""
         if not self.fast_decoding or len(rows) < 2:
             return None
-        limit = min(map(len, rows)) - 1  # every row keeps a token of its own: it predicts the first new one
-        common = next((n for n in range(limit) if any(r[n] != rows[0][n] for r in rows[1:])), max(limit, 0))
+        # every row keeps a token of its own: it predicts the first new one
+        common = common_prefix(rows, min(map(len, rows)) - 1)
         if common < MIN_SHARED_PREFIX:
             return None
         head = tuple(rows[0][:common])
@@ -260,20 +263,24 @@ class TransformersBackend:
         """Packed rows per loglikelihood forward: TOKENS_PER_FORWARD padded tokens; with `auto` on a GPU, what the
         free memory holds of each token's KV, activations and attention-mask row."""
         if not self._auto_on_gpu():
-            return max(1, TOKENS_PER_FORWARD // max(width, 1))
+            budget = TOKENS_PER_FORWARD["cpu" if self.device == "cpu" else "other"]
+            return max(1, budget // max(width, 1))
         size = self.model.dtype.itemsize
         kv = devices.model_kv_bytes(self.model.config, size)
         per_token = (8 * int(self.model.config.hidden_size) + width) * size
         return devices.rows_that_fit(devices.token_budget(devices.free_memory(self.device), kv, per_token), width)
 
     def _prefix_cache(self, tokens: list[int]) -> tuple[int, Any]:
-        """The KV cache of a preamble every request shares (e.g. a subject's 5-shot examples), computed once."""
+        """The KV cache of a preamble every request shares (e.g. a subject's 5-shot examples), computed once and
+        kept for the next call: a subject's questions come in several consecutive groups."""
         import torch
 
-        base = getattr(self.model, self.model.base_model_prefix)
-        with torch.inference_mode():
-            ids = torch.tensor([tokens], device=self.model.device)
-            return len(tokens), base(input_ids=ids, use_cache=True).past_key_values
+        if self._kept_scoring_prefix is None or self._kept_scoring_prefix[0] != tuple(tokens):
+            base = getattr(self.model, self.model.base_model_prefix)
+            with torch.inference_mode():
+                ids = torch.tensor([tokens], device=self.model.device)
+                self._kept_scoring_prefix = tuple(tokens), base(input_ids=ids, use_cache=True).past_key_values
+        return len(tokens), self._kept_scoring_prefix[1]
 
     def _score_packed(
         self, rows: list[Packed], prefix: tuple[int, Any] | None = None

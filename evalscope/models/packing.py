@@ -79,9 +79,13 @@ def shared_prefix(rows: Sequence[Packed]) -> int:
     Stops one token before the shortest context: that last context token predicts the first choice token, so
     its output is needed per row.
     """
-    limit = min(r.context_len for r in rows) - 1
-    first = rows[0].tokens
+    return common_prefix([r.tokens for r in rows], min(r.context_len for r in rows) - 1)
+
+
+def common_prefix(rows: Sequence[Sequence[int]], limit: int) -> int:
+    """How many leading tokens (at most `limit`) every row has in common."""
+    first = rows[0]
     n = 0
-    while n < limit and all(r.tokens[n] == first[n] for r in rows[1:]):
+    while n < limit and all(r[n] == first[n] for r in rows[1:]):
         n += 1
     return n
