@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,12 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 TEST_DATA = Path(__file__).resolve().parent / "data"
+
+
+def default_ctrl_c() -> None:
+    """`preexec_fn` for a program a test interrupts: SIGINT's default action, whatever this process inherited (a
+    shell job started with `&` ignores SIGINT, and so would every program it starts, so Ctrl-C would do nothing)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 SHARED_DATA = Path(os.environ.get("EVALSCOPE_DATASET_DIR", REPO.parent / "shared" / "data"))
 
 # pytester points HOME at a temporary folder; keep the converted-model cache where it really is.

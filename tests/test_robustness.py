@@ -18,7 +18,7 @@ import pytest
 from evalscope.cache import ResponseCache
 from evalscope.paired import compare
 from evalscope.schema import Completion, GenerationRequest
-from tests.conftest import REPO, TEST_DATA
+from tests.conftest import REPO, TEST_DATA, default_ctrl_c
 from tests.faulty_proxy import FaultyProxy
 from tests.openai_stub import MODEL
 
@@ -165,7 +165,8 @@ def test_ctrl_c_during_an_api_run_stops_at_once_and_keeps_what_arrived(openai_st
     args = [sys.executable, "-m", "pytest", str(REPO / "benchmarks" / "gsm8k"), "--dataset-dir", str(TEST_DATA),
             "--api-url", stub.base, "--model", MODEL, "--concurrency", "2", "--work-dir", str(work),
             "-p", "no:cacheprovider", "--request-timeout", "60"]
-    proc = subprocess.Popen(args, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(args, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            preexec_fn=default_ctrl_c)
     deadline = time.monotonic() + 60
     while len([r for r in stub.posts() if r["status"] == 200]) < 2 and time.monotonic() < deadline:
         time.sleep(0.05)

@@ -17,7 +17,7 @@ import pytest
 
 from evalscope.code import Outcome, runner
 from evalscope.sandbox import Bubblewrap, Limits, SandboxError, make, uid_for
-from tests.conftest import REPO
+from tests.conftest import REPO, default_ctrl_c
 
 pytestmark = pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap is not installed "
                                 "(apt-get install bubblewrap)")
@@ -160,7 +160,8 @@ def test_a_harness_that_dies_leaves_no_program_behind(how: int, tmp_path: Path) 
         "pool = execution.Pool(RunConfig(exec_workers=2, exec_timeout=60), ci=False)\n"
         "try:\n    for _ in range(2):\n        pool.submit('import time\\ntime.sleep(60)')\n"
         "    print('started', flush=True)\n    time.sleep(60)\nfinally:\n    pool.close()\n")
-    harness = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    harness = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True,
+                               preexec_fn=default_ctrl_c)
     assert harness.stdout is not None and harness.stdout.readline().strip() == "started"
     uids = {uid_for(harness.pid, n) for n in range(4)}  # the probe, then the two sleepers
     deadline = time.time() + 10
