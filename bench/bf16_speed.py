@@ -45,7 +45,7 @@ def main() -> None:
                         default=Path(os.environ.get("EVALSCOPE_DATASET_DIR",
                                                     Path(__file__).resolve().parents[2] / "shared" / "data")))
     args = parser.parse_args()
-    from evalscope.models.hf import TransformersBackend
+    from evalscope.models.transformers_local import TransformersBackend
 
     base = RunConfig(model=str(default_model_folder()), dataset_dir=args.dataset_dir, limit=args.limit,
                      eval_batch_size=args.batch_size, dataset_args={"arc": DatasetArgs(subset_list=("ARC-Easy",))})

@@ -38,8 +38,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from evalscope.config import DatasetArgs, RunConfig
-from evalscope.extract import normalize_number
 from evalscope.schema import Completion, GenerationRequest, Sample
+from evalscope.scoring.extract import normalize_number
 from evalscope.suite import Suite
 
 Prompts = dict[Any, tuple[str | None, str]]
@@ -107,26 +107,26 @@ def by_level(samples: list[Sample]) -> list[tuple[str, int]]:
 
 
 PAIRS = {p.bench: p for p in [
-    Pair("gsm8k", "chat-boxed", ("main",), _as_is),
-    Pair("arc", "generation", ("ARC-Easy", "ARC-Challenge"), _choices_ai2),
-    Pair("mmlu", "generation", ("abstract_algebra", "virology"), _mmlu, config=lambda s: "all"),
-    Pair("cmmlu", "generation", ("agronomy", "virology"), _cmmlu, config=lambda s: "default"),
-    Pair("ceval", "generation", ("accountant", "high_school_physics"), _ceval),
-    Pair("humaneval", "chat", ("default",), _as_is, config=lambda s: "openai_humaneval",
+    Pair("gsm8k", "evalscope", ("main",), _as_is),
+    Pair("arc", "evalscope", ("ARC-Easy", "ARC-Challenge"), _choices_ai2),
+    Pair("mmlu", "evalscope", ("abstract_algebra", "virology"), _mmlu, config=lambda s: "all"),
+    Pair("cmmlu", "evalscope", ("agronomy", "virology"), _cmmlu, config=lambda s: "default"),
+    Pair("ceval", "evalscope", ("accountant", "high_school_physics"), _ceval),
+    Pair("humaneval", "evalscope", ("default",), _as_is, config=lambda s: "openai_humaneval",
          their_subset=lambda s: "openai_humaneval"),
     Pair("mbpp", "evalscope", ("default",), _as_is, config=lambda s: "full", their_subset=lambda s: "full"),
-    Pair("competition_math", "chat-boxed", ("algebra", "geometry"), _as_is, config=lambda s: "default",
+    Pair("competition_math", "evalscope", ("algebra", "geometry"), _as_is, config=lambda s: "default",
          their_keys=by_level, their_args={"few_shot_num": 0}),
-    Pair("math_500", "chat-boxed", ("algebra", "precalculus"), _as_is, config=lambda s: "default",
+    Pair("math_500", "evalscope", ("algebra", "precalculus"), _as_is, config=lambda s: "default",
          their_keys=by_level),
     Pair("bbh", "evalscope", ("boolean_expressions", "date_understanding", "dyck_languages"),
          lambda row, subset: {"input": row["input"], "target": row["target"]}),
-    Pair("gpqa_diamond", "generation", ("default",), _as_is, secret=True, their_splits={"test": "train"}),
-    Pair("race", "generation", ("middle",), _as_is, their_args={"few_shot_num": 0}),
-    Pair("general_mcq", "generation", ("example",), _as_is, local=lambda data, tmp: general_mcq_folder(data, tmp)),
+    Pair("gpqa_diamond", "evalscope", ("default",), _as_is, secret=True, their_splits={"test": "train"}),
+    Pair("race", "evalscope", ("middle",), _as_is, their_args={"few_shot_num": 0}),
+    Pair("general_mcq", "evalscope", ("example",), _as_is, local=lambda data, tmp: general_mcq_folder(data, tmp)),
 ]}
 TESTS = Path(__file__).resolve().parents[1] / "tests"
-FIXTURE_INPUTS = {"general_mcq": Pair("general_mcq", "generation", ("physics",), _as_is,
+FIXTURE_INPUTS = {"general_mcq": Pair("general_mcq", "evalscope", ("physics",), _as_is,
                                       local=lambda data, tmp: TESTS / "data" / "general_mcq")}
 """Where the pinned first prompts come from, when not the first subset of the data above."""
 LEFT_OUT = {
@@ -280,7 +280,7 @@ def compare_scores(python: str, data_dir: Path, n: int, tmp: Path) -> bool:
     """EvalScope's real run on the default model; its outputs re-scored by our setups' scorers."""
     from _lmeval import default_model_folder
 
-    pairs = [PAIRS["gsm8k"], Pair("arc", "generation", ("ARC-Easy",), _choices_ai2)]
+    pairs = [PAIRS["gsm8k"], Pair("arc", "evalscope", ("ARC-Easy",), _choices_ai2)]
     dataset_args: dict[str, Any] = {}
     suites = {}
     for pair in pairs:

@@ -26,9 +26,10 @@ sys.path.insert(0, str(REPO / "bench"))
 from fidelity_lmeval_scoring import math_replies  # noqa: E402
 
 from evalscope.config import RunConfig  # noqa: E402
-from evalscope.hendrycks import last_boxed, normalize  # noqa: E402
-from evalscope.mathbench import EVALSCOPE_05  # noqa: E402
+from evalscope.kinds.math import EVALSCOPE_05  # noqa: E402
 from evalscope.schema import Completion, Sample  # noqa: E402
+from evalscope.scoring.extract import last_boxed  # noqa: E402
+from evalscope.scoring.math.hendrycks import normalize  # noqa: E402
 from evalscope.suite import Suite  # noqa: E402
 
 

@@ -33,9 +33,9 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from evalscope.config import RunConfig  # noqa: E402
-from evalscope.hendrycks import last_boxed  # noqa: E402
-from evalscope.mathbench import minerva_score  # noqa: E402
+from evalscope.kinds.math import minerva_score  # noqa: E402
 from evalscope.schema import Completion, Sample  # noqa: E402
+from evalscope.scoring.extract import last_boxed  # noqa: E402
 from evalscope.suite import Suite  # noqa: E402
 
 LINE = "\nFinal Answer: The final answer is {}. I hope it is correct."
@@ -129,7 +129,7 @@ def compare_math(cases: list[dict[str, Any]], verdicts: list[dict[str, Any]], sh
 
 
 def compare_ifeval(cases: list[dict[str, Any]], verdicts: list[dict[str, Any]], show: int) -> bool:
-    from evalscope.instructions import evaluate
+    from evalscope.scoring.instructions import evaluate
 
     totals: Counter[str] = Counter()
     agree: Counter[str] = Counter()

@@ -123,7 +123,7 @@ def main() -> None:
 
     from evalscope.config import GenerationConfig, ModelArgs, RunConfig
     from evalscope.models import in_order
-    from evalscope.models.hf import TransformersBackend
+    from evalscope.models.transformers_local import TransformersBackend
     from evalscope.schema import ChoiceRequest, GenerationRequest
 
     stored = json.loads((args.files / "requests.json").read_text())

@@ -25,9 +25,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from evalscope import execution  # noqa: E402
-from evalscope.code import Outcome, runner  # noqa: E402
 from evalscope.config import DatasetArgs, RunConfig  # noqa: E402
+from evalscope.execution import pool as execution  # noqa: E402
+from evalscope.kinds.code import Outcome, runner  # noqa: E402
 from evalscope.schema import Sample  # noqa: E402
 from evalscope.suite import Suite  # noqa: E402
 

@@ -18,7 +18,7 @@ import tempfile
 from pathlib import Path
 
 from evalscope.config import RunConfig
-from evalscope.mathbench import math_score
+from evalscope.kinds.math import math_score
 from evalscope.schema import Completion, Sample
 from evalscope.suite import Suite
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from evalscope.sandbox import Bubblewrap, Limits
+from evalscope.execution.sandbox import Bubblewrap, Limits
 
 PROGRAM = ("def add(a, b):\n    return a + b\n\n" + "".join(f"assert add({i}, {i}) == {2 * i}\n" for i in range(5))
            + "print('ok')\n")

@@ -1,23 +1,7 @@
-"""Everything a benchmark author imports, in one place: `from evalscope.api import Benchmark, Setup, Sample, ...`."""
+"""Everything a benchmark folder imports, in one place: `from evalscope.api import Benchmark, Setup, Sample, ...`."""
 
-# ruff: noqa: F401 (this module is its imports)
-
-from evalscope.benchmark import GENERATION, LOGLIKELIHOOD, Benchmark, RowError, Scored, Setup, fields
-from evalscope.data import DataError, Rows, csv_rows, read_csv, read_jsonl, read_rows
-from evalscope.extract import (
-    LETTERS,
-    boxed,
-    choice_letter,
-    first_number,
-    last_number,
-    normalize_number,
-    numbers_equal,
-    numeric_answer,
-)
-from evalscope.hendrycks import is_equiv, last_boxed
-from evalscope.mathbench import EVALSCOPE_05, LEVELS, MINERVA, SUBJECTS, MathProblems, math_score
-from evalscope.mathverify import math_answer, math_equal
-from evalscope.mcq import (
+from evalscope.benchmark import GENERATION, LOGLIKELIHOOD, Benchmark, Scored, Setup, fields
+from evalscope.kinds.choice import (
     CHINESE_FEW_SHOT_HEADER,
     CHINESE_SINGLE_ANSWER,
     CHINESE_SINGLE_ANSWER_COT,
@@ -33,6 +17,92 @@ from evalscope.mcq import (
     lettered,
     mc_sample,
 )
-from evalscope.overlap import CJK, f1, tokens
-from evalscope.schema import ChoiceLoglikelihoods, ChoiceRequest, Completion, GenerationRequest, Sample, SampleResult
+from evalscope.kinds.code import CodeBenchmark, CodeSetup, extract_code
+from evalscope.kinds.math import EVALSCOPE_05, LEVELS, MINERVA, SUBJECTS, MathProblems, math_score
+from evalscope.rows import Rows, csv_rows, read_csv, read_jsonl, read_rows
+from evalscope.schema import (
+    ChoiceLoglikelihoods,
+    ChoiceRequest,
+    Completion,
+    DataError,
+    GenerationRequest,
+    RowError,
+    Sample,
+    SampleResult,
+)
+from evalscope.scoring import instructions
+from evalscope.scoring.extract import (
+    LETTERS,
+    choice_letter,
+    first_number,
+    last_boxed,
+    last_number,
+    normalize_number,
+    numbers_equal,
+    numeric_answer,
+)
+from evalscope.scoring.math.hendrycks import is_equiv
+from evalscope.scoring.math.mathverify import math_answer, math_equal
+from evalscope.scoring.overlap import CJK, f1, tokens
 from evalscope.stats import CLUSTER_KEY
+
+__all__ = [
+    "CHINESE_FEW_SHOT_HEADER",
+    "CHINESE_SINGLE_ANSWER",
+    "CHINESE_SINGLE_ANSWER_COT",
+    "CJK",
+    "CLUSTER_KEY",
+    "EVALSCOPE_05",
+    "GENERATION",
+    "GENERATION_SETUP",
+    "LETTERS",
+    "LEVELS",
+    "LOGLIKELIHOOD",
+    "MINERVA",
+    "SINGLE_ANSWER",
+    "SINGLE_ANSWER_COT",
+    "SUBJECTS",
+    "Benchmark",
+    "ChoiceLoglikelihoods",
+    "ChoiceRequest",
+    "ChoiceSetup",
+    "CodeBenchmark",
+    "CodeSetup",
+    "Completion",
+    "DataError",
+    "GenerationRequest",
+    "LetterExam",
+    "LetterGeneration",
+    "MathProblems",
+    "MultipleChoice",
+    "RowError",
+    "Rows",
+    "Sample",
+    "SampleResult",
+    "Scored",
+    "Setup",
+    "argmax",
+    "choice_letter",
+    "csv_rows",
+    "extract_code",
+    "f1",
+    "fields",
+    "first_number",
+    "gold_index",
+    "instructions",
+    "is_equiv",
+    "last_boxed",
+    "last_number",
+    "lettered",
+    "math_answer",
+    "math_equal",
+    "math_score",
+    "mc_sample",
+    "normalize_number",
+    "numbers_equal",
+    "numeric_answer",
+    "read_csv",
+    "read_jsonl",
+    "read_rows",
+    "tokens",
+]

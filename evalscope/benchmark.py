@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 from evalscope.config import DatasetArgs, RunConfig
-from evalscope.schema import Request, Response, Sample
+from evalscope.rows import read_rows
+from evalscope.schema import Request, Response, RowError, Sample
 
 Mode = Literal["generation", "loglikelihood"]
 GENERATION: Mode = "generation"
@@ -22,11 +23,6 @@ Prompt = Callable[[Sample, Sequence[Sample]], Request]
 """(sample, few-shot exemplars) -> what the model is asked."""
 Scorer = Callable[[Sample, Any], "Scored"]
 """(sample, the model's Completion or ChoiceLoglikelihoods) -> the verdict."""
-
-
-class RowError(ValueError):
-    """A data row that cannot become a sample: raised by `to_sample`, or yielded by `rows` in place of the row.
-    Its test item errors with the message; the other rows still run."""
 
 
 @dataclass(frozen=True)
@@ -49,6 +45,8 @@ class Setup:
     """A named way of running a benchmark, matching a reference harness (e.g. lm-eval's 5-shot GSM8K)."""
 
     name: str
+    """Named after the harness whose numbers it reproduces: `evalscope` (EvalScope 1.14.1's prompt and answer
+    reading), `evalscope-0.5`, `lm-eval` (lm-eval 0.4.13's task file), `minerva`; else after what it does."""
     description: str
     mode: Mode = GENERATION
     """What the backend is asked for: a generation, or the loglikelihoods of given continuations."""
@@ -72,6 +70,8 @@ class Setup:
     """This setup's prompt; None: the benchmark's `request` method."""
     score: Scorer | None = field(default=None, compare=False, repr=False)
     """This setup's scorer; None: the benchmark's `score` method."""
+    aliases: tuple[str, ...] = ()
+    """Earlier names, still accepted in `--dataset-args`; reports record `name`."""
 
     @property
     def primary_metric(self) -> str:
@@ -90,7 +90,7 @@ class Setup:
                                "fixed_exemplars": None if self.exemplars is None else len(self.exemplars),
                                "metrics": list(self.metrics)}
         out["options"] = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
-                          if f.name not in common | {"exemplars", "prompt", "score"}}
+                          if f.name not in common | {"exemplars", "prompt", "score", "aliases"}}
         return out
 
 
@@ -166,8 +166,6 @@ class Benchmark:
     def rows(self, path: Path, split: str, subset: str) -> Iterator[tuple[str, Mapping[str, Any] | RowError]]:
         """Yield (`file:line`, row) for one subset of a split found at `path`; a row that cannot be read is
         yielded as a RowError. The default reads one json/jsonl/csv/parquet file through `datasets`."""
-        from evalscope.data import read_rows
-
         yield from read_rows(path)
 
     def to_sample(self, row: Mapping[str, Any]) -> Sample:
@@ -202,7 +200,7 @@ class Benchmark:
         if name is None:
             return self.setups[0]
         for setup in self.setups:
-            if setup.name == name:
+            if name == setup.name or name in setup.aliases:
                 return setup
         names = ", ".join(s.name for s in self.setups)
         raise ValueError(f"{self.name}: unknown setup {name!r} (choose from {names})")

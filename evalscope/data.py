@@ -1,31 +1,19 @@
-"""Benchmark data: find the files (local root or hub snapshot), read rows through `datasets`, hash them."""
+"""Benchmark data files: find them (the user's folder, the data root, beside the definition, or a hub snapshot) and
+hash them for the report. Reading them into rows is `evalscope.rows`."""
 
 from __future__ import annotations
 
-import csv
 import glob
-import gzip
 import hashlib
-import json
 import os
-import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
 
 from evalscope import hub
-from evalscope.benchmark import RowError
+from evalscope.benchmark import Benchmark
 from evalscope.config import DatasetArgs
-
-Rows = Iterator[tuple[str, Mapping[str, Any] | RowError]]
-"""(`file:line`, row) pairs; a row that cannot be read is a RowError in its place."""
-
-
-class DataError(RuntimeError):
-    """Data that cannot be found or read; the message names the benchmark and the path."""
-
-
-_FORMATS = {".jsonl": "json", ".json": "json", ".csv": "csv", ".parquet": "parquet"}
+from evalscope.rows import shards
+from evalscope.schema import DataError
 
 
 def _match(folder: Path, pattern: str) -> Path | None:
@@ -34,35 +22,18 @@ def _match(folder: Path, pattern: str) -> Path | None:
     return Path(hits[0]) if hits else None
 
 
-_SHARD = re.compile(r"^(?P<stem>.+)-\d{5}-of-(?P<count>\d{5})(?P<ext>\.\w+)$")
-
-
-def shards(path: Path) -> list[Path]:
-    """Every shard of a hub dataset split (`test-00000-of-00003.parquet` and its siblings), else the file alone."""
-    found = _SHARD.match(path.name)
-    if found is None:
-        return [path]
-    pattern = f"{glob.escape(found['stem'])}-*-of-{found['count']}{found['ext']}"
-    return sorted(path.parent.glob(pattern)) or [path]
-
-
-def locate(bench: Any, dataset_dir: Path | None, args: DatasetArgs, needed: Sequence[str]) -> dict[str, Path]:
+def locate(bench: Benchmark, definition: Path | None, dataset_dir: Path | None, args: DatasetArgs,
+           needed: Sequence[str]) -> dict[str, Path]:
     """Split -> file for `bench`: from `local_path`, `<dataset_dir>/<name>`, a `data/` folder beside the
-    benchmark's definition, or a hub snapshot. A local folder may hold the files in the benchmark's own layout or
-    in its hub dataset's (as `evalscope download` leaves them)."""
-    from evalscope.registry import benchmark_dir
-
+    benchmark's definition (the folder `definition`, when it has one), or a hub snapshot. A local folder may hold
+    the files in the benchmark's own layout or in its hub dataset's (as `evalscope download` leaves them)."""
     candidates: list[Path] = []
     if args.local_path:
         candidates.append(Path(args.local_path).expanduser())
     if dataset_dir is not None:
         candidates.append(dataset_dir / bench.data_dir_name)
-    try:
-        beside: Path | None = benchmark_dir(bench.name) / "data"
-    except LookupError:  # a definition made outside the registry
-        beside = None
-    if beside is not None and beside.is_dir():
-        candidates.append(beside)
+    if definition is not None and (definition / "data").is_dir():
+        candidates.append(definition / "data")
     layouts = [bench.splits, {**bench.splits, **bench.hub_splits}] if bench.hub_splits else [bench.splits]
     for folder in candidates:
         for layout in layouts:
@@ -75,7 +46,7 @@ def locate(bench: Any, dataset_dir: Path | None, args: DatasetArgs, needed: Sequ
     return _from_hub(bench, needed, candidates)
 
 
-def _from_hub(bench: Any, needed: Sequence[str], tried: list[Path]) -> dict[str, Path]:
+def _from_hub(bench: Benchmark, needed: Sequence[str], tried: list[Path]) -> dict[str, Path]:
     """Download the dataset repo (ModelScope first, then Hugging Face) and find the split files in it."""
     where = f"under {tried[0]}" if tried else "locally (no --dataset-dir / EVALSCOPE_DATASET_DIR)"
     if bench.hub is None:
@@ -89,91 +60,6 @@ def _from_hub(bench: Any, needed: Sequence[str], tried: list[Path]) -> dict[str,
     if not all(files.values()):
         raise DataError(f"{bench.name}: the hub copy of {bench.hub} in {folder} lacks {patterns[needed[0]]}")
     return {s: p for s, p in files.items() if p is not None}
-
-
-def read_rows(path: Path) -> Rows:
-    """Yield (`file:line`, row) for every record of a data file: JSON lines (also gzipped) line by line, so a bad
-    line errors only its own item; json/csv/parquet through `datasets`."""
-    if path.name.endswith((".jsonl", ".jsonl.gz")):
-        yield from read_jsonl(path)
-        return
-    import datasets
-
-    fmt = _FORMATS.get(path.suffix)
-    if fmt is None:
-        raise DataError(f"{path}: unsupported data format {path.suffix!r}")
-    datasets.disable_progress_bars()
-    parts = shards(path)
-    try:
-        table = datasets.load_dataset(fmt, data_files=[str(p) for p in parts], split="train")
-    except Exception as exc:  # datasets wraps parse errors in several exception types
-        raise DataError(f"{path}: cannot read ({type(exc).__name__}: {str(exc).splitlines()[0][:200]})") from None
-    # jsonl lines and csv rows are 1-based line numbers (csv: after the header line).
-    offset = 2 if fmt == "csv" else 1
-    where = path if len(parts) == 1 else path.parent / f"{_SHARD.match(path.name)['stem']}-*"  # type: ignore[index]
-    for i, row in enumerate(table):
-        yield f"{where}:{i + offset}", dict(row)
-
-
-def csv_rows(lines: Iterable[str], where: str | Path, columns: Sequence[str] | None = None) -> Rows:
-    """Yield (`where:line`, row) for CSV text (a file, or one read from an archive); `columns` names the fields
-    of a text without a header row."""
-    reader = csv.reader(lines)
-    header = list(columns) if columns is not None else next(reader, [])
-    line = reader.line_num + 1
-    for record in reader:
-        if not record:  # a blank line (a trailing one, say) is no row
-            pass
-        elif len(record) != len(header):
-            yield f"{where}:{line}", RowError(f"{len(record)} columns, expected {len(header)}")
-        else:
-            yield f"{where}:{line}", dict(zip(header, record, strict=True))
-        line = reader.line_num + 1
-
-
-def read_csv(path: Path, columns: Sequence[str] | None = None) -> Rows:
-    """Yield (`file:line`, row) for a CSV file; `columns` names the fields of a file without a header row."""
-    try:
-        with open(path, newline="", encoding="utf-8-sig") as fh:
-            yield from csv_rows(fh, path, columns)
-    except UnicodeDecodeError:
-        raise DataError(not_utf8(path)) from None
-    except (OSError, csv.Error) as exc:
-        raise DataError(f"{path}: cannot read ({exc})") from None
-
-
-def read_jsonl(path: Path) -> Rows:
-    """Yield (`file:line`, row) per JSON line (of a `.jsonl` or `.jsonl.gz` file); a line that is not a JSON
-    object is yielded as a RowError."""
-    try:
-        with (gzip.open(path, "rt", encoding="utf-8-sig") if path.suffix == ".gz"
-              else open(path, encoding="utf-8-sig")) as fh:
-            for number, line in enumerate(fh, 1):
-                if not line.strip():
-                    continue
-                try:
-                    row = json.loads(line.strip())
-                except json.JSONDecodeError as exc:
-                    what = exc.msg.removesuffix(" at")  # "Unterminated string starting at"
-                    yield f"{path}:{number}", RowError(f"invalid JSON ({what} at column {exc.colno})")
-                    continue
-                yield f"{path}:{number}", row if isinstance(row, dict) else RowError("not a JSON object")
-    except UnicodeDecodeError:
-        raise DataError(not_utf8(path)) from None
-    except OSError as exc:
-        raise DataError(f"{path}: cannot read ({exc})") from None
-
-
-def not_utf8(path: Path) -> str:
-    """`file:line: not UTF-8 ...`, naming where the first undecodable byte is."""
-    data = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
-    try:
-        data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
-        return f"{path}:{line}: not UTF-8 text (byte 0x{data[exc.start]:02x} at column {column}); save it as UTF-8"
-    return f"{path}: not UTF-8 text"
 
 
 def sha256_files(files: Mapping[str, Path]) -> dict[str, str]:

@@ -131,6 +131,14 @@ def _paired_scores(baseline: Run, name: str, metric: str, current: Mapping[str, 
     return dict(current), before
 
 
+def _canonical_setup(benchmark: str, setup: str) -> str:
+    """A setup's name today, for a report written under an earlier name (an alias); unknown names stay."""
+    try:
+        return registry.get(benchmark).setup(setup).name
+    except (LookupError, ValueError):
+        return setup
+
+
 def _setting_differences(baseline: Run, name: str, now: Mapping[str, Any]) -> list[str]:
     """Settings that make two runs' scores incomparable: the setup, its few-shot settings, the version."""
     then = baseline.benchmark(name) or {}
@@ -138,6 +146,8 @@ def _setting_differences(baseline: Run, name: str, now: Mapping[str, Any]) -> li
         else []
     for key in ("name", "few_shot_num", "few_shot_random"):
         a, b = (then.get("setup") or {}).get(key), (now.get("setup") or {}).get(key)
+        if key == "name" and a is not None:
+            a = _canonical_setup(name, str(a))
         if a != b:
             out.append(f"setup {key} {a} -> {b}")
     return out if now and then else []
@@ -241,26 +251,18 @@ class GateKeeper:
             return Outcome(error=exc)
 
 
-ARENA_PREFIX = "arena."
-"""Gates on an arena's models (`arena.tuned:win_rate>=0.5`) are the arena plugin's."""
-
-
-def arena_active(config: pytest.Config) -> bool:
-    """Whether this session is an arena (then `--baseline` names its baseline model, not a previous run)."""
-    return bool(config.getoption("arena_config", None) or config.getoption("arena_candidates", None))
-
-
 def keeper(config: pytest.Config) -> GateKeeper:
     """Parse --gate/--baseline/--max-drop (errors are usage errors, before any inference)."""
     try:
+        foreign = tuple(p for prefixes in config.hook.pytest_evalscope_gate_prefixes(config=config) for p in prefixes)
         thresholds = tuple(Threshold.parse(text) for text in options.values(config, "gate")
-                           if not text.strip().startswith(ARENA_PREFIX))
+                           if not text.strip().startswith(foreign))
         for gate in thresholds:
             registry.benchmark_dir(gate.benchmark)
         max_drop = options.number(config, "max_drop", 0.02)
         if not 0 <= max_drop < 1:
             raise ConfigError(f"--max-drop: {max_drop} must be in [0, 1)")
-        path = None if arena_active(config) else options.value(config, "baseline")
+        path = None if config.hook.pytest_evalscope_owns_baseline(config=config) else options.value(config, "baseline")
         baseline = rundir.load(Path(path).expanduser()) if path else None
         pair_by = (options.value(config, "pair_by") or "id").lower()
         if pair_by not in ("id", "content"):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
@@ -19,7 +20,7 @@ from evalscope.report import rundir
 
 @dataclass(frozen=True)
 class Option:
-    """One evaluation option."""
+    """One option of a plugin: its flag, help, ini key and (for the core's) seed names."""
 
     flag: str
     help: str
@@ -27,9 +28,9 @@ class Option:
     """Other spellings of the flag, on pytest's command line and the seed CLI's."""
     seed_names: tuple[str, ...] = ()
     """Other names of the run_task parameter (the seed's), besides `key`."""
-    kind: Literal["value", "optional", "append", "flag"] = "value"
+    kind: Literal["value", "optional", "append", "flag", "toggle"] = "value"
     """`value`: takes one; `optional`: alone means `true` (a folder otherwise); `append`: repeatable; `flag`: on
-    or off."""
+    or off (off by default); `toggle`: on by default, `--no-<flag>` turns it off."""
     default: str | None = None
 
     @property
@@ -37,9 +38,67 @@ class Option:
         """The ini key and run_task parameter: `--model-args` -> `model_args`."""
         return self.flag.removeprefix("--").replace("-", "_")
 
-    @property
-    def dest(self) -> str:
-        return f"evalscope_{self.key}"
+
+@dataclass(frozen=True)
+class OptionTable:
+    """A plugin's options, declared once: pytest flags, ini keys, and their values read back by key. The core,
+    perf and arena plugins each own one; a plugin reads another's options through that plugin's table."""
+
+    name: str
+    """The plugin's name: the prefix of every option's `dest`, and of its ini keys unless `bare_ini`."""
+    title: str
+    """The help group's title (`pytest --help`)."""
+    options: tuple[Option, ...]
+    bare_ini: bool = False
+    """Ini keys are the bare keys (`model`, `limit`): the core's, which the seed's run.ini also sets."""
+
+    @cached_property
+    def _by_key(self) -> dict[str, Option]:
+        return {opt.key: opt for opt in self.options}
+
+    def option(self, key: str) -> Option:
+        return self._by_key[key]
+
+    def dest(self, key: str) -> str:
+        return f"{self.name}_{key}"
+
+    def ini(self, key: str) -> str:
+        return key if self.bare_ini else f"{self.name}_{key}"
+
+    def add_to(self, parser: pytest.Parser) -> None:
+        group = parser.getgroup(self.name, self.title)
+        for opt in self.options:
+            flags, dest, ini = (opt.flag, *opt.aliases), self.dest(opt.key), self.ini(opt.key)
+            if opt.kind == "append":
+                group.addoption(*flags, dest=dest, action="append", default=[], help=opt.help)
+                parser.addini(ini, help=f"{self.name}: {opt.help}", type="linelist", default=[])
+            elif opt.kind in ("flag", "toggle"):
+                on = opt.kind == "toggle"
+                group.addoption(*flags, dest=dest, action="store_true", default=None, help=opt.help)
+                if on:
+                    group.addoption(f"--no-{opt.flag.removeprefix('--')}", dest=dest, action="store_false",
+                                    help=f"turn {opt.flag} off")
+                parser.addini(ini, help=f"{self.name}: {opt.help}", type="bool", default=on)
+            else:
+                extra: dict[str, Any] = {"nargs": "?", "const": "true"} if opt.kind == "optional" else {}
+                group.addoption(*flags, dest=dest, default=None, help=opt.help, **extra)
+                parser.addini(ini, help=f"{self.name}: {opt.help}", default=None)
+
+    def value(self, config: pytest.Config, key: str) -> str | None:
+        """An option's value: the command line, else the ini file, else its default."""
+        given = config.getoption(self.dest(key))
+        if given is None:
+            given = config.getini(self.ini(key)) or None
+        return self.option(key).default if given is None else str(given)
+
+    def flag(self, config: pytest.Config, key: str) -> bool:
+        """A flag or toggle: the command line (either spelling), else the ini file, else its default."""
+        given = config.getoption(self.dest(key))
+        return bool(config.getini(self.ini(key)) if given is None else given)
+
+    def values(self, config: pytest.Config, key: str) -> list[str]:
+        """A repeatable option's values: the ini file's lines, then the command line's."""
+        return [*config.getini(self.ini(key)), *config.getoption(self.dest(key))]
 
 
 OPTIONS = (
@@ -93,42 +152,26 @@ OPTIONS = (
            "name like the built-in ones (repeatable)", kind="append"),
     Option("--allow-override", "let a benchmark of your own shadow a built-in one of the same name", kind="flag"),
 )
-BY_KEY = {option.key: option for option in OPTIONS}
+CORE = OptionTable("evalscope", "LLM evaluation (evalscope)", OPTIONS, bare_ini=True)
+"""The core plugin's options; the seed CLI and run_task take the same ones."""
 
 
 def add_options(parser: pytest.Parser) -> None:
-    group = parser.getgroup("evalscope", "LLM evaluation (evalscope)")
-    for opt in OPTIONS:
-        flags = (opt.flag, *opt.aliases)
-        if opt.kind == "append":
-            group.addoption(*flags, dest=opt.dest, action="append", default=[], help=opt.help)
-            parser.addini(opt.key, help=f"evalscope: {opt.help}", type="linelist", default=[])
-            continue
-        if opt.kind == "flag":
-            group.addoption(*flags, dest=opt.dest, action="store_true", default=False, help=opt.help)
-            parser.addini(opt.key, help=f"evalscope: {opt.help}", type="bool", default=False)
-            continue
-        extra: dict[str, Any] = {"nargs": "?", "const": "true"} if opt.kind == "optional" else {}
-        group.addoption(*flags, dest=opt.dest, default=None, help=opt.help, **extra)
-        parser.addini(opt.key, help=f"evalscope: {opt.help}", default=None)
+    CORE.add_to(parser)
 
 
 def value(config: pytest.Config, key: str) -> str | None:
-    """An option's value: the command line, else the ini file, else its default."""
-    opt = BY_KEY[key]
-    given = config.getoption(opt.dest)
-    if given is None:
-        given = config.getini(key) or None
-    return opt.default if given is None else str(given)
+    """A core option's value: the command line, else the ini file, else its default."""
+    return CORE.value(config, key)
 
 
 def flag(config: pytest.Config, key: str) -> bool:
-    return bool(config.getoption(BY_KEY[key].dest) or config.getini(key))
+    return CORE.flag(config, key)
 
 
 def values(config: pytest.Config, key: str) -> list[str]:
-    """A repeatable option's values: the ini file's lines, then the command line's."""
-    return [*config.getini(key), *config.getoption(BY_KEY[key].dest)]
+    """A repeatable core option's values: the ini file's lines, then the command line's."""
+    return CORE.values(config, key)
 
 
 def _int(config: pytest.Config, key: str, default: int | None, minimum: int = 1) -> int | None:
@@ -138,9 +181,9 @@ def _int(config: pytest.Config, key: str, default: int | None, minimum: int = 1)
     try:
         number = int(text)
     except ValueError:
-        raise cfg.ConfigError(f"{BY_KEY[key].flag}: {text!r} is not an integer") from None
+        raise cfg.ConfigError(f"{CORE.option(key).flag}: {text!r} is not an integer") from None
     if number < minimum:
-        raise cfg.ConfigError(f"{BY_KEY[key].flag}: {number} is below {minimum}")
+        raise cfg.ConfigError(f"{CORE.option(key).flag}: {number} is below {minimum}")
     return number
 
 
@@ -149,9 +192,9 @@ def number(config: pytest.Config, key: str, default: float) -> float:
     try:
         result = float(text) if text else default
     except ValueError:
-        raise cfg.ConfigError(f"{BY_KEY[key].flag}: {text!r} is not a number") from None
+        raise cfg.ConfigError(f"{CORE.option(key).flag}: {text!r} is not a number") from None
     if not math.isfinite(result):
-        raise cfg.ConfigError(f"{BY_KEY[key].flag}: {text!r} is not a finite number")
+        raise cfg.ConfigError(f"{CORE.option(key).flag}: {text!r} is not a finite number")
     return result
 
 

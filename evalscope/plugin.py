@@ -14,10 +14,11 @@ from typing import Any
 
 import pytest
 
-from evalscope import devices, execution, gates, models, options, registry
+from evalscope import devices, gates, models, options, registry
 from evalscope.config import ConfigError
-from evalscope.data import DataError
 from evalscope.engine import Engine, PredictionError
+from evalscope.execution import pool as execution
+from evalscope.execution.sandbox import SandboxError
 from evalscope.groups import BENCH_KEY, assign_groups, sample_of
 from evalscope.models.resolve import ModelError
 from evalscope.progress import terminal_progress
@@ -25,14 +26,19 @@ from evalscope.report import pytest_html
 from evalscope.report.recorder import ITEM_PROPERTY, RESULT_PROPERTY, Recorder
 from evalscope.report.rundir import RunError, failed_samples
 from evalscope.report.tables import format_table
-from evalscope.sandbox import SandboxError
-from evalscope.schema import BadRow, Sample, SampleResult
+from evalscope.schema import BadRow, DataError, Sample, SampleResult
 from evalscope.suite import Suite
 
 # The serving-performance suite (`-m perf`) and the arena have their own plugin modules.
 pytest_plugins = ["evalscope.perf.plugin", "evalscope.arena.plugin"]
 
 NAME = "evalscope-session"
+
+
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    from evalscope import hookspecs
+
+    pluginmanager.add_hookspecs(hookspecs)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -37,6 +37,15 @@ class Sample:
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+class RowError(ValueError):
+    """A data row that cannot become a sample: raised by `to_sample`, or yielded by `rows` in place of the row.
+    Its test item errors with the message; the other rows still run."""
+
+
+class DataError(RuntimeError):
+    """Data that cannot be found or read; the message names the benchmark and the path."""
+
+
 @dataclass(frozen=True)
 class BadRow:
     """A data row that cannot become a sample; its test item errors with this message."""

@@ -9,18 +9,20 @@ from pathlib import Path
 from typing import Any
 
 from evalscope import models, registry
-from evalscope.benchmark import GENERATION, LOGLIKELIHOOD, Benchmark, RowError, Setup
+from evalscope.benchmark import GENERATION, LOGLIKELIHOOD, Benchmark, Setup
 from evalscope.config import DatasetArgs, RunConfig
-from evalscope.data import DataError, locate, sha256_files
+from evalscope.data import locate, sha256_files
 from evalscope.models.rendering import is_raw
 from evalscope.schema import (
     BadRow,
     ChoiceLoglikelihoods,
     ChoiceRequest,
     Completion,
+    DataError,
     GenerationRequest,
     Request,
     Response,
+    RowError,
     Sample,
     SampleResult,
 )
@@ -59,7 +61,8 @@ class Suite:
         args = config.dataset_args.get(name, DatasetArgs()).under(config.dataset_args.get("*", DatasetArgs()))
         setup = bench.adapt(bench.resolve_setup(args), config)
         splits = [s for s in (setup.split or bench.eval_split, bench.few_shot_split) if s]
-        suite = cls(bench, setup, args, locate(bench, config.dataset_dir, args, splits), config)
+        files = locate(bench, registry.benchmark_dir(name), config.dataset_dir, args, splits)
+        suite = cls(bench, setup, args, files, config)
         available = bench.subsets_in(suite.files)
         unknown = set(args.subset_list or ()) - set(available)
         if unknown or not available:

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from evalscope import execution
-from evalscope.code import Outcome, extract_code, pass_at_k, runner
 from evalscope.config import DatasetArgs, RunConfig
+from evalscope.execution import pool as execution
+from evalscope.kinds.code import Outcome, extract_code, pass_at_k, runner
 from evalscope.schema import Sample
 from evalscope.suite import Suite
 

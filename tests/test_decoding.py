@@ -20,7 +20,7 @@ QUESTIONS = ["Question: seven?\nAnswer:", "Question: how many legs does a very o
 @pytest.fixture(scope="module")
 def backend(default_model_folder: Path):
     """The default model: a random tiny one repeats one token forever, which would hide position or mask bugs."""
-    from evalscope.models.hf import TransformersBackend
+    from evalscope.models.transformers_local import TransformersBackend
 
     config = RunConfig(model=str(default_model_folder), generation=GenerationConfig(max_new_tokens=24))
     return TransformersBackend(config, 1)

@@ -72,7 +72,7 @@ def test_batch_size_rule_from_memory_and_model_shape() -> None:
 def test_auto_device_and_precision_pick_the_cpu_here(tiny_model: Path) -> None:
     if devices.cuda_available():
         pytest.skip("this test checks the CPU-only path")
-    from evalscope.models.hf import TransformersBackend
+    from evalscope.models.transformers_local import TransformersBackend
 
     backend = TransformersBackend(RunConfig(model=str(tiny_model)), 1)  # device_map=auto, precision=auto
     assert backend.info()["device"] == "cpu" and backend.info()["dtype"] == "float32"

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from evalscope.extract import (
-    boxed,
+from evalscope.scoring.extract import (
     evalscope_letter,
+    last_boxed,
     last_number,
     normalize_number,
     numbers_equal,
@@ -31,9 +31,9 @@ def test_last_number(text: str, expected: str | None) -> None:
 
 
 def test_boxed_handles_nested_braces_and_takes_the_last() -> None:
-    assert boxed(r"first \boxed{1} then \boxed{\frac{1}{2}}") == r"\frac{1}{2}"
-    assert boxed(r"\boxed{12") is None
-    assert boxed("plain") is None
+    assert last_boxed(r"first \boxed{1} then \boxed{\frac{1}{2}}") == r"\frac{1}{2}"
+    assert last_boxed(r"\boxed{12") is None
+    assert last_boxed("plain") is None
 
 
 @pytest.mark.parametrize(

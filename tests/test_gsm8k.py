@@ -99,7 +99,7 @@ def test_limit_and_totals() -> None:
 
 
 def test_malformed_few_shot_row_is_a_data_error_with_its_location(tmp_path) -> None:
-    from evalscope.data import DataError
+    from evalscope.schema import DataError
 
     folder = tmp_path / "gsm8k"
     folder.mkdir()

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from evalscope.instructions import INSTRUCTION_IDS, evaluate, follows, loose_variants
+from evalscope.scoring.instructions import INSTRUCTION_IDS, evaluate, follows, loose_variants
 
 REPO = Path(__file__).resolve().parents[1]
 DATA_DIR = Path(os.environ.get("EVALSCOPE_DATASET_DIR", Path(__file__).resolve().parents[2] / "shared" / "data"))
@@ -236,7 +236,7 @@ def test_repeat_prompt_needs_the_request_to_repeat() -> None:
     ("detectable_format:title", {"num_words": 3}, "unexpected kwargs"),
 ])
 def test_validate_names_a_bad_kwarg_before_any_reply(instruction_id: str, kwargs: dict, culprit: str) -> None:
-    from evalscope.instructions import validate
+    from evalscope.scoring.instructions import validate
 
     with pytest.raises(ValueError, match=culprit):
         validate(instruction_id, kwargs)
@@ -259,7 +259,7 @@ def test_importing_and_checking_open_no_socket() -> None:
         socket.create_connection = refuse
         socket.getaddrinfo = refuse
 
-        from evalscope.instructions import follows
+        from evalscope.scoring.instructions import follows
 
         # The optional libraries load only when a checker needs them, keeping `import evalscope` fast.
         assert "nltk" not in sys.modules and "langdetect" not in sys.modules

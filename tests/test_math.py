@@ -8,10 +8,11 @@ from pathlib import Path
 import pytest
 
 from evalscope.config import RunConfig
-from evalscope.hendrycks import is_equiv, last_boxed, normalize
-from evalscope.mathbench import LEVELS, SUBJECTS, math_score
-from evalscope.mathverify import math_answer, math_equal
+from evalscope.kinds.math import LEVELS, SUBJECTS, math_score
 from evalscope.schema import Completion, Sample
+from evalscope.scoring.extract import last_boxed
+from evalscope.scoring.math.hendrycks import is_equiv, normalize
+from evalscope.scoring.math.mathverify import math_answer, math_equal
 from evalscope.suite import Suite
 from tests.conftest import alike_under_xdist
 
@@ -116,7 +117,7 @@ def test_math_500_runs_end_to_end_with_level_rows_and_alike_under_xdist(run_suit
     ("$2\\pi$", "6.28", False),
 ])
 def test_minerva_reads_the_final_answer_line_and_normalises_it(reply_answer: str, target: str, equal: bool) -> None:
-    from evalscope.minerva import equivalent, final_answer, normalize_final_answer
+    from evalscope.scoring.math.minerva import equivalent, final_answer, normalize_final_answer
 
     reply = f"Some work.\nFinal Answer: The final answer is {reply_answer}. I hope it is correct."
     answer = normalize_final_answer(final_answer(reply))
@@ -124,7 +125,7 @@ def test_minerva_reads_the_final_answer_line_and_normalises_it(reply_answer: str
 
 
 def test_minerva_without_the_answer_line_is_invalid_and_a_line_cut_after_its_period_counts() -> None:
-    from evalscope.minerva import NO_ANSWER, final_answer
+    from evalscope.scoring.math.minerva import NO_ANSWER, final_answer
 
     assert final_answer("The answer is \\boxed{4}.") == NO_ANSWER
     assert final_answer("Final Answer: The final answer is $4$. ") == "$4$"  # stopped before "I hope it is correct."
@@ -132,7 +133,7 @@ def test_minerva_without_the_answer_line_is_invalid_and_a_line_cut_after_its_per
 
 
 def test_minerva_setup_prompt_has_four_fixed_exemplars_and_scores_both_metrics() -> None:
-    from evalscope.mathbench import MINERVA
+    from evalscope.kinds.math import MINERVA
 
     sample = Sample("What is $1+1$?", "2", metadata={"solution": "$1+1=\\boxed{2}$."}, id="algebra-0000")
     request = MINERVA.prompt(sample, MINERVA.shots(()))  # type: ignore[misc]
@@ -156,7 +157,7 @@ def test_minerva_setup_prompt_has_four_fixed_exemplars_and_scores_both_metrics()
     ("Final Answer: The final answer is $(B)$", "\\boxed{\\text{(B)}}", "(B)", False),  # the gold keeps \text{}
 ])
 def test_evalscope_05_reads_the_final_answer_sentence(reply: str, solution: str, answer: str, right: bool) -> None:
-    from evalscope.mathbench import EVALSCOPE_05
+    from evalscope.kinds.math import EVALSCOPE_05
 
     sample = Sample("q", "", metadata={"solution": solution}, id="algebra-0000")
     verdict = EVALSCOPE_05.score(sample, Completion(reply, 0, 0, "stop", ""))  # type: ignore[misc]
@@ -166,7 +167,7 @@ def test_evalscope_05_reads_the_final_answer_sentence(reply: str, solution: str,
 def test_evalscope_05_prompt_keeps_its_doubled_braces_and_drops_all_shots_at_zero() -> None:
     from dataclasses import replace
 
-    from evalscope.mathbench import EVALSCOPE_05
+    from evalscope.kinds.math import EVALSCOPE_05
 
     sample = Sample("What is $1+1$?", "2", metadata={"solution": "\\boxed{2}"}, id="algebra-0000")
     four = EVALSCOPE_05.prompt(sample, EVALSCOPE_05.shots(())).prompt  # type: ignore[misc]

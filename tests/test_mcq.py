@@ -42,7 +42,7 @@ def test_shared_prefix_stops_before_the_last_context_token() -> None:
 
 @pytest.fixture(scope="module")
 def tiny_backend(tiny_model: Path):
-    from evalscope.models.hf import TransformersBackend
+    from evalscope.models.transformers_local import TransformersBackend
 
     return TransformersBackend(RunConfig(model=str(tiny_model)), 1)
 
@@ -77,7 +77,7 @@ def test_packed_loglikelihoods_equal_separate_forward_passes(tiny_backend, pream
 
 
 def test_a_preamble_kept_for_the_next_call_gives_the_same_loglikelihoods(tiny_backend, monkeypatch) -> None:
-    from evalscope.models import hf
+    from evalscope.models import transformers_local as hf
 
     # One row per forward: the kept preamble KV serves several forwards of a call, and the next call.
     monkeypatch.setitem(hf.TOKENS_PER_FORWARD, "cpu", 8)
@@ -160,12 +160,15 @@ def test_arc_results_are_identical_with_xdist(run_suite) -> None:
     assert spread.report["run"]["predicted"] == alone.report["run"]["predicted"] == 6
 
 
-def test_arc_generation_setup_extracts_letters(run_suite) -> None:
+def test_arc_evalscope_setup_extracts_letters_and_its_old_name_still_works(run_suite) -> None:
+    # `generation` is the setup's name before setups were named after their harness: accepted, recorded canonically
     run = run_suite("--dataset-args", json.dumps({"arc": {"setup": "generation", "subset_list": ["ARC-Challenge"]}}),
                     bench="arc", data=TEST_DATA)
     assert run.result.ret == 0, run.result.stdout.str()
     record = run.records[0]
     assert "ANSWER: [LETTER]" in record["prompt"] and record["finish_reason"] in ("stop", "length")
+    assert run.report["benchmarks"][0]["setup"]["name"] == "evalscope"
+    assert "aliases" not in run.report["benchmarks"][0]["setup"]["options"]
 
 
 def test_mmlu_uses_its_own_subjects_exemplars_and_reports_categories(run_suite) -> None:

@@ -21,7 +21,7 @@ REQUESTS = [
 
 @pytest.fixture(scope="module")
 def backends(default_model_folder: Path):
-    from evalscope.models.hf import TransformersBackend
+    from evalscope.models.transformers_local import TransformersBackend
 
     def load(precision: str) -> TransformersBackend:
         config = RunConfig(model=str(default_model_folder), model_args=ModelArgs(precision=precision),

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from evalscope.data import DataError
-from evalscope.mtbench import load_judge_prompts, load_questions, pairwise_messages, single_messages
+from evalscope.arena.mtbench import load_judge_prompts, load_questions, pairwise_messages, single_messages
+from evalscope.schema import DataError
 
 
 @pytest.fixture(scope="module")

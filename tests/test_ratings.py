@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from evalscope.ratings import Battle, bootstrap, bradley_terry, online_elo, sign_test, wilson, win_rates
+from evalscope.arena.ratings import Battle, bootstrap, bradley_terry, online_elo, sign_test, wilson, win_rates
 
 
 def table(pair: tuple[str, str], wins: int, losses: int, ties: int, start: int = 0) -> list[Battle]:
@@ -89,7 +89,7 @@ def test_win_rates_in_both_orientations() -> None:
 
 
 def test_leaderboard_ranks_and_compares_with_the_baseline() -> None:
-    from evalscope.ratings import leaderboard
+    from evalscope.arena.ratings import leaderboard
 
     battles = table(("greedy", "damaged"), 30, 5, 5) + table(("greedy", "sampled"), 12, 10, 8, start=100)
     board = leaderboard(battles, baseline="greedy", rounds=200, seed=3)
@@ -104,7 +104,7 @@ def test_leaderboard_ranks_and_compares_with_the_baseline() -> None:
 
 
 def test_rule_judge_has_no_position_bias() -> None:
-    from evalscope.verdicts import reconcile, rule
+    from evalscope.arena.verdicts import reconcile, rule
 
     assert rule(True, False).score == 1.0 and rule(False, True).score == 0.0
     assert rule(True, True).score == rule(False, False).score == 0.5

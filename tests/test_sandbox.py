@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from evalscope.code import Outcome, runner
-from evalscope.sandbox import Bubblewrap, Limits, SandboxError, make, uid_for
+from evalscope.execution.sandbox import Bubblewrap, Limits, SandboxError, make, uid_for
+from evalscope.kinds.code import Outcome, runner
 from tests.conftest import REPO, default_ctrl_c
 
 pytestmark = pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap is not installed "
@@ -156,7 +156,7 @@ def test_root_is_not_exempt_from_the_process_limit(box: Bubblewrap) -> None:
 def test_a_harness_that_dies_leaves_no_program_behind(how: int, tmp_path: Path) -> None:
     script = tmp_path / "harness.py"
     script.write_text(
-        "import time\nfrom evalscope import execution\nfrom evalscope.config import RunConfig\n"
+        "import time\nfrom evalscope.execution import pool as execution\nfrom evalscope.config import RunConfig\n"
         "pool = execution.Pool(RunConfig(exec_workers=2, exec_timeout=60), ci=False)\n"
         "try:\n    for _ in range(2):\n        pool.submit('import time\\ntime.sleep(60)')\n"
         "    print('started', flush=True)\n    time.sleep(60)\nfinally:\n    pool.close()\n")

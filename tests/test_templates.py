@@ -21,7 +21,7 @@ LMEVAL = {"gsm8k": TEST_DATA, "arc": TEST_DATA, "mmlu": TEST_DATA, "hellaswag": 
 
 @pytest.fixture(scope="module")
 def tiny_backend(tiny_model: Path):
-    from evalscope.models.hf import TransformersBackend
+    from evalscope.models.transformers_local import TransformersBackend
 
     return TransformersBackend(RunConfig(model=str(tiny_model)), 1)
 

@@ -43,7 +43,7 @@ def test_on_for_generation_off_for_loglikelihood_and_star_sets_every_benchmark()
     assert suite("gsm8k", {}).strip_thinking and not suite("arc", {}).strip_thinking
     off = parse_dataset_args('{"*": {"strip_thinking": false}, "arc": {"setup": "generation"}}')
     assert not suite("gsm8k", off).strip_thinking and not suite("arc", off).strip_thinking
-    assert suite("arc", off).setup.name == "generation"  # its own keys still apply
+    assert suite("arc", off).setup.name == "evalscope"  # its own keys still apply
     on = parse_dataset_args('{"*": {"strip_thinking": false}, "gsm8k": {"strip_thinking": true}}')
     assert suite("gsm8k", on).strip_thinking
     with pytest.raises(ConfigError, match="strip_thinking='maybe' is not a boolean"):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from evalscope.verdicts import Verdict, disagree, five_level, pairwise, rating, reconcile
+from evalscope.arena.verdicts import Verdict, disagree, five_level, pairwise, rating, reconcile
 
 
 @pytest.mark.parametrize(("reply", "score"), [

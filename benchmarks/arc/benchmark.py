@@ -33,8 +33,8 @@ class ARC(MultipleChoice):
                     "loglikelihood of ' <answer text>'; acc and acc_norm", metrics=("acc", "acc_norm")),
         ChoiceSetup("letter", "question with lettered options, 'Answer:', loglikelihood of ' A'..' E' (MMLU style)",
                     answer="letter"),
-        LetterGeneration("generation", "EvalScope 1.14.1 arc: 0-shot, the answer alone as 'ANSWER: X'",
-                         template=SINGLE_ANSWER),
+        LetterGeneration("evalscope", "EvalScope 1.14.1 arc: 0-shot, the answer alone as 'ANSWER: X'",
+                         template=SINGLE_ANSWER, aliases=("generation",)),
     )
 
     def rows(self, path: Path, split: str, subset: str) -> Rows:

@@ -61,9 +61,9 @@ class CEval(LetterExam):
         ChoiceSetup("evalscope-0.5", "EvalScope 0.5: 0-shot (up to 5 from dev), the official Chinese prompt, "
                     "next-token logits of the letters A-D after '答案：'", few_shot_random=False, answer="letter",
                     letter_prefix=""),
-        LetterGeneration("generation", "EvalScope 1.14.1 ceval: the subject's first 5 dev questions with their "
+        LetterGeneration("evalscope", "EvalScope 1.14.1 ceval: the subject's first 5 dev questions with their "
                          "explanations, Chinese prompt, the model ends with '答案：X'", few_shot_num=5,
-                         few_shot_header=CHINESE_FEW_SHOT_HEADER, marker="答案"),
+                         few_shot_header=CHINESE_FEW_SHOT_HEADER, marker="答案", aliases=("generation",)),
     )
 
     def description(self, subset: str) -> str:

@@ -67,10 +67,10 @@ class CMMLU(LetterExam):
         ChoiceSetup("evalscope-0.5", "EvalScope 0.5 / CMMLU official: 5-shot from dev, Chinese prompt, next-token "
                     "logits of the letters A-D after '答案是：'", few_shot_num=5, few_shot_random=False,
                     answer="letter", letter_prefix=""),
-        LetterGeneration("generation", "EvalScope 1.14.1 cmmlu: 0-shot (few_shot_num takes the first of dev), "
+        LetterGeneration("evalscope", "EvalScope 1.14.1 cmmlu: 0-shot (few_shot_num takes the first of dev), "
                          "Chinese prompt, the model reasons and ends with '答案：X'",
                          template=CHINESE_SINGLE_ANSWER_COT, few_shot_header=CHINESE_FEW_SHOT_HEADER,
-                         marker="答案"),
+                         marker="答案", aliases=("generation",)),
     )
 
     def description(self, subset: str) -> str:

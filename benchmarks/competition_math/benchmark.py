@@ -32,9 +32,9 @@ class CompetitionMath(MathProblems):
     data_dir = "math"
     hub = {"modelscope": "evalscope/competition_math"}
     setups = (
-        Setup("chat-boxed", "EvalScope 1.14.1 competition_math with few_shot_num=0 (its 4 shots come from the train "
+        Setup("evalscope", "EvalScope 1.14.1 competition_math with few_shot_num=0 (its 4 shots come from the train "
               "split, not stored here): 'Problem:', the question, reason step by step, answer in \\boxed{}",
-              prompt=boxed_prompt, score=math_score, metrics=("acc", "acc_strict")),
+              prompt=boxed_prompt, score=math_score, metrics=("acc", "acc_strict"), aliases=("chat-boxed",)),
         MINERVA,
         EVALSCOPE_05,
     )

@@ -58,8 +58,8 @@ class GeneralMCQ(MultipleChoice):
     setups = (
         ChoiceSetup("loglikelihood", "MMLU-style: the question, lettered options and 'Answer:', loglikelihood of "
                     "' A', ' B', ...", answer="letter"),
-        LetterGeneration("generation", "EvalScope 1.14.1 general_mcq: its Chinese single-answer prompt, the model "
-                         "answers '答案：X'", template=CHINESE_SINGLE_ANSWER, marker="答案"),
+        LetterGeneration("evalscope", "EvalScope 1.14.1 general_mcq: its Chinese single-answer prompt, the model "
+                         "answers '答案：X'", template=CHINESE_SINGLE_ANSWER, marker="答案", aliases=("generation",)),
     )
 
     def subsets_in(self, files: Mapping[str, Path]) -> tuple[str, ...]:

@@ -43,8 +43,8 @@ class GPQADiamond(MultipleChoice):
     data_dir = "gpqa"
     splits = {"test": "gpqa_diamond.zip"}
     setups = (
-        LetterGeneration("generation", "EvalScope 1.14.1 gpqa_diamond (and simple-evals): 0-shot, the model reasons "
-                         "and ends with 'ANSWER: X'", template=SINGLE_ANSWER_COT),
+        LetterGeneration("evalscope", "EvalScope 1.14.1 gpqa_diamond (and simple-evals): 0-shot, the model reasons "
+                         "and ends with 'ANSWER: X'", template=SINGLE_ANSWER_COT, aliases=("generation",)),
         ChoiceSetup("loglikelihood", "the question, lettered options and 'Answer:', loglikelihood of ' A'..' D'",
                     answer="letter"),
     )

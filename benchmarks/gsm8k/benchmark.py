@@ -62,23 +62,23 @@ STRICT = re.compile(r"#### (\-?[0-9\.\,]+)")
 FLEXIBLE = re.compile(r"(-?[$0-9.,]{2,})|(-?[0-9]+)")
 
 
-def lmeval_normalize(text: str) -> str:
+def lm_eval_normalize(text: str) -> str:
     """lm-eval's exact_match preprocessing for GSM8K: drop commas, '$', a trailing period; lower case."""
     return re.sub(r"\.$", "", text.replace(",", "").replace("$", "").strip()).lower()
 
 
-def lmeval_prompt(sample: Sample, few_shot: Sequence[Sample]) -> GenerationRequest:
+def lm_eval_prompt(sample: Sample, few_shot: Sequence[Sample]) -> GenerationRequest:
     shots = "".join(f"Question: {s.input}\nAnswer: {s.metadata['answer']}\n\n" for s in few_shot)
     return GenerationRequest(f"{shots}Question: {sample.input}\nAnswer:", stop=("Question:", "</s>", "<|im_end|>"))
 
 
-def lmeval_score(sample: Sample, completion: Completion) -> Scored:
+def lm_eval_score(sample: Sample, completion: Completion) -> Scored:
     strict = STRICT.findall(completion.text)
     flexible = [a or b for a, b in FLEXIBLE.findall(completion.text)]
     answers = {"exact_match,strict-match": strict[0] if strict else None,
                "exact_match,flexible-extract": flexible[-1] if flexible else None}
-    target = lmeval_normalize(sample.target)
-    return Scored({m: float(a is not None and lmeval_normalize(a) == target) for m, a in answers.items()}, answers)
+    target = lm_eval_normalize(sample.target)
+    return Scored({m: float(a is not None and lm_eval_normalize(a) == target) for m, a in answers.items()}, answers)
 
 
 def evalscope_score(sample: Sample, completion: Completion) -> Scored:
@@ -108,11 +108,11 @@ class GSM8K(Benchmark):
               few_shot_num=4, few_shot_random=False, exemplars=COT_EXEMPLARS, prompt=cot_prompt,
               score=number_score(last_number)),
         Setup("lm-eval", "lm-eval gsm8k: 5-shot 'Question:/Answer:' from train; strict-match and flexible-extract",
-              few_shot_num=5, few_shot_random=False, chat_template=False, prompt=lmeval_prompt, score=lmeval_score,
+              few_shot_num=5, few_shot_random=False, chat_template=False, prompt=lm_eval_prompt, score=lm_eval_score,
               metrics=("exact_match,strict-match", "exact_match,flexible-extract")),
-        Setup("chat-boxed", "EvalScope 1.14.1 gsm8k: the first 4 train problems, reason step by step, answer in "
+        Setup("evalscope", "EvalScope 1.14.1 gsm8k: the first 4 train problems, reason step by step, answer in "
               "\\boxed{}; Math-Verify reads and compares the answer", few_shot_num=4, few_shot_random=False,
-              prompt=boxed_prompt, score=evalscope_score),
+              prompt=boxed_prompt, score=evalscope_score, aliases=("chat-boxed",)),
     )
 
     def to_sample(self, row: Mapping[str, Any]) -> Sample:

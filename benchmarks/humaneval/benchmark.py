@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from evalscope.api import GenerationRequest, Sample, fields
-from evalscope.code import CodeBenchmark, CodeSetup, extract_code
+from evalscope.api import CodeBenchmark, CodeSetup, GenerationRequest, Sample, extract_code, fields
 
 # Codex / human-eval / lm-eval: a top-level statement ends the function body.
 STOPS = ("\nclass", "\ndef", "\n#", "\nif", "\nprint")
@@ -29,8 +28,8 @@ class HumanEval(CodeBenchmark):
         CodeSetup("completion", "base models: the model continues the signature and docstring (stops at a top-level "
                   "statement, as human-eval); program = prompt + completion + tests", chat_template=False,
                   prompt=continuation),
-        CodeSetup("chat", "instruct models: asked for the whole function (EvalScope 1.x's prompt); the code is taken "
-                  "from the reply's fenced block that defines the entry point", answer="reply", prompt=reply),
+        CodeSetup("evalscope", "instruct models: asked for the whole function (EvalScope 1.x's prompt); the code is taken "
+                  "from the reply's fenced block that defines the entry point", answer="reply", prompt=reply, aliases=("chat",)),
     )
 
     def to_sample(self, row: Mapping[str, Any]) -> Sample:

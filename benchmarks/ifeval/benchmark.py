@@ -6,8 +6,17 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from evalscope.api import Benchmark, Completion, GenerationRequest, RowError, Sample, Scored, Setup, fields
-from evalscope.instructions import INSTRUCTION_IDS, evaluate, validate
+from evalscope.api import (
+    Benchmark,
+    Completion,
+    GenerationRequest,
+    RowError,
+    Sample,
+    Scored,
+    Setup,
+    fields,
+    instructions,
+)
 
 METRICS = ("prompt_level_strict_acc", "inst_level_strict_acc", "prompt_level_loose_acc", "inst_level_loose_acc")
 
@@ -21,7 +30,7 @@ def instructions_followed(sample: Sample, completion: Completion) -> Scored:
     instructions (a micro average, as the reference reports it); `strict:<id>` / `loose:<id>`: a row per
     instruction type."""
     ids, kwargs = sample.metadata["instruction_id_list"], sample.metadata["kwargs"]
-    strict, loose = evaluate(sample.input, ids, kwargs, completion.text)
+    strict, loose = instructions.evaluate(sample.input, ids, kwargs, completion.text)
     metrics, units = {}, {}
     for level, verdicts in (("strict", strict), ("loose", loose)):
         metrics[f"prompt_level_{level}_acc"] = float(all(verdicts))
@@ -44,9 +53,9 @@ class IFEval(Benchmark):
     hub = {"huggingface": "google/IFEval"}
     hub_splits = {"test": "ifeval_input_data.jsonl"}
     setups = (
-        Setup("chat", "EvalScope 1.x ifeval: the prompt as the user's turn of the chat template, greedy; the four "
+        Setup("evalscope", "EvalScope 1.x ifeval: the prompt as the user's turn of the chat template, greedy; the four "
               "metrics of the reference (prompt/instruction level, strict/loose)", metrics=METRICS,
-              prompt=as_asked, score=instructions_followed),
+              prompt=as_asked, score=instructions_followed, aliases=("chat",)),
         Setup("lm-eval", "lm-eval ifeval: the prompt as raw text (no chat template unless --apply_chat_template), "
               "greedy; the same four metrics", metrics=METRICS, chat_template=False, prompt=as_asked,
               score=instructions_followed),
@@ -56,14 +65,14 @@ class IFEval(Benchmark):
         key, prompt, ids, kwargs = fields(row, "key", "prompt", "instruction_id_list", "kwargs")
         if not isinstance(ids, list) or not isinstance(kwargs, list) or len(ids) != len(kwargs) or not ids:
             raise RowError("instruction_id_list and kwargs must be lists of the same, non-zero length")
-        unknown = [i for i in ids if i not in INSTRUCTION_IDS]
+        unknown = [i for i in ids if i not in instructions.INSTRUCTION_IDS]
         if unknown:
             raise RowError(f"unknown instruction {unknown[0]!r}")
         if not all(isinstance(a, dict) for a in kwargs):
             raise RowError("every kwargs entry must be an object")
         for instruction, arguments in zip(ids, kwargs, strict=True):
             try:
-                validate(instruction, arguments)  # it drops an argument left empty (None), as the reference
+                instructions.validate(instruction, arguments)  # drops an argument left empty (None), as the reference
             except ValueError as exc:
                 raise RowError(str(exc)) from None
         return Sample(str(prompt), "", metadata={"key": key, "instruction_id_list": list(ids), "kwargs": kwargs})

@@ -20,8 +20,8 @@ class Math500(MathProblems):
     hub = {"modelscope": "AI-ModelScope/MATH-500", "huggingface": "HuggingFaceH4/MATH-500"}
     subject_field = "subject"
     setups = (
-        Setup("chat-boxed", "EvalScope 1.14.1 math_500: 0-shot, the question, reason step by step, answer in "
-              "\\boxed{}", prompt=boxed_prompt, score=math_score, metrics=("acc", "acc_strict")),
+        Setup("evalscope", "EvalScope 1.14.1 math_500: 0-shot, the question, reason step by step, answer in "
+              "\\boxed{}", prompt=boxed_prompt, score=math_score, metrics=("acc", "acc_strict"), aliases=("chat-boxed",)),
         MINERVA,
         EVALSCOPE_05,
     )

@@ -7,8 +7,18 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from evalscope.api import DataError, GenerationRequest, RowError, Rows, Sample, fields, read_jsonl
-from evalscope.code import CodeBenchmark, CodeSetup, extract_code
+from evalscope.api import (
+    CodeBenchmark,
+    CodeSetup,
+    DataError,
+    GenerationRequest,
+    RowError,
+    Rows,
+    Sample,
+    extract_code,
+    fields,
+    read_jsonl,
+)
 
 # The paper's (and lm-eval's `mbpp`) prompt: the task, its three tests, then the code between [BEGIN] and [DONE].
 TASK = "You are an expert Python programmer, and here is your task: {text} Your code should pass these tests:\n\n"

@@ -37,6 +37,6 @@ class MMLU(LetterExam):
                     answer="letter"),
         ChoiceSetup("evalscope-0.5", "EvalScope 0.5: the same 5-shot prompt, next-token logits of the letters A-D "
                     "(no leading space)", few_shot_num=5, few_shot_random=False, answer="letter", letter_prefix=""),
-        LetterGeneration("generation", "EvalScope 1.14.1 mmlu: the subject's first 5 dev questions, the model "
-                         "reasons and ends with 'ANSWER: X'", few_shot_num=5),
+        LetterGeneration("evalscope", "EvalScope 1.14.1 mmlu: the subject's first 5 dev questions, the model "
+                         "reasons and ends with 'ANSWER: X'", few_shot_num=5, aliases=("generation",)),
     )

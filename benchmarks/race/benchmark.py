@@ -43,9 +43,9 @@ class RACE(MultipleChoice):
     setups = (
         ChoiceSetup("letter", "the article, question and lettered options, 'Answer:', loglikelihood of ' A'..' D'",
                     answer="letter"),
-        LetterGeneration("generation", "EvalScope 1.14.1 race with few_shot_num=0 (its 3 shots come from the train "
+        LetterGeneration("evalscope", "EvalScope 1.14.1 race with few_shot_num=0 (its 3 shots come from the train "
                          "split, not stored here): 'Article:/Question:', the model reasons and ends with 'ANSWER: X'",
-                         template=SINGLE_ANSWER_COT),
+                         template=SINGLE_ANSWER_COT, aliases=("generation",)),
         ChoiceSetup("lm-eval", "lm-eval 0.4.13 race: one item per article (362 in middle), its last question after "
                     "the earlier ones with their answers; loglikelihood of each answer text", split="articles"),
     )

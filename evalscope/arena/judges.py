@@ -6,11 +6,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from evalscope import mtbench, verdicts
-from evalscope.data import DataError
-from evalscope.schema import GenerationRequest
-from evalscope.verdicts import Verdict
+from evalscope.arena.verdicts import Verdict
+from evalscope.schema import DataError, GenerationRequest
 
+from . import mtbench, verdicts
 from .questions import Question
 
 # Our own wording of arena-hard's five-level scheme (its labels and their weights are in verdicts.FIVE_LEVEL_SCORES).

@@ -8,12 +8,12 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from evalscope import verdicts
+from evalscope.arena.verdicts import Verdict
 from evalscope.engine import Engine, PredictionError
 from evalscope.progress import ProgressFactory
 from evalscope.schema import Completion, Request
-from evalscope.verdicts import Verdict
 
+from . import verdicts
 from .judges import ModelJudge
 from .questions import Question, QuestionSet
 from .spec import ArenaConfig

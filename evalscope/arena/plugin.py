@@ -11,16 +11,18 @@ from typing import Any
 import pytest
 
 from evalscope import config as cfg
-from evalscope import gates, models, options
-from evalscope.data import DataError
+from evalscope import models, options
 from evalscope.engine import PredictionError
+from evalscope.gates import GateError, Outcome, exit_status
 from evalscope.groups import GROUP_KEY, suffix_nodeid
 from evalscope.models.resolve import ModelError, looks_local, source
+from evalscope.options import Option, OptionTable
 from evalscope.progress import terminal_progress
 from evalscope.registry import UnknownBenchmark
 from evalscope.report import tables
+from evalscope.schema import DataError
 
-from . import arena_gates, questions, report
+from . import gates, questions, report
 from .play import ERROR, LOSS, RATED, TIE, WIN, Arena, Entry, Grade, Match
 from .spec import MODES, PROMPT_SETS, ArenaConfig, Contestant, build
 
@@ -32,34 +34,49 @@ STATUS = {WIN: ("win", "W", ("WIN", {"green": True})), LOSS: ("loss", "L", ("LOS
           RATED: ("rated", "R", ("RATED", {}))}
 
 
+ARENA = OptionTable("arena", "arena (pytest benchmarks/arena)", (
+    Option("--arena-config", "a TOML file: mode, baseline, questions, judge, judge_prompts, [candidates.NAME] tables"),
+    Option("--candidate", "NAME=SPEC (repeatable): SPEC a model (folder, .gguf, hub id), default, a server URL, "
+           'or JSON: {"model": ..., "generation_config": {...}, "system_prompt": ...}', kind="append"),
+    Option("--arena-mode", f"{' | '.join(MODES)} (default pairwise-baseline); --baseline NAME names the baseline "
+           "(default: the first candidate)"),
+    Option("--judge", "rule (default: right beats wrong, for benchmark questions) or a SPEC as for --candidate"),
+    Option("--judge-prompts", f"{' | '.join(PROMPT_SETS)} (default mt-bench: [[A]]/[[B]]/[[C]], single [[1-10]])"),
+    Option("--questions", "mt_bench (default), a benchmark's name (e.g. arc, gsm8k: its generation setup) or a JSONL "
+           "file of {turns|question, id, category, reference}"),
+    Option("--arena-rounds", "bootstrap rounds for the rating intervals (default 1000)", default="1000"),
+))
+"""The arena plugin's options; it reads the core's (--gate, --baseline, --model, ...) through `options`."""
+GATE_PREFIX = "arena."
+"""Gates on an arena's models (`arena.tuned:win_rate>=0.5`) are this plugin's."""
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
-    group = parser.getgroup("evalscope-arena", "arena (pytest benchmarks/arena)")
-    group.addoption("--arena-config", dest="arena_config", default=None,
-                    help="a TOML file: mode, baseline, questions, judge, judge_prompts, [candidates.NAME] tables")
-    group.addoption("--candidate", dest="arena_candidates", action="append", default=[],
-                    help="NAME=SPEC (repeatable): SPEC a model (folder, .gguf, hub id), default, a server URL, "
-                         'or JSON: {"model": ..., "generation_config": {...}, "system_prompt": ...}')
-    group.addoption("--arena-mode", dest="arena_mode", default=None, help=f"{' | '.join(MODES)} (default "
-                    "pairwise-baseline); --baseline NAME names the baseline (default: the first candidate)")
-    group.addoption("--judge", dest="arena_judge", default=None,
-                    help="rule (default: right beats wrong, for benchmark questions) or a SPEC as for --candidate")
-    group.addoption("--judge-prompts", dest="arena_judge_prompts", default=None,
-                    help=f"{' | '.join(PROMPT_SETS)} (default mt-bench: [[A]]/[[B]]/[[C]], single [[1-10]])")
-    group.addoption("--questions", dest="arena_questions", default=None,
-                    help="mt_bench (default), a benchmark's name (e.g. arc, gsm8k: its generation setup) or a JSONL "
-                         "file of {turns|question, id, category, reference}")
-    group.addoption("--arena-rounds", dest="arena_rounds", default="1000",
-                    help="bootstrap rounds for the rating intervals (default 1000)")
+    ARENA.add_to(parser)
+
+
+def active(config: pytest.Config) -> bool:
+    """Whether this session is an arena (contestants given)."""
+    return bool(ARENA.value(config, "arena_config") or ARENA.values(config, "candidate"))
+
+
+def pytest_evalscope_gate_prefixes(config: pytest.Config) -> list[str]:
+    return [GATE_PREFIX]
+
+
+def pytest_evalscope_owns_baseline(config: pytest.Config) -> bool | None:
+    """In an arena, `--baseline` names the baseline contestant, not a previous run."""
+    return True if active(config) else None
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "arena: a pairwise (or single-answer) comparison of models")
-    if not gates.arena_active(config):
+    if not active(config):
         return
     try:
         arena = _arena_config(config)
-        rounds = int(config.getoption("arena_rounds"))
-        arena_gates.parse_all(options.values(config, "gate"), arena)
+        rounds = int(ARENA.value(config, "arena_rounds") or 0)
+        gates.parse_all(options.values(config, "gate"), arena)
     except ValueError as exc:
         raise pytest.UsageError(str(exc)) from None
     config.pluginmanager.register(ArenaSession(config, arena, rounds), NAME)
@@ -92,17 +109,17 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 def _arena_config(config: pytest.Config) -> ArenaConfig:
     run = options.run_config(config)
-    path = config.getoption("arena_config")
-    arena = build(run, Path(path).expanduser() if path else None, config.getoption("arena_candidates"),
-                  config.getoption("arena_mode"), options.value(config, "baseline"), config.getoption("arena_judge"),
-                  config.getoption("arena_questions"), config.getoption("arena_judge_prompts"))
+    path = ARENA.value(config, "arena_config")
+    arena = build(run, Path(path).expanduser() if path else None, ARENA.values(config, "candidate"),
+                  ARENA.value(config, "arena_mode"), options.value(config, "baseline"), ARENA.value(config, "judge"),
+                  ARENA.value(config, "questions"), ARENA.value(config, "judge_prompts"))
     for who in [*arena.candidates, *([arena.judge] if arena.judge else [])]:
         if not models.backend_class(who.run.backend).remote and who.run.model and looks_local(who.run.model):
             try:
                 source(who.run.model)  # a missing checkpoint is one line now, not an error per item
             except ModelError as exc:
                 raise cfg.ConfigError(f"arena {who.name}: {exc}") from None
-    rounds = str(config.getoption("arena_rounds"))
+    rounds = str(ARENA.value(config, "arena_rounds"))
     if not rounds.isdigit() or int(rounds) < 1:
         raise cfg.ConfigError(f"--arena-rounds: {rounds!r} is not a positive integer")
     return arena
@@ -164,7 +181,7 @@ class ArenaSession:
         self.play: Arena | None = None
         self.records: dict[str, dict[str, Any]] = {}
         self.failed: dict[str, str] = {}
-        self.outcome_: gates.Outcome = gates.Outcome()
+        self.outcome_: Outcome = Outcome()
         self.report_path: Path | None = None
         self.section: dict[str, Any] = {}
         self.infos: list[dict[str, Any]] = []
@@ -329,17 +346,17 @@ class ArenaSession:
             "engines": _engines(self.infos), "records": records}
         verdicts, error = [], None
         try:
-            verdicts = arena_gates.judge_all(options.values(self.config, "gate"), self.section, self.arena)
-        except gates.GateError as exc:
+            verdicts = gates.judge_all(options.values(self.config, "gate"), self.section, self.arena)
+        except GateError as exc:
             error = exc
-        self.outcome_ = gates.Outcome(tuple(verdicts), error)
-        session.exitstatus = gates.exit_status(int(session.exitstatus), verdicts, error)
+        self.outcome_ = Outcome(tuple(verdicts), error)
+        session.exitstatus = exit_status(int(session.exitstatus), verdicts, error)
         self._write(int(session.exitstatus))
 
     def _write(self, exit_status: int) -> None:
         main = self._main()
         recorder = main.recorder
-        section = {"arena": self.section, "arena_gates": self.outcome_.section()}
+        section = {"arena": self.section, "gates": self.outcome_.section()}
         if recorder is not None and recorder.report_path is not None and recorder.data:  # benchmarks ran too
             recorder.amend(exit_status, **section)
             self.report_path = recorder.report_path

@@ -10,14 +10,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from evalscope import mtbench, registry
-from evalscope.benchmark import GENERATION, RowError
+from evalscope import registry
+from evalscope.benchmark import GENERATION
 from evalscope.config import DatasetArgs, RunConfig
-from evalscope.data import DataError, read_jsonl
 from evalscope.models.rendering import is_raw
-from evalscope.schema import BadRow, Completion, GenerationRequest, Sample
+from evalscope.rows import read_jsonl
+from evalscope.schema import BadRow, Completion, DataError, GenerationRequest, RowError, Sample
 from evalscope.suite import Suite
 
+from . import mtbench
 from .spec import Contestant
 
 History = tuple[tuple[str, str], ...]

@@ -11,8 +11,10 @@ from typing import Any
 
 import numpy as np
 
-from evalscope import ratings, stats
-from evalscope.ratings import Battle
+from evalscope import stats
+from evalscope.arena.ratings import Battle
+
+from . import ratings
 
 
 def battles(records: Sequence[Mapping[str, Any]]) -> list[Battle]:

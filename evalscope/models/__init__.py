@@ -71,7 +71,7 @@ def scorer(backend: Backend) -> Scorer:
 
 
 BACKENDS = {
-    "transformers": "evalscope.models.hf:TransformersBackend",
+    "transformers": "evalscope.models.transformers_local:TransformersBackend",
     "openai": "evalscope.models.openai_api:OpenAIBackend",
     "vllm": "evalscope.models.vllm_local:VllmBackend",
 }

@@ -12,6 +12,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from evalscope import options
+from evalscope.options import Option, OptionTable
 from evalscope.perf import config as pc
 from evalscope.redaction import strip_userinfo
 
@@ -19,59 +21,43 @@ PERF_KEY = pytest.StashKey[pc.PerfConfig]()
 DIR_KEY = pytest.StashKey[Path]()
 PROPERTY = "evalscope_perf"
 
-OPTIONS: list[tuple[str, str]] = [
-    ("--url", "full endpoint URL (EvalScope's --url), e.g. http://127.0.0.1:8000/v1/chat/completions"),
-    ("--api", "openai (= chat, /v1/chat/completions) or completions (/v1/completions)"),
-    ("--parallel", "concurrency per sweep point, e.g. 1,4,16 (closed loop; the in-flight cap with --rate)"),
-    ("--number", "measured requests per sweep point: one value, or one per --parallel value (default 64)"),
-    ("--rate", "open loop: requests/s per sweep point (gamma arrivals, see --burstiness); <=0 means closed loop"),
-    ("--burstiness", "gamma shape of the arrival gaps: 1 Poisson (default), <1 burstier"),
-    ("--dataset", "random (default), openqa (local open_qa.jsonl) or a PATH to a JSONL file of prompts"),
-    ("--dataset-path", "the file for --dataset openqa (default <dataset-dir>/openqa/open_qa.jsonl)"),
-    ("--max-tokens", "output tokens per request (default 128), forced with ignore_eos"),
-    ("--min-tokens", "min_tokens sent to the server (vLLM extension)"),
-    ("--min-prompt-length", "prompt length in tokens: random draws uniformly in [min, max]; files are filtered"),
-    ("--max-prompt-length", "see --min-prompt-length (random default: 128)"),
-    ("--tokenizer-path", "tokenizer.json or model folder for prompt lengths (default: --model if a local folder)"),
-    ("--slo", 'gates per sweep point, e.g. "ttft_p99<=500ms,tpot_p50<=50ms,success_rate>=0.99"'),
-    ("--warmup", "warm-up requests per user, excluded from metrics (default 1)"),
-    ("--locust-workers", "run Locust as a master and N local worker processes (default 0: one process)"),
-    ("--locust-remote-workers", "also wait for M workers started on other machines with `evalscope perf-worker "
-                                "--master HOST:PORT` (they get the plan from the master and send records back)"),
-    ("--locust-master", "HOST:PORT the Locust master listens on (default 127.0.0.1, a free port; remote workers "
-                        "need an interface they reach and a fixed port, e.g. 0.0.0.0:5557)"),
-    ("--max-duration", "seconds; bound on each sweep point's measured phase (default 300)"),
-]
+PERF = OptionTable("perf", "serving performance (evalscope perf, -m perf)", (
+    Option("--url", "full endpoint URL (EvalScope's --url), e.g. http://127.0.0.1:8000/v1/chat/completions"),
+    Option("--api", "openai (= chat, /v1/chat/completions) or completions (/v1/completions)"),
+    Option("--parallel", "concurrency per sweep point, e.g. 1,4,16 (closed loop; the in-flight cap with --rate)"),
+    Option("--number", "measured requests per sweep point: one value, or one per --parallel value (default 64)"),
+    Option("--rate", "open loop: requests/s per sweep point (gamma arrivals, see --burstiness); <=0 means closed "
+           "loop"),
+    Option("--burstiness", "gamma shape of the arrival gaps: 1 Poisson (default), <1 burstier"),
+    Option("--dataset", "random (default), openqa (local open_qa.jsonl) or a PATH to a JSONL file of prompts"),
+    Option("--dataset-path", "the file for --dataset openqa (default <dataset-dir>/openqa/open_qa.jsonl)"),
+    Option("--max-tokens", "output tokens per request (default 128), forced with ignore_eos"),
+    Option("--min-tokens", "min_tokens sent to the server (vLLM extension)"),
+    Option("--min-prompt-length", "prompt length in tokens: random draws uniformly in [min, max]; files are "
+           "filtered"),
+    Option("--max-prompt-length", "see --min-prompt-length (random default: 128)"),
+    Option("--tokenizer-path", "tokenizer.json or model folder for prompt lengths (default: --model if a local "
+           "folder)"),
+    Option("--slo", 'gates per sweep point, e.g. "ttft_p99<=500ms,tpot_p50<=50ms,success_rate>=0.99"'),
+    Option("--warmup", "warm-up requests per user, excluded from metrics (default 1)"),
+    Option("--locust-workers", "run Locust as a master and N local worker processes (default 0: one process)"),
+    Option("--locust-remote-workers", "also wait for M workers started on other machines with `evalscope perf-worker "
+           "--master HOST:PORT` (they get the plan from the master and send records back)"),
+    Option("--locust-master", "HOST:PORT the Locust master listens on (default 127.0.0.1, a free port; remote "
+           "workers need an interface they reach and a fixed port, e.g. 0.0.0.0:5557)"),
+    Option("--max-duration", "seconds; bound on each sweep point's measured phase (default 300)"),
+    Option("--headers", "extra request headers KEY=VALUE (repeatable)", kind="append"),
+    Option("--stream", "stream responses (default; TTFT/ITL need it)", kind="toggle"),
+    Option("--allow-remote-target", "let the load go to a server that is not on this machine (default: 127.0.0.1 "
+           "only)", kind="flag"),
+    Option("--ignore-eos", "send ignore_eos, forcing the output length (default; --no-ignore-eos for servers that "
+           "reject it)", kind="toggle"),
+))
+"""The perf plugin's options; it reads the core's (--api-url, --model, --seed, ...) through `options`."""
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    group = parser.getgroup("evalscope-perf", "serving performance (evalscope perf, -m perf)")
-    for flag, help_text in OPTIONS:
-        group.addoption(flag, dest=f"perf_{flag[2:].replace('-', '_')}", default=None, help=help_text)
-    group.addoption("--headers", dest="perf_headers", action="append", default=None,
-                    help="extra request headers KEY=VALUE (repeatable)")
-    group.addoption("--stream", dest="perf_stream", action="store_true", default=True,
-                    help="stream responses (default; TTFT/ITL need it)")
-    group.addoption("--no-stream", dest="perf_stream", action="store_false", help="non-streaming requests")
-    group.addoption("--allow-remote-target", dest="perf_allow_remote", action="store_true", default=False,
-                    help="let the load go to a server that is not on this machine (default: 127.0.0.1 only)")
-    group.addoption("--no-ignore-eos", dest="perf_ignore_eos", action="store_false", default=True,
-                    help="do not send ignore_eos (servers that reject it); the output length is then not forced")
-
-
-def _opt(config: pytest.Config, name: str) -> Any:
-    return config.getoption(f"perf_{name}")
-
-
-def _shared(config: pytest.Config, name: str) -> str | None:
-    """An option of the main plugin (--api-url, --model, --seed, ...), from the command line or the ini file."""
-    value = config.getoption(f"evalscope_{name}", None)
-    if value is None:
-        try:
-            value = config.getini(name) or None
-        except ValueError:
-            value = None
-    return None if value is None else str(value)
+    PERF.add_to(parser)
 
 
 def _local(url: str) -> bool:
@@ -81,34 +67,35 @@ def _local(url: str) -> bool:
 
 
 def perf_config(config: pytest.Config) -> pc.PerfConfig:
-    api = pc.api_kind(_opt(config, "api"))
-    url = pc.endpoint_url(_opt(config, "url"), _shared(config, "api_url"), api)
-    max_tokens = pc.positive_int("--max-tokens", _opt(config, "max_tokens"), 128) or 128
+    api = pc.api_kind(PERF.value(config, "api"))
+    url = pc.endpoint_url(PERF.value(config, "url"), options.value(config, "api_url"), api)
+    max_tokens = pc.positive_int("--max-tokens", PERF.value(config, "max_tokens"), 128) or 128
     endpoint = None if url is None else pc.Endpoint(
-        url=url, model=_shared(config, "model") or "", api=api, stream=bool(_opt(config, "stream")),
-        max_tokens=max_tokens, min_tokens=pc.positive_int("--min-tokens", _opt(config, "min_tokens"), None, 0),
-        ignore_eos=bool(_opt(config, "ignore_eos")),
-        headers=pc.headers(_opt(config, "headers"), _shared(config, "api_key")),
+        url=url, model=options.value(config, "model") or "", api=api, stream=PERF.flag(config, "stream"),
+        max_tokens=max_tokens, min_tokens=pc.positive_int("--min-tokens", PERF.value(config, "min_tokens"), None, 0),
+        ignore_eos=PERF.flag(config, "ignore_eos"),
+        headers=pc.headers(PERF.values(config, "headers"), options.value(config, "api_key")),
         # --request-timeout is the main plugin's option (it bounds evaluation requests too); perf's default is 120 s.
-        timeout_s=pc.positive_float("--request-timeout", _shared(config, "request_timeout"), 120.0))
-    if url is not None and not _local(url) and not _opt(config, "allow_remote"):
+        timeout_s=pc.positive_float("--request-timeout", options.value(config, "request_timeout"), 120.0))
+    if url is not None and not _local(url) and not PERF.flag(config, "allow_remote_target"):
         # Load tests target this machine only; a remote server is a deliberate, separate decision.
         raise pc.PerfConfigError(f"--url/--api-url: {strip_userinfo(url)} is not on 127.0.0.1/localhost "
                                  "(--allow-remote-target to load another machine)")
     return pc.PerfConfig(
-        endpoint=endpoint, points=pc.sweep(_opt(config, "parallel"), _opt(config, "number"), _opt(config, "rate")),
-        dataset=_opt(config, "dataset") or "random", dataset_path=_opt(config, "dataset_path"),
-        min_prompt_length=pc.positive_int("--min-prompt-length", _opt(config, "min_prompt_length"), None),
-        max_prompt_length=pc.positive_int("--max-prompt-length", _opt(config, "max_prompt_length"), None),
-        tokenizer_path=pc.tokenizer_source(_opt(config, "tokenizer_path"), _shared(config, "model")),
-        burstiness=pc.positive_float("--burstiness", _opt(config, "burstiness"), 1.0),
-        warmup=pc.positive_int("--warmup", _opt(config, "warmup"), 1, 0) or 0,
-        locust_workers=pc.positive_int("--locust-workers", _opt(config, "locust_workers"), 0, 0) or 0,
-        locust_remote_workers=pc.positive_int("--locust-remote-workers", _opt(config, "locust_remote_workers"), 0,
+        endpoint=endpoint,
+        points=pc.sweep(PERF.value(config, "parallel"), PERF.value(config, "number"), PERF.value(config, "rate")),
+        dataset=PERF.value(config, "dataset") or "random", dataset_path=PERF.value(config, "dataset_path"),
+        min_prompt_length=pc.positive_int("--min-prompt-length", PERF.value(config, "min_prompt_length"), None),
+        max_prompt_length=pc.positive_int("--max-prompt-length", PERF.value(config, "max_prompt_length"), None),
+        tokenizer_path=pc.tokenizer_source(PERF.value(config, "tokenizer_path"), options.value(config, "model")),
+        burstiness=pc.positive_float("--burstiness", PERF.value(config, "burstiness"), 1.0),
+        warmup=pc.positive_int("--warmup", PERF.value(config, "warmup"), 1, 0) or 0,
+        locust_workers=pc.positive_int("--locust-workers", PERF.value(config, "locust_workers"), 0, 0) or 0,
+        locust_remote_workers=pc.positive_int("--locust-remote-workers", PERF.value(config, "locust_remote_workers"), 0,
                                               0) or 0,
-        locust_master=pc.host_port("--locust-master", _opt(config, "locust_master")),
-        max_duration_s=pc.positive_float("--max-duration", _opt(config, "max_duration"), 300.0),
-        slos=pc.slos(_opt(config, "slo")),
+        locust_master=pc.host_port("--locust-master", PERF.value(config, "locust_master")),
+        max_duration_s=pc.positive_float("--max-duration", PERF.value(config, "max_duration"), 300.0),
+        slos=pc.slos(PERF.value(config, "slo")),
     )
 
 
@@ -124,7 +111,7 @@ def pytest_configure(config: pytest.Config) -> None:
     if hasattr(config, "workerinput"):
         config.stash[DIR_KEY] = Path(config.workerinput["evalscope_perf_dir"])
         return
-    work = Path(_shared(config, "work_dir") or "outputs")
+    work = Path(options.value(config, "work_dir") or "outputs")
     config.stash[DIR_KEY] = work.resolve() / f"perf-{dt.datetime.now().strftime('%Y%m%d-%H%M%S-%f')}"
     config.pluginmanager.register(PerfRecorder(config), "evalscope-perf-recorder")
 
@@ -170,8 +157,8 @@ class PerfSession:
     def __init__(self, config: pytest.Config, item: pytest.Item) -> None:
         self.cfg = config.stash[PERF_KEY]
         self.dir = config.stash[DIR_KEY]
-        self.seed = int(_shared(config, "seed") or 42)
-        self.dataset_dir = _shared(config, "dataset_dir")
+        self.seed = int(options.value(config, "seed") or 42)
+        self.dataset_dir = options.value(config, "dataset_dir")
         self.item = item
 
     def _model(self, endpoint: pc.Endpoint) -> str:

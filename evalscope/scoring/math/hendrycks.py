@@ -5,26 +5,6 @@ from __future__ import annotations
 
 import re
 
-_BOX = re.compile(r"\\(?:boxed|fbox)")
-
-
-def last_boxed(text: str) -> str | None:
-    """The content of the last `\\boxed{...}` (or `\\fbox{...}`, or `\\boxed 5`) in the text; None without one."""
-    starts = list(_BOX.finditer(text))
-    if not starts:
-        return None
-    rest = text[starts[-1].end():]
-    if rest.startswith(" "):  # `\boxed 5`: up to the next `$` or space
-        return rest[1:].split("$")[0].split()[0] if rest[1:].strip() else None
-    if not rest.startswith("{"):
-        return None
-    depth = 0
-    for i, char in enumerate(rest):
-        depth += (char == "{") - (char == "}")
-        if depth == 0:
-            return rest[1:i]
-    return None  # unbalanced: the reply was cut off inside its answer
-
 
 def _fix_fracs(text: str) -> str:
     """`\\frac12` -> `\\frac{1}{2}`, `\\frac1{72}` -> `\\frac{1}{72}`; `\\frac{1}2` stays (as in the paper's code).

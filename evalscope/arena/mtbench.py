@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from evalscope.benchmark import RowError
-from evalscope.data import DataError, read_jsonl
+from evalscope.rows import read_jsonl
+from evalscope.schema import DataError, RowError
 
 NEEDS_REFERENCE = frozenset({"math", "reasoning", "coding"})
 """The categories FastChat judges with the `-math-` prompts, which show the reference answer."""

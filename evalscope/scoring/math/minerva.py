@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from evalscope.hendrycks import last_boxed
+from evalscope.scoring.extract import last_boxed
 
 FINAL = re.compile(r"Final Answer: The final answer is(.*?). I hope it is correct.")
 """lm-eval's pattern, its unescaped dots included (any character but a newline: an answer over two lines is

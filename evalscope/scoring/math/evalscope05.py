@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import re
 
-from evalscope import minerva
-from evalscope.hendrycks import is_equiv, last_boxed
+from evalscope.scoring.extract import last_boxed
+from evalscope.scoring.math import minerva
+from evalscope.scoring.math.hendrycks import is_equiv
 
 # EvalScope 0.5.5's exemplars as it sends them, byte for byte: its source writes them in plain strings joined to an
 # f-string, so their braces stay doubled (`\frac{{a}}{{b}}`) and the first problem ends in a stray `}}`.

@@ -16,9 +16,8 @@ from typing import Any, Literal
 
 import numpy as np
 
-from evalscope.benchmark import LOGLIKELIHOOD, Benchmark, Mode, RowError, Scored, Setup, fields
-from evalscope.data import read_csv
-from evalscope.extract import LETTERS, choice_letter, evalscope_letter
+from evalscope.benchmark import LOGLIKELIHOOD, Benchmark, Mode, Scored, Setup, fields
+from evalscope.rows import read_csv
 from evalscope.schema import (
     ChoiceLoglikelihoods,
     ChoiceRequest,
@@ -26,8 +25,10 @@ from evalscope.schema import (
     GenerationRequest,
     Request,
     Response,
+    RowError,
     Sample,
 )
+from evalscope.scoring.extract import LETTERS, choice_letter, evalscope_letter
 
 # EvalScope 1.14.1's templates (evalscope/utils/multi_choices.py), byte for byte: bench/fidelity_evalscope.py
 # renders both sides and compares.
@@ -80,8 +81,8 @@ class LetterGeneration(Setup):
     """The answer marker EvalScope's parser looks for (its Chinese templates ask for "答案：X")."""
 
 
-GENERATION_SETUP = LetterGeneration("generation", "EvalScope 1.14.1: 0-shot, the model reasons and ends with "
-                                    "'ANSWER: X'")
+GENERATION_SETUP = LetterGeneration("evalscope", "EvalScope 1.14.1: 0-shot, the model reasons and ends with "
+                                    "'ANSWER: X'", aliases=("generation",))
 """The generation setup every multiple-choice benchmark can offer (EvalScope's MMLU, ARC, ... templates)."""
 
 

@@ -7,12 +7,14 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
-from evalscope import math05, minerva
-from evalscope.benchmark import Benchmark, RowError, Scored, Setup, fields
-from evalscope.data import Rows, read_jsonl
-from evalscope.hendrycks import is_equiv, last_boxed
-from evalscope.mathverify import math_answer, math_equal
-from evalscope.schema import Completion, GenerationRequest, Sample
+from evalscope.benchmark import Benchmark, Scored, Setup, fields
+from evalscope.rows import Rows, read_jsonl
+from evalscope.schema import Completion, GenerationRequest, RowError, Sample
+from evalscope.scoring.extract import last_boxed
+from evalscope.scoring.math import evalscope05 as math05
+from evalscope.scoring.math import minerva
+from evalscope.scoring.math.hendrycks import is_equiv
+from evalscope.scoring.math.mathverify import math_answer, math_equal
 
 SUBJECTS = {"algebra": "Algebra", "counting_and_probability": "Counting & Probability", "geometry": "Geometry",
             "intermediate_algebra": "Intermediate Algebra", "number_theory": "Number Theory",

@@ -9,10 +9,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from evalscope import ratings
 from evalscope.gates import OPERATORS, GateError, Verdict
 from evalscope.paired import ALPHA
 
+from . import ratings
 from .spec import ArenaConfig
 
 _GATE = re.compile(r"^\s*arena\.(?P<model>[^\s:<>=]+)(?::(?P<metric>[^\s<>=]+))?\s*(?P<op>>=|<=|>|<)\s*"

@@ -5,8 +5,8 @@ from __future__ import annotations
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 
-from evalscope import sandbox
 from evalscope.config import RunConfig
+from evalscope.execution import sandbox
 
 UNCONFINED = "--sandbox none: model-written code runs unconfined, with this user's files, network and environment"
 

@@ -32,20 +32,26 @@ def last_number(text: str) -> str | None:
     return normalize_number(found[-1]) if found else None
 
 
-def boxed(text: str) -> str | None:
-    """Content of the last \\boxed{...}, braces balanced."""
-    start = text.rfind("\\boxed{")
-    if start < 0:
+_BOX = re.compile(r"\\(?:boxed|fbox)")
+
+
+def last_boxed(text: str) -> str | None:
+    """The one reader of boxed answers: the content of the last `\\boxed{...}` (or `\\fbox{...}`, or `\\boxed 5`)
+    in the text; None without one or when its braces never close (a reply cut off inside its answer)."""
+    starts = list(_BOX.finditer(text))
+    if not starts:
         return None
-    depth, i = 0, start + len("\\boxed")
-    for j in range(i, len(text)):
-        if text[j] == "{":
-            depth += 1
-        elif text[j] == "}":
-            depth -= 1
-            if depth == 0:
-                return text[i + 1 : j].strip()
-    return None
+    rest = text[starts[-1].end():]
+    if rest.startswith(" "):  # `\boxed 5`: up to the next `$` or space
+        return rest[1:].split("$")[0].split()[0] if rest[1:].strip() else None
+    if not rest.startswith("{"):
+        return None
+    depth = 0
+    for i, char in enumerate(rest):
+        depth += (char == "{") - (char == "}")
+        if depth == 0:
+            return rest[1:i]
+    return None  # unbalanced: the reply was cut off inside its answer
 
 
 _ANSWER_IS = re.compile(r"answer is[:\s]*\(?\s*([^\n]*)", re.IGNORECASE)
@@ -60,7 +66,7 @@ def after_phrase(text: str, pattern: re.Pattern[str]) -> str | None:
 def numeric_answer(text: str) -> str | None:
     """EvalScope 1.x order: \\boxed{} -> 'the answer is' -> 'ANSWER:' -> last number; always normalised.
     Within a box or after a phrase the first number counts ('the answer is 42 apples, not 43')."""
-    for candidate in (boxed(text), after_phrase(text, _ANSWER_IS), after_phrase(text, _ANSWER_TAG)):
+    for candidate in (last_boxed(text), after_phrase(text, _ANSWER_IS), after_phrase(text, _ANSWER_TAG)):
         if candidate:
             number = first_number(candidate)
             if number is not None:

@@ -15,10 +15,10 @@ from typing import Any, Literal
 
 import numpy as np
 
-from evalscope import execution
 from evalscope.benchmark import Benchmark, Scored, Setup
 from evalscope.config import RunConfig
-from evalscope.sandbox import Execution
+from evalscope.execution import pool as execution
+from evalscope.execution.sandbox import Execution
 from evalscope.schema import Completion, Response, Sample
 
 RECORD_CAP = 2048

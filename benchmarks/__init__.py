@@ -1,0 +1,1 @@
+"""The built-in benchmark suites, installed as `evalscope.benchmarks`: one folder per benchmark."""

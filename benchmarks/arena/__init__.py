@@ -1,0 +1,1 @@
+"""The arena suite (a package so that `pytest --pyargs evalscope.benchmarks.arena` finds it)."""

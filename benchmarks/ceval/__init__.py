@@ -1,0 +1,1 @@
+"""The ceval suite (a package so that `pytest --pyargs evalscope.benchmarks.ceval` finds it)."""

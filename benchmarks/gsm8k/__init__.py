@@ -1,0 +1,1 @@
+"""The gsm8k suite (a package so that `pytest --pyargs evalscope.benchmarks.gsm8k` finds it)."""

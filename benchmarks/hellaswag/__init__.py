@@ -1,0 +1,1 @@
+"""The hellaswag suite (a package so that `pytest --pyargs evalscope.benchmarks.hellaswag` finds it)."""

@@ -1,0 +1,1 @@
+"""The mbpp suite (a package so that `pytest --pyargs evalscope.benchmarks.mbpp` finds it)."""
