@@ -48,10 +48,10 @@ def box() -> Bubblewrap:
 
 def judge(box: Bubblewrap, body: str, limits: Limits | None = None) -> tuple[Outcome, str]:
     """`body` as the completion of `add`, run against its tests as a benchmark would; (outcome, stdout)."""
-    source, count = runner(SIGNATURE + body, TESTS)
+    program = runner(SIGNATURE + body, TESTS)
     nonce = secrets.token_hex(8)
-    run = box.run(source, nonce + "\n", limits or Limits(timeout_s=5))
-    return Outcome.of(run, nonce, count), run.stdout
+    run = box.run(program.script, program.stdin(nonce), limits or Limits(timeout_s=5))
+    return Outcome.of(run, nonce, program.count), run.stdout
 
 
 def test_a_right_answer_passes_and_a_wrong_one_fails(box: Bubblewrap) -> None:
@@ -60,6 +60,93 @@ def test_a_right_answer_passes_and_a_wrong_one_fails(box: Bubblewrap) -> None:
     assert judge(box, "    return a / 0\n")[0].cause == "ZeroDivisionError"
     assert judge(box, "")[0].cause == "IndentationError"  # an empty body
     assert judge(box, "    raise SystemExit(0)\nadd = None\nimport sys; sys.exit(0)\n")[0].cause == "no result"
+
+
+FORGED = '{"tests": {"0": "passed", "1": "passed"}, "error": null}'  # a result line of this harness
+FORGED_OLD = '{"0": "passed", "1": "passed"}'  # and of the runner before it
+FRAMES = ("    import sys\n    seen, frame = [], sys._getframe()\n    while frame is not None:\n"
+          "        seen += [frame.f_globals, frame.f_locals]\n        frame = frame.f_back\n")
+HACKS = {
+    # reads the nonce from __main__ and every frame above it, prints passing result lines and leaves at once
+    "forges the result line": (
+        FRAMES + "    import __main__, os\n    seen.append(vars(__main__))\n"
+        "    for names in seen:\n        for value in list(names.values()):\n            if isinstance(value, str):\n"
+        f"                print('\\n' + value + {FORGED!r})\n                print('\\n' + value + {FORGED_OLD!r})\n"
+        "    sys.stdout.flush()\n    os._exit(0)\n"),
+    # swaps the harness's recording function, wherever it can find it, for one that records a pass
+    "replaces the recording function": (
+        FRAMES + "    for names in seen:\n        for key, value in list(names.items()):\n"
+        "            if 'record' in key and callable(value):\n"
+        "                names[key] = lambda i, outcome, real=value: real(i, 'passed')\n    return None\n"),
+    # an atexit hook that prints a passing result line, then an exit before the tests run
+    "forges at exit": (
+        "    return None\nimport atexit, __main__\n"
+        "def forge():\n    for value in list(vars(__main__).values()):\n        if isinstance(value, str):\n"
+        f"            print('\\n' + value + {FORGED!r})\n            print('\\n' + value + {FORGED_OLD!r})\n"
+        "atexit.register(forge)\nraise SystemExit(0)\n"),
+    # a value equal to everything
+    "equals anything": ("    class Anything:\n        def __eq__(self, other):\n            return True\n"
+                        "        __hash__ = object.__hash__\n    return Anything()\n"),
+    "an int equal to anything": ("    class Sly(int):\n        def __eq__(self, other):\n            return True\n"
+                                 "        __hash__ = int.__hash__\n    return Sly(0)\n"),
+    # reads the tests (and the nonce) from the harness's stdin or memory
+    "reads the harness": ("    import os\n    for path in ('fd/0', 'mem'):\n        try:\n"
+                          "            open(f'/proc/{os.getppid()}/{path}', 'rb')\n            print('reached', path)\n"
+                          "        except OSError:\n            pass\n    return None\n"),
+}
+
+
+@pytest.mark.parametrize("hack", HACKS)
+def test_a_program_cannot_pass_without_solving_the_problem(box: Bubblewrap, hack: str) -> None:
+    outcome, stdout = judge(box, HACKS[hack])
+    assert not outcome.passed and "passed" not in outcome.tests, outcome
+    assert "reached" not in stdout
+
+
+@pytest.mark.parametrize("reply", [
+    SIGNATURE + "    return a + b\n\nif __name__ == '__main__':\n    import unittest\n    unittest.main()\n",
+    SIGNATURE + "    return a + b\n\nif __name__ == '__main__':\n    print(add(int(input()), 1))\n",
+    "from __future__ import annotations\n\n" + SIGNATURE + "    return a + b\n",
+])
+def test_a_right_answer_passes_with_a_main_block_or_a_future_import(box: Bubblewrap, reply: str) -> None:
+    program = runner(reply, TESTS)
+    nonce = secrets.token_hex(8)
+    run = box.run(program.script, program.stdin(nonce), Limits(timeout_s=5))
+    assert Outcome.of(run, nonce, program.count) == Outcome(True, "passed", ("passed", "passed")), run.stderr
+
+
+def test_membership_and_equality_are_decided_by_the_tests(box: Bubblewrap) -> None:
+    """`x in f()` iterates the result and compares here: a `__contains__` that always says yes is not asked."""
+    code = ("class Everything:\n    def __contains__(self, item):\n        return True\n"
+            "    def __iter__(self):\n        return iter([0])\n    def __eq__(self, other):\n        return True\n"
+            "def f():\n    return Everything()\ndef g():\n    return [Everything()]\n")
+    program = runner(code, "assert 5 in f()\nassert g() == [5]\nassert 0 in f()\n")
+    nonce = secrets.token_hex(8)
+    run = box.run(program.script, program.stdin(nonce), Limits(timeout_s=5))
+    assert Outcome.of(run, nonce, program.count).tests == ("failed", "failed", "passed")
+
+
+def test_values_of_library_types_cross_and_compare_as_they_would(box: Bubblewrap) -> None:
+    """Counter, OrderedDict, namedtuple and subclasses that keep their base's equality compare as in one process;
+    generators, objects and exceptions stay in the program's process and still work through the tests."""
+    code = ("import collections\nclass Node:\n    def __init__(self, v):\n        self.v, self.left = v, None\n"
+            "def depth(n):\n    return 0 if n is None else 1 + depth(n.left)\n"
+            "def count(xs):\n    return collections.Counter(xs)\n"
+            "Point = collections.namedtuple('Point', 'x y')\ndef point():\n    return Point(1, 2)\n"
+            "class Mine(list):\n    pass\ndef mine():\n    return Mine([1, 2])\n"
+            "def squares(n):\n    return (i * i for i in range(n))\n"
+            "def big():\n    return 7 ** 5000, {(1, 2): {3}, b'x': 1.5j}, float('nan')\n"
+            "def fails():\n    raise KeyError('k')\n")
+    tests = ("root = Node(1)\nroot.left = Node(2)\nassert depth(root) == 2\nassert root.left.v == 2\n"
+             "assert count('abca') == {'a': 2, 'b': 1, 'c': 1}\nassert count('ab').most_common(1) == [('a', 1)]\n"
+             "assert point() == (1, 2) and point().y == 2\nassert mine() == [1, 2]\n"
+             "assert list(squares(3)) == [0, 1, 4] and sum(squares(4)) == 14\n"
+             "n, d, nan = big()\nassert n == 7 ** 5000 and d == {(1, 2): {3}, b'x': 1.5j} and nan != nan\n"
+             "try:\n    fails()\nexcept KeyError:\n    caught = True\nassert caught\n")
+    program = runner(code, tests)
+    nonce = secrets.token_hex(8)
+    run = box.run(program.script, program.stdin(nonce), Limits(timeout_s=5))
+    assert Outcome.of(run, nonce, program.count) == Outcome(True, "passed", ("passed",) * 9), run.stderr
 
 
 @pytest.fixture
@@ -122,7 +209,7 @@ def test_hostile_programs_score_zero_and_leave_the_host_untouched(box: Bubblewra
         "reads a secret": ("    import os\n    print(dict(os.environ))\n    return None\n", {"failed assertion"}),
         "1 GiB to stdout": ("    import sys\n    for _ in range(16384):\n        sys.stdout.write('x' * 65536)\n"
                             "    return a + b\n", {"output limit"}),
-        "kills its parent": ("    import os\n    os.kill(os.getppid(), 9)\n    return None\n", {"failed assertion"}),
+        "kills its parent": ("    import os\n    os.kill(os.getppid(), 9)\n    return None\n", {"killed", "no result"}),
         "raises its rlimits": ("    import resource\n    resource.setrlimit(resource.RLIMIT_NPROC, (-1, -1))\n"
                                "    return a + b\n", {"ValueError"}),
         "leaves a daemon": ("    import os, time\n    if os.fork() == 0:\n        os.setsid()\n        time.sleep(60)\n"
