@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from evalscope.code import Outcome, runner
-from evalscope.sandbox import Bubblewrap, Limits, SandboxError, make, uid_for
+from evalscope.sandbox import Bubblewrap, Docker, Limits, SandboxError, _hint, make, uid_for
 from tests.conftest import REPO, default_ctrl_c
 
 pytestmark = pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap is not installed "
@@ -329,7 +329,6 @@ def test_as_an_unprivileged_user_with_many_processes_programs_still_run() -> Non
 
 
 def test_the_probe_names_the_process_limit_when_that_is_what_failed() -> None:
-    from evalscope.sandbox import _hint
     assert "ulimit -u" in _hint("bwrap: Creating new namespace failed: Resource temporarily unavailable")
     assert "user namespaces" in _hint("bwrap: No permissions to creating new namespace")
 
@@ -363,7 +362,6 @@ def test_docker_names_its_container_and_removes_it_past_the_time_limit(tmp_path:
     fake.write_text(f'#!/bin/sh\necho "$@" >> {log}\n[ "$1" = run ] && exec sleep 30\nexit 0\n')
     fake.chmod(0o755)
     monkeypatch.setenv("PATH", f"{tmp_path}:{os.environ['PATH']}")
-    from evalscope.sandbox import Docker
     docker = Docker()
     run = docker.run("print(1)", "", Limits(timeout_s=1, cpus=1.5))
     assert run.status == "timeout"
