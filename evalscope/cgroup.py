@@ -77,13 +77,13 @@ class Cgroups:
             return f"cannot read this process's cgroups ({exc})"
         if "memory" in mounts and "memory" in own:  # v1
             parents = [mounts[c] / own[c].lstrip("/") for c in ("memory", "pids") if c in mounts and c in own]
-            return cls._made([p / f"{PREFIX}{os.getpid()}" for p in parents], v2=False)
+            return cls._made([p / f"{PREFIX}{os.getpid()}" for p in dict.fromkeys(parents)], v2=False)
         if "" in mounts and "" in own:  # v2: the controllers must be enabled for our children
             parent = mounts[""] / own[""].lstrip("/")
             try:
                 if "memory" not in (parent / "cgroup.controllers").read_text().split():
                     return f"cgroup v2 at {parent} has no memory controller"
-                (parent / "cgroup.subtree_control").write_text("+memory +pids")
+                _enable(parent)
             except OSError as exc:
                 return f"cannot enable the memory controller for {parent}'s children ({exc.strerror})"
             return cls._made([parent / f"{PREFIX}{os.getpid()}"], v2=True)
@@ -96,7 +96,7 @@ class Cgroups:
             try:
                 folder.mkdir(exist_ok=True)
                 if v2:
-                    (folder / "cgroup.subtree_control").write_text("+memory +pids")
+                    _enable(folder)
             except OSError as exc:
                 return f"cannot make a cgroup in {folder.parent} ({exc.strerror})"
         return cls(tuple(folders), v2)
@@ -113,18 +113,24 @@ class Cgroups:
                 (folder / "memory.max").write_text(str(memory_bytes))
                 with contextlib.suppress(FileNotFoundError):  # no swap accounting configured
                     (folder / "memory.swap.max").write_text("0")
-                (folder / "pids.max").write_text(str(processes))
             elif (folder / "memory.limit_in_bytes").exists():
                 (folder / "memory.limit_in_bytes").write_text(str(memory_bytes))
                 with contextlib.suppress(FileNotFoundError):  # memsw: present where swap is accounted
                     (folder / "memory.memsw.limit_in_bytes").write_text(str(memory_bytes))
-            else:
+            if (folder / "pids.max").exists():  # else RLIMIT_NPROC alone holds a fork bomb
                 (folder / "pids.max").write_text(str(processes))
         return Group(tuple(folders), self.v2)
 
     def close(self) -> None:
         for parent in self.parents:
             _rmdir(parent)
+
+
+def _enable(folder: Path) -> None:
+    """Give `folder`'s children the memory controller, and pids where there is one (v2)."""
+    (folder / "cgroup.subtree_control").write_text("+memory")
+    if "pids" in (folder / "cgroup.controllers").read_text().split():
+        (folder / "cgroup.subtree_control").write_text("+pids")
 
 
 def _own_cgroups() -> dict[str, str]:

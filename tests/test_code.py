@@ -14,6 +14,7 @@ import pytest
 from evalscope import execution
 from evalscope.code import Outcome, extract_code, pass_at_k, runner
 from evalscope.config import DatasetArgs, RunConfig
+from evalscope.sandbox import Execution
 from evalscope.schema import Sample
 from evalscope.suite import Suite
 
@@ -45,6 +46,16 @@ def test_each_assert_is_its_own_test() -> None:
                      "def check(candidate):\n    assert candidate(1) == 2\n    for i in range(3):\n"
                      "        assert candidate(i) == i + i\n    assert candidate(2) == 5\n\ncheck(f)\n")
     assert program.count == 3 and program.tests.count("_record(") >= 4
+
+
+@pytest.mark.parametrize("stdout", [
+    "\nNONCE{\"tests\": {\"0\": \"pas",  # a daemon of the program wrote into the harness's line, or it was cut
+    "\nNONCE[1, 2]",
+    "\nNONCE{\"tests\": {\"0\": \"passed\"}, \"error\": null}\nNONCE{\"tests\": {}, \"error\": null}",  # two
+])
+def test_a_broken_result_line_is_no_result(stdout: str) -> None:
+    run = Execution("exited", 0, stdout, "", 0.1)
+    assert Outcome.of(run, "NONCE", 1) == Outcome(False, "no result", ("not run",))
 
 
 @pytest.fixture(scope="module")
