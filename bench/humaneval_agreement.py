@@ -53,9 +53,9 @@ def ours(suite: Suite, completions: dict[str, str], pool: execution.Pool) -> dic
         assert isinstance(sample, Sample)
         task = sample.metadata["task_id"]
         if task in completions:
-            source, count = runner(*suite.bench.program(sample, completions[task], suite.setup))  # type: ignore[arg-type]
+            program = runner(*suite.bench.program(sample, completions[task], suite.setup))  # type: ignore[arg-type]
             nonce = secrets.token_hex(8)
-            futures[task] = (pool.submit(source, nonce + "\n"), nonce, count)
+            futures[task] = (pool.submit(program.script, program.stdin(nonce)), nonce, program.count)
     return {t: Outcome.of(f.result(), nonce, count) for t, (f, nonce, count) in futures.items()}
 
 

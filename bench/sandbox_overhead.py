@@ -2,8 +2,10 @@
 
     python bench/sandbox_overhead.py [--programs 200] [--workers 1 2]
 
-Each program is a HumanEval-sized one (defines a function, runs five asserts). Both sides start one interpreter
-per program, `workers` at a time; the ratio is plain / sandboxed programs per second.
+Each program is a HumanEval-sized one (defines a function, runs five asserts). Plain: one `python -c` per program.
+Sandboxed: the program as a benchmark runs it (the harness, the model's code in a process of its own, the tests
+calling it over a pipe, a cgroup where one is writable). `workers` at a time; the ratio is plain / sandboxed
+programs per second.
 """
 
 from __future__ import annotations
@@ -18,9 +20,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from evalscope.execution.sandbox import Bubblewrap, Limits
+from evalscope.kinds.code import Outcome, runner
 
-PROGRAM = ("def add(a, b):\n    return a + b\n\n" + "".join(f"assert add({i}, {i}) == {2 * i}\n" for i in range(5))
-           + "print('ok')\n")
+CODE = "def add(a, b):\n    return a + b\n"
+TESTS = "".join(f"assert add({i}, {i}) == {2 * i}\n" for i in range(5))
+PROGRAM = f"{CODE}\n{TESTS}print('ok')\n"
 
 
 def rate(run, programs: int, workers: int) -> float:
@@ -42,10 +46,13 @@ def main() -> None:
     def plain() -> str:
         return subprocess.run([box.python, "-I", "-c", PROGRAM], capture_output=True, text=True).stdout
 
-    def sandboxed() -> str:
-        return box.run(PROGRAM, "", limits).stdout
+    program = runner(CODE, TESTS)
 
-    print(f"interpreter {box.python}; {args.programs} programs per point")
+    def sandboxed() -> str:
+        run = box.run(program.script, program.stdin("nonce"), limits)
+        return "ok" if Outcome.of(run, "nonce", program.count).passed else run.stderr
+
+    print(f"interpreter {box.python}; cgroup: {box.no_cgroup or 'yes'}; {args.programs} programs per point")
     print("| workers | plain python -c (programs/s) | sandboxed (programs/s) | sandbox cost (plain / sandboxed) |")
     print("|---|---|---|---|")
     for workers in args.workers:

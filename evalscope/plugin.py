@@ -170,6 +170,10 @@ class EvalSession:
             reporter.write_line(self.suites[name].selected(n))
         if self.run.sandbox == "none" and any(self.suites[n].bench.runs_code for n in selected):
             reporter.write_line(f"evalscope: warning: {execution.UNCONFINED}", yellow=True)
+        if self.run.sandbox == "bubblewrap" and any(self.suites[n].bench.runs_code for n in selected):
+            why = execution.no_cgroup()
+            if why:
+                reporter.write_line(f"evalscope: warning: {why}", yellow=True)
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:

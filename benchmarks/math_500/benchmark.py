@@ -21,7 +21,8 @@ class Math500(MathProblems):
     subject_field = "subject"
     setups = (
         Setup("evalscope", "EvalScope 1.14.1 math_500: 0-shot, the question, reason step by step, answer in "
-              "\\boxed{}", prompt=boxed_prompt, score=math_score, metrics=("acc", "acc_strict"), aliases=("chat-boxed",)),
+              "\\boxed{}", prompt=boxed_prompt, score=math_score, metrics=("acc", "acc_strict"),
+              aliases=("chat-boxed",)),
         MINERVA,
         EVALSCOPE_05,
     )

@@ -6,9 +6,19 @@ import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from evalscope.config import RunConfig
-from evalscope.execution import sandbox
+from evalscope.execution import cgroup, sandbox
 
 UNCONFINED = "--sandbox none: model-written code runs unconfined, with this user's files, network and environment"
+
+
+def no_cgroup() -> str | None:
+    """One line where programs get no cgroup here (their /tmp files then count against no memory limit)."""
+    found = cgroup.Cgroups.find()
+    if isinstance(found, cgroup.Cgroups):
+        found.close()
+        return None
+    return (f"no writable cgroup ({found}): each program's processes are limited (RLIMIT_AS, RLIMIT_NPROC) but "
+            "not the files it writes into its /tmp, which count against this machine's memory")
 
 
 class Pool:

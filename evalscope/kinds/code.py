@@ -4,6 +4,7 @@ outcomes, code extraction from chat replies, and the unbiased pass@k estimator."
 from __future__ import annotations
 
 import ast
+import functools
 import json
 import re
 import secrets
@@ -11,19 +12,21 @@ import threading
 from collections.abc import Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 
 from evalscope.benchmark import Benchmark, Scored, Setup
 from evalscope.config import RunConfig
+from evalscope.execution import harness
 from evalscope.execution import pool as execution
 from evalscope.execution.sandbox import Execution
 from evalscope.schema import Completion, Response, Sample
 
 RECORD_CAP = 2048
 """Characters of each program's stdout and stderr kept in the per-sample record."""
-_ID = "__evalscope"  # the runner's own names, unlikely in model code
+_ID = "__evalscope"  # the harness's own names in the tests' namespace (the model's code is not in it)
 
 
 def pass_at_k(n: int, c: int, k: int) -> float:
@@ -51,10 +54,37 @@ class _RecordAsserts(ast.NodeTransformer):
         return ast.copy_location(handler, node)
 
 
-def runner(code: str, tests: str) -> tuple[str, int]:
-    """The program as run: the model's code, then the tests with each assert recorded; at the end one line of
-    outcomes after a nonce read from stdin (a program that exits early, on purpose or not, has no result line).
-    Returns the source and the number of tests."""
+@dataclass(frozen=True)
+class Program:
+    """One completion as run: the harness (`execution/harness.py`) with the model's code in it, and the tests it
+    reads from stdin after the model's code is out of reach in a process of its own."""
+
+    code: str
+    tests: str
+    """The tests with each assert recorded."""
+    count: int
+
+    @property
+    def script(self) -> str:
+        return f"{_harness()}\n\nmain({self.code!r})\n"
+
+    def stdin(self, nonce: str) -> str:
+        return f"{nonce}\n{self.tests}"
+
+    @property
+    def listing(self) -> str:
+        """What the record shows: the model's code, then the tests as run."""
+        return f"{self.code}\n\n{self.tests}\n"
+
+
+@functools.cache
+def _harness() -> str:
+    return Path(harness.__file__).read_text(encoding="utf-8")
+
+
+def runner(code: str, tests: str) -> Program:
+    """The program for the model's `code` against `tests`: each assert a recorded test (its outcome kept, the tests
+    after it still run), the outcomes reported on one line after a nonce that the model's code never sees."""
     try:
         tree = ast.parse(tests)
     except SyntaxError:
@@ -63,12 +93,10 @@ def runner(code: str, tests: str) -> tuple[str, int]:
         recorder = _RecordAsserts()
         tests = ast.unparse(ast.fix_missing_locations(recorder.visit(tree)))
         count = recorder.count
-    head = (f"import sys as {_ID}_sys\n{_ID}_nonce = {_ID}_sys.stdin.readline().strip()\n{_ID}_results = {{}}\n"
-            f"def {_ID}_record(i, outcome):\n    if {_ID}_results.get(i, 'passed') == 'passed':\n"
-            f"        {_ID}_results[i] = outcome\n")
-    tail = (f"\nimport json as {_ID}_json\n"
-            f"print('\\n' + {_ID}_nonce + {_ID}_json.dumps({_ID}_results), flush=True)\n")
-    return f"{head}\n{code}\n\n{tests}\n{tail}", count
+    return Program(code, tests, count)
+
+
+_CAUSES = {"failed": "failed assertion", "MemoryError": "memory"}
 
 
 @dataclass(frozen=True)
@@ -78,7 +106,7 @@ class Outcome:
     passed: bool
     cause: str
     """`passed`, `failed assertion`, an exception type (`ZeroDivisionError`), `timeout`, `memory`, `output limit`,
-    `killed` (a signal), or `no result` (it exited before the tests finished)."""
+    `killed` (a signal), or `no result` (it exited before the tests finished, or broke the harness's protocol)."""
     tests: tuple[str, ...]
     """Each test's outcome in order: `passed`, `failed`, an exception type, or `not run`."""
 
@@ -87,16 +115,20 @@ class Outcome:
         if run.status != "exited":
             return cls(False, {"output": "output limit"}.get(run.status, run.status), ("not run",) * count)
         lines = [line[len(nonce):] for line in run.stdout.splitlines() if line.startswith(nonce)]
-        if not lines:
+        try:  # written by the harness alone; a line the program broke into (its daemons share stdout) is none
+            result = json.loads(lines[-1]) if len(lines) == 1 else {}
+            found = {int(k): str(v) for k, v in result["tests"].items()}
+            error = result.get("error")
+        except (ValueError, TypeError, KeyError, AttributeError):
+            found = None
+        if found is None:
             last = (run.stderr.strip().splitlines() or [""])[-1]
             cause = last.split(":", 1)[0].strip() if run.exit_code else "no result"
             return cls(False, cause or "no result", ("not run",) * count)
-        found = {int(k): str(v) for k, v in json.loads(lines[-1]).items()}
         tests = tuple(found.get(i, "not run") for i in range(count))
-        failed = next((t for t in tests if t != "passed"), None)
+        failed = error or next((t for t in tests if t != "passed"), None)
         passed = run.exit_code == 0 and count > 0 and failed is None
-        cause = "passed" if passed else {"failed": "failed assertion", "MemoryError": "memory"}.get(
-            failed or "", failed or "no tests")
+        cause = "passed" if passed else _CAUSES.get(failed or "", failed or "no tests")
         return cls(passed, cause, tests)
 
 
@@ -133,7 +165,7 @@ class CodeBenchmark(Benchmark):
     runs_code = True
 
     def __init__(self) -> None:
-        self._running: dict[str, list[tuple[Future[Execution], str, int, str]]] = {}
+        self._running: dict[str, list[tuple[Future[Execution], Program, str]]] = {}
         self._lock = threading.Lock()
 
     def program(self, sample: Sample, text: str, setup: CodeSetup) -> tuple[str, str]:
@@ -143,13 +175,13 @@ class CodeBenchmark(Benchmark):
     def adapt(self, setup: Setup, config: RunConfig) -> Setup:
         return replace(setup, metrics=tuple(f"pass@{k}" for k in config.pass_k), samples=config.num_samples)
 
-    def _start(self, sample: Sample, response: Completion, setup: CodeSetup) -> list[tuple[Future[Execution], str,
-                                                                                          int, str]]:
+    def _start(self, sample: Sample, response: Completion, setup: CodeSetup) -> list[tuple[Future[Execution],
+                                                                                          Program, str]]:
         runs = []
         for text in response.all_texts:
-            source, count = runner(*self.program(sample, text, setup))
+            program = runner(*self.program(sample, text, setup))
             nonce = secrets.token_hex(16)
-            runs.append((execution.active().submit(source, nonce + "\n"), source, count, nonce))
+            runs.append((execution.active().submit(program.script, program.stdin(nonce)), program, nonce))
         return runs
 
     def prepare(self, sample: Sample, response: Response, setup: Setup) -> None:
@@ -164,11 +196,11 @@ class CodeBenchmark(Benchmark):
             runs = self._running.pop(sample.id, None)
         runs = runs if runs is not None else self._start(sample, response, setup)
         records, outcomes = [], []
-        for future, source, count, nonce in runs:
+        for future, program, nonce in runs:
             run = future.result()
-            outcome = Outcome.of(run, nonce, count)
+            outcome = Outcome.of(run, nonce, program.count)
             outcomes.append(outcome)
-            records.append({"program": source, "passed": outcome.passed, "cause": outcome.cause,
+            records.append({"program": program.listing, "passed": outcome.passed, "cause": outcome.cause,
                             "tests": list(outcome.tests), "stdout": _cap(run.stdout, nonce),
                             "stderr": run.stderr[-RECORD_CAP:], "wall_s": round(run.wall_s, 4)})
         c = sum(o.passed for o in outcomes)

@@ -1,4 +1,5 @@
-"""Local transformers backend: length-sorted, left-padded batches through `model.generate`."""
+"""Local transformers backend: length-sorted batches through our own decoding loop (`decoding.py`; `model.generate`
+for layouts it does not cover), and loglikelihoods from packed forwards with a shared preamble's KV kept."""
 
 from __future__ import annotations
 
