@@ -153,7 +153,8 @@ def bounded(on_timeout: Callable[..., R], warm: tuple[str, ...] = ()) -> Callabl
     """Make a module-level check run in the checker process, at most `limit()` seconds: past it the process is
     killed (and replaced for the next check), the check is noted as timed out (see `noting`) and
     `on_timeout(*args)` is its answer, a wrong one. `warm`: modules the worker imports before the clock starts.
-    Inside the worker, checks call each other directly."""
+    Inside the worker, checks call each other directly. The check must be importable by its module's name in a
+    fresh interpreter (evalscope's own modules; not a benchmark folder's), its arguments and result picklable."""
 
     def decorate(check: Callable[P, R]) -> Callable[P, R]:
         module, name = check.__module__, check.__qualname__
