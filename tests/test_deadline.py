@@ -87,3 +87,11 @@ def test_a_boxed_tower_of_powers_scores_wrong_and_the_run_finishes(run_suite, op
     assert entry["checker_timeouts"] == 1 and run.report["run"]["checker_timeout_s"] == deadline.DEFAULT_LIMIT_S
     header = next(line for line in run.result.outlines if line.strip().startswith("benchmark"))
     assert header.split()[-2:] == ["checker", "timeouts"]
+
+
+@pytest.mark.parametrize(("value", "message"), [("0", "*--checker-timeout: 0 must be positive*"),
+                                                ("soon", "*--checker-timeout: 'soon' is not a number*")])
+def test_a_bad_checker_timeout_is_a_usage_error(run_suite, value: str, message: str) -> None:
+    run = run_suite("--limit", "1", "--checker-timeout", value)
+    assert run.result.ret == 4 and run.records == []
+    run.result.stderr.fnmatch_lines([message])
