@@ -133,6 +133,9 @@ class RunConfig:
     """Programs run at once (in their own processes), beside generation."""
     exec_timeout: float = 10.0
     """Seconds one program may run before its whole process tree is killed."""
+    checker_timeout: float = 10.0
+    """Seconds one answer check (Math-Verify, sympy, IFEval's checkers, answer regexes) may run; past it the sample
+    counts as wrong with cause `checker timeout`."""
 
 
 T = TypeVar("T")

@@ -148,6 +148,8 @@ OPTIONS = (
            kind="flag"),
     Option("--exec-workers", "programs run at once, beside generation (default: cores / xdist workers)"),
     Option("--exec-timeout", "seconds one program may run before its process tree is killed (default 10)"),
+    Option("--checker-timeout", "seconds one answer check (Math-Verify, sympy, IFEval, answer regexes) may run before "
+           "the sample counts as wrong with cause 'checker timeout' (default 10)"),
     Option("--benchmarks-dir", "a folder of your own benchmark folders (NAME/benchmark.py + test_NAME.py), found by "
            "name like the built-in ones (repeatable)", kind="append"),
     Option("--allow-override", "let a benchmark of your own shadow a built-in one of the same name", kind="flag"),
@@ -308,8 +310,12 @@ def execution(config: pytest.Config) -> dict[str, Any]:
     timeout = number(config, "exec_timeout", 10.0)
     if timeout <= 0:
         raise cfg.ConfigError(f"--exec-timeout: {timeout:g} must be positive")
+    checker = number(config, "checker_timeout", 10.0)
+    if checker <= 0:
+        raise cfg.ConfigError(f"--checker-timeout: {checker:g} must be positive")
     return {"num_samples": n, "pass_k": ks, "sandbox": sandbox, "allow_unsafe_exec": flag(config, "allow_unsafe_exec"),
-            "exec_workers": _int(config, "exec_workers", cores) or 1, "exec_timeout": timeout}
+            "exec_workers": _int(config, "exec_workers", cores) or 1, "exec_timeout": timeout,
+            "checker_timeout": checker}
 
 
 OFFLINE_FLAGS = ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE")

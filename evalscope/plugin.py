@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from evalscope import devices, gates, models, options, registry
+from evalscope import deadline, devices, gates, models, options, registry
 from evalscope.config import ConfigError
 from evalscope.engine import Engine, PredictionError
 from evalscope.execution import pool as execution
@@ -87,6 +87,7 @@ class EvalSession:
         self.saved_env = options.go_offline(run)
         self.pool = execution.Pool(run, ci=os.environ.get("CI", "").lower() in ("1", "true", "yes"))
         execution.install(self.pool)  # code benchmarks run their programs here, made on first use
+        deadline.set_limit(run.checker_timeout)  # answer checks run in a worker process, started on first use
         self.recorder: Recorder | None = None
         self.gates = gates.GateKeeper()
         self.outcome = gates.Outcome()
@@ -227,6 +228,7 @@ class EvalSession:
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         self.engine.close()
         self.pool.close()
+        deadline.shutdown()
         if self.worker:
             suites = {name: suite.info() for name, suite in self.suites.items()}
             self.config.workeroutput["evalscope"] = {**self.engine.info(), "suites": suites}  # type: ignore[attr-defined]
@@ -245,7 +247,8 @@ class EvalSession:
     def pytest_terminal_summary(self, terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
         if self.recorder is not None and self.recorder.report_path is not None:
             terminalreporter.section("evalscope scores")
-            for line in format_table(self.recorder.table, self.recorder.errors).splitlines():
+            for line in format_table(self.recorder.table, self.recorder.errors,
+                                     self.recorder.timeouts).splitlines():
                 terminalreporter.write_line(line)
             terminalreporter.write_line(f"report: {self.recorder.report_path}")
         if self.outcome.lines():

@@ -166,6 +166,9 @@ class SampleResult:
     """`Sample.digest` of the sample scored."""
     units: Mapping[str, int] = field(default_factory=dict)
     """Metric -> units its value averages, where not one (see `Scored.units`)."""
+    cause: str | None = None
+    """Why the sample counts as wrong whatever its answer: `checker timeout` when a check of it ran past
+    `--checker-timeout` (the checks that did are listed in `details["timed_out_checks"]`)."""
 
     @property
     def correct(self) -> bool:

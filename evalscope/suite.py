@@ -8,7 +8,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from evalscope import models, registry
+from evalscope import deadline, models, registry
 from evalscope.benchmark import GENERATION, LOGLIKELIHOOD, Benchmark, Setup
 from evalscope.config import DatasetArgs, RunConfig
 from evalscope.data import locate, sha256_files
@@ -201,15 +201,19 @@ class Suite:
         reasoning = None
         if isinstance(response, Completion) and self.strip_thinking:
             response, reasoning = without_thinking(response)
-        verdict = self.bench.score(sample, response, self.setup)
+        with deadline.noting() as timed_out:
+            verdict = self.bench.score(sample, response, self.setup)
+        metrics, details = dict(verdict.metrics), dict(verdict.details)
+        if timed_out:  # a check that ran out of time proved nothing: the sample is wrong on every metric
+            metrics, details = dict.fromkeys(metrics, 0.0), {**details, "timed_out_checks": timed_out}
         cluster = sample.metadata.get(CLUSTER_KEY)
         common: dict[str, Any] = {
             "benchmark": self.bench.name, "subset": sample.subset, "sample_id": sample.id, "index": sample.index,
-            "metrics": dict(verdict.metrics), "primary_metric": self.setup.primary_metric,
+            "metrics": metrics, "primary_metric": self.setup.primary_metric,
             "extracted": dict(verdict.extracted), "target": sample.target, "prompt": response.rendered_prompt,
             "category": self.bench.category(sample), "cluster": None if cluster is None else str(cluster),
-            "details": dict(verdict.details), "sample_hash": sample.digest, "reasoning": reasoning,
-            "units": dict(verdict.units),
+            "details": details, "sample_hash": sample.digest, "reasoning": reasoning,
+            "units": dict(verdict.units), "cause": deadline.CAUSE if timed_out else None,
         }
         if isinstance(response, ChoiceLoglikelihoods):
             asked = self.request(sample)

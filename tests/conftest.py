@@ -85,13 +85,13 @@ def run_suite(pytester: pytest.Pytester, tiny_model: Path):
     """Run `pytest benchmarks/<name>` in a subprocess (tiny model, tiny data unless overridden)."""
 
     def run(*args: str, bench: str = "gsm8k", model: Path | str | None = tiny_model,
-            data: Path = TEST_DATA, max_new_tokens: int = 4) -> SuiteRun:
+            data: Path = TEST_DATA, max_new_tokens: int = 4, timeout: float | None = None) -> SuiteRun:
         work = pytester.path / f"out-{len(list(pytester.path.glob('out-*')))}"
         argv = [str(REPO / "benchmarks" / bench), "--dataset-dir", str(data), "--work-dir", str(work),
                 "--generation-config", f"max_new_tokens={max_new_tokens}", "-p", "no:cacheprovider"]
         if model is not None:
             argv += ["--model", str(model)]
-        result = pytester.runpytest_subprocess(*argv, *args)
+        result = pytester.runpytest_subprocess(*argv, *args, timeout=timeout)  # timeout: a hang fails the test
         run = SuiteRun(result, work)
         reports = sorted(work.glob("*/report.json"))
         if reports:

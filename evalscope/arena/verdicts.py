@@ -1,11 +1,20 @@
 """A judge's reply read as a verdict (MT-Bench's `[[A]]`/`[[B]]`/`[[C]]` and `[[rating]]`, arena-hard's five
-levels), and a pair's two orders reconciled into one battle; an unreadable reply is an error, never a tie."""
+levels), and a pair's two orders reconciled into one battle; an unreadable reply is an error, never a tie.
+
+A verdict is the judge's own conclusion: its last label, outside the spans where it quotes an answer between the
+prompt's markers. FastChat takes the first label (and `[[A]]` anywhere before `[[B]]`), arena-hard calls two
+different labels unreadable: either way an answer that writes `[[A]]`, `[[10]]` or `[[A>>B]]` wins, or voids, any
+battle whose judge quotes it."""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
 
+# The prompts frame each answer as `[The Start of Assistant A's Answer]` ... `[The End of Assistant A's Answer]`
+# (FastChat's one-turn prompts) or `<|The Start of ...|>` ... `<|The End of ...|>` (multi-turn, arena-hard).
+_QUOTE_START = re.compile(r"(?:\[|<\|)The Start of ([^\]|\n]+?)(?:\]|\|>)", re.IGNORECASE)
+_PAIRWISE = re.compile(r"\[\[([ABC])\]\]")
 _RATING = re.compile(r"\[\[(\d+\.?\d*)\]\]")
 _RATING_BACKUP = re.compile(r"\[(\d+\.?\d*)\]")  # FastChat's fallback, for judges that drop a bracket
 _FIVE_LEVELS = re.compile(r"\[\[([AB<>=]+)\]\]")
@@ -24,30 +33,47 @@ class Verdict:
     """The judge's reply, kept for the report (and for an unreadable one, the reason it counts as an error)."""
 
 
+def own_words(reply: str) -> str:
+    """The judge's reply without the spans it quotes between a start marker and its matching end marker (an answer
+    it echoes). A start marker left open is dropped alone: nothing an answer writes can hide what follows it."""
+    kept, at = [], 0
+    while (start := _QUOTE_START.search(reply, at)) is not None:
+        kept.append(reply[at:start.start()])
+        end = re.compile(rf"(?:\[|<\|)The End of {re.escape(start.group(1))}(?:\]|\|>)", re.IGNORECASE)
+        closed = end.search(reply, start.end())
+        at = closed.end() if closed is not None else start.end()
+    return "".join(kept) + reply[at:]
+
+
+def _last(pattern: re.Pattern[str], text: str) -> str | None:
+    found = pattern.findall(text)
+    return str(found[-1]) if found else None
+
+
 def pairwise(reply: str) -> Verdict:
-    """MT-Bench's pairwise format, read as FastChat reads it: `[[A]]`, else `[[B]]`, else `[[C]]` (a tie)."""
-    for mark, score in (("[[A]]", 1.0), ("[[B]]", 0.0), ("[[C]]", 0.5)):
-        if mark in reply:
-            return Verdict(score, 1.0, reply)
-    return Verdict(None, 1.0, reply)
+    """MT-Bench's pairwise format: the judge's last `[[A]]`, `[[B]]` or `[[C]]` (a tie) outside quoted answers."""
+    label = _last(_PAIRWISE, own_words(reply))
+    return Verdict(None if label is None else {"A": 1.0, "B": 0.0, "C": 0.5}[label], 1.0, reply)
 
 
 def five_level(reply: str) -> Verdict:
-    """arena-hard's format: exactly one distinct `[[A>>B]]`..`[[B>>A]]` label in the reply (several different
-    labels: unreadable, as arena-hard counts them)."""
-    labels = set(_FIVE_LEVELS.findall(reply))
-    if len(labels) != 1 or next(iter(labels)) not in FIVE_LEVEL_SCORES:
+    """arena-hard's format: the judge's last `[[A>>B]]`..`[[B>>A]]` label outside quoted answers (an unknown label
+    there, such as `[[A>>>B]]`: unreadable)."""
+    label = _last(_FIVE_LEVELS, own_words(reply))
+    if label not in FIVE_LEVEL_SCORES:
         return Verdict(None, 1.0, reply)
-    score, weight = FIVE_LEVEL_SCORES[labels.pop()]
+    score, weight = FIVE_LEVEL_SCORES[label]
     return Verdict(score, weight, reply)
 
 
 def rating(reply: str) -> float | None:
-    """MT-Bench's single-answer grade `[[7]]` (FastChat also takes `[7]`); None without one or outside 1-10."""
-    found = _RATING.search(reply) or _RATING_BACKUP.search(reply)
+    """MT-Bench's single-answer grade: the judge's last `[[7]]` outside quoted answers (without one, as FastChat,
+    its last `[7]`); None without one or outside 1-10."""
+    text = own_words(reply)
+    found = _last(_RATING, text) or _last(_RATING_BACKUP, text)
     if found is None:
         return None
-    value = float(found.group(1))
+    value = float(found)
     return value if 1.0 <= value <= 10.0 else None
 
 

@@ -3,11 +3,12 @@ scored by Math-Verify (`acc`, as EvalScope 1.14.1) and by MATH's own string matc
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
 from evalscope.benchmark import Benchmark, Scored, Setup, fields
+from evalscope.deadline import bounded
 from evalscope.rows import Rows, read_jsonl
 from evalscope.schema import Completion, GenerationRequest, RowError, Sample
 from evalscope.scoring.extract import last_boxed
@@ -22,6 +23,13 @@ SUBJECTS = {"algebra": "Algebra", "counting_and_probability": "Counting & Probab
 LEVELS = tuple(f"Level {n}" for n in range(1, 6))
 
 
+def _wrong(*metrics: str) -> Callable[[Sample, Completion], Scored]:
+    """The verdict on a reply whose check ran out of time: every metric wrong, no answer read."""
+    return lambda sample, completion: Scored(dict.fromkeys(metrics, 0.0), dict.fromkeys(metrics))
+
+
+# Each scorer runs whole under one checker deadline (one round trip to the checker process per reply).
+@bounded(_wrong("acc", "acc_strict"), warm=("math_verify",))
 def math_score(sample: Sample, completion: Completion) -> Scored:
     """`acc`: Math-Verify's first answer in the reply equals the target (EvalScope 1.14.1's reading); `acc_strict`:
     the reply's last \\boxed{} equals it after MATH's normalisation."""
@@ -36,6 +44,7 @@ def minerva_prompt(sample: Sample, few_shot: Sequence[Sample]) -> GenerationRequ
     return GenerationRequest(minerva.prompt(sample.input, shots), stop=("Problem:",))
 
 
+@bounded(_wrong("acc", "acc_strict"), warm=("math_verify", "sympy"))
 def minerva_score(sample: Sample, completion: Completion) -> Scored:
     """lm-eval minerva_math's two metrics: `acc` its `math_verify` (Math-Verify's default reading of the whole
     reference solution and the whole reply), `acc_strict` its `exact_match` (the answer after "Final Answer: The
@@ -63,6 +72,7 @@ def evalscope05_prompt(sample: Sample, few_shot: Sequence[Sample]) -> Generation
     return GenerationRequest(math05.prompt(sample.input, shots=bool(few_shot)))
 
 
+@bounded(_wrong("acc"))
 def evalscope05_score(sample: Sample, completion: Completion) -> Scored:
     """EvalScope 0.5.5's reading: the reply's "final answer" sentence (else its first), normalised as OpenCompass
     does, equal to the solution's last \\boxed{} after MATH's normalisation."""

@@ -16,6 +16,7 @@ import pytest
 
 import evalscope
 from evalscope.config import RunConfig
+from evalscope.deadline import CAUSE
 from evalscope.redaction import redact
 from evalscope.report import tables
 from evalscope.schema import SampleResult
@@ -116,6 +117,11 @@ class Recorder:
             message = report.longreprtext.strip().splitlines()
             self._append(item["benchmark"], {**item, "error": message[-1] if message else "error"})
 
+    @property
+    def timeouts(self) -> Counter[str]:
+        """Benchmark -> samples scored wrong because a check of theirs ran past `--checker-timeout`."""
+        return Counter(r.benchmark for r in self.results.values() if r.cause == CAUSE)
+
     def pytest_report_teststatus(self, report: pytest.TestReport, config: pytest.Config) -> Any:
         """A wrong answer is its own outcome, INCORRECT: it passed as a test, it is not a failure of the run."""
         data = _property(report, RESULT_PROPERTY) if report.when == "call" and report.passed else None
@@ -160,12 +166,14 @@ class Recorder:
         known = {name: info for w in self.workers for name, info in (w.get("suites") or {}).items()}
         known.update({name: suite.info() for name, suite in self.suites.items() if name not in known})
         model: dict[str, Any] = next((w["model"] for w in self.workers if w.get("model")), {})
+        timeouts = self.timeouts
         info = {}
         for name in names:
             scored, errors = sum(1 for b, _ in self.results if b == name), self.errors.get(name, 0)
             selected = self.selected.get(name, scored + errors)
             entry: dict[str, Any] = {"n_scored": scored, "n_errors": errors, "selected": selected,
                                      "scored": scored, "errors": errors, "complete": scored + errors >= selected,
+                                     "checker_timeouts": timeouts.get(name, 0),
                                      "predictions": f"predictions/{name}.jsonl"}
             if name not in known:  # e.g. every worker of it crashed
                 try:
@@ -201,7 +209,7 @@ class Recorder:
                     "workers": len(self.workers), "exit_status": self.exitstatus,
                     "devices": [w["model"].get("device") for w in self.workers if w.get("model")],
                     "scored": len(self.results), "errors": sum(self.errors.values()),
-                    "resumed": self.run.resume is not None,
+                    "resumed": self.run.resume is not None, "checker_timeout_s": self.run.checker_timeout,
                     **self._cache_counts()},
             "model": models[0] if models else {"id": self.run.model},
             "model_args": asdict(self.run.model_args),

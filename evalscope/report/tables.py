@@ -85,8 +85,9 @@ def score_table(samples: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=SCORE_COLUMNS)
 
 
-def format_table(table: pd.DataFrame, errors: Mapping[str, int]) -> str:
-    """The terminal view: score with its 95% interval, n and standard error."""
+def format_table(table: pd.DataFrame, errors: Mapping[str, int], timeouts: Mapping[str, int] | None = None) -> str:
+    """The terminal view: score with its 95% interval, n and standard error; errored items, and where any check ran
+    out of time, the samples scored wrong for it (`checker timeouts`)."""
     if table.empty:
         return "no scored samples"
     view = pd.DataFrame({
@@ -101,6 +102,8 @@ def format_table(table: pd.DataFrame, errors: Mapping[str, int]) -> str:
         "stderr": table["stderr"].map(lambda v: "-" if pd.isna(v) else f"{v:.4f}"),
         "errors": [errors.get(b, 0) for b in table["benchmark"]],
     })
+    if timeouts and any(timeouts.values()):
+        view["checker timeouts"] = [timeouts.get(b, 0) for b in table["benchmark"]]
     return view.to_string(index=False)
 
 

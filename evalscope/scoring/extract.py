@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import math
 import re
+from typing import Any
+
+from evalscope.deadline import bounded
 
 # A minus sign only when it touches the number: "pages 10 - 20" ends in 20, not -20.
 _NUMBER = re.compile(r"-?(?:\$\s?)?\d[\d,]*(?:\.\d+)?|-?\.\d+")
@@ -21,11 +24,20 @@ def normalize_number(text: str) -> str:
     return repr(value)
 
 
+def _no_answer(*args: Any, **kwargs: Any) -> str | None:
+    """What a reader found when it ran out of time: nothing."""
+    return None
+
+
+# The readers a scorer calls on a whole reply run under the checker deadline: some of these patterns backtrack
+# for minutes on a reply of a few thousand spaces (`ANSWER:` then 2000 blanks), every one is slow on megabytes.
+@bounded(_no_answer)
 def first_number(text: str) -> str | None:
     found = _NUMBER.search(text)
     return normalize_number(found.group(0)) if found else None
 
 
+@bounded(_no_answer)
 def last_number(text: str) -> str | None:
     """The last number in the text (commas, dollar signs and a trailing period allowed), normalised."""
     found = _NUMBER.findall(text)
@@ -63,6 +75,7 @@ def after_phrase(text: str, pattern: re.Pattern[str]) -> str | None:
     return found[-1].strip() if found else None
 
 
+@bounded(_no_answer)
 def numeric_answer(text: str) -> str | None:
     """EvalScope 1.x order: \\boxed{} -> 'the answer is' -> 'ANSWER:' -> last number; always normalised.
     Within a box or after a phrase the first number counts ('the answer is 42 apples, not 43')."""
@@ -102,6 +115,7 @@ def _letter_patterns(valid: str) -> list[re.Pattern[str]]:
     ]
 
 
+@bounded(_no_answer)
 def choice_letter(text: str, n_choices: int) -> str | None:
     """The option letter a free-form answer picks, or None.
 
@@ -139,6 +153,7 @@ def _leading_labels(capture: str, allowed: set[str]) -> str:
     return capture[:end]
 
 
+@bounded(_no_answer)
 def evalscope_letter(text: str, n_choices: int, marker: str = "ANSWER") -> str | None:
     """The option letter EvalScope 1.14.1 reads from a reply: after the last `ANSWER:` (or `答案：`) that a label
     follows, which must then be one option; without any, the reply's last capital letter if it is an option."""

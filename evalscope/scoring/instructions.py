@@ -9,6 +9,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from evalscope.deadline import bounded
+
 _RELATIONS = ("less than", "at least")
 _CONSTRAINED_RESPONSES = ("My answer is yes.", "My answer is no.", "My answer is maybe.")
 
@@ -354,10 +356,18 @@ def loose_variants(response: str) -> list[str]:
     return [response, response.replace("*", ""), *trimmed, *(text.replace("*", "") for text in trimmed)]
 
 
+def _none_followed(prompt: str, instruction_ids: Sequence[str], kwargs_list: Sequence[Mapping[str, Any]],
+                   response: str) -> tuple[list[bool], list[bool]]:
+    return [False] * len(instruction_ids), [False] * len(instruction_ids)
+
+
+# One deadline for a reply's checks: Punkt, langdetect and `\[.*?\]` take minutes on a reply of megabytes.
+@bounded(_none_followed, warm=("nltk.tokenize.punkt", "langdetect"))
 def evaluate(
     prompt: str, instruction_ids: Sequence[str], kwargs_list: Sequence[Mapping[str, Any]], response: str
 ) -> tuple[list[bool], list[bool]]:
-    """(strict, loose) verdicts per instruction; loose = followed by any non-empty variant (the reference's rule)."""
+    """(strict, loose) verdicts per instruction; loose = followed by any non-empty variant (the reference's rule).
+    Under the checker deadline: past it, no instruction counts as followed."""
     if len(instruction_ids) != len(kwargs_list):
         raise ValueError(f"{len(instruction_ids)} instruction ids but {len(kwargs_list)} kwargs")
     variants = loose_variants(response)

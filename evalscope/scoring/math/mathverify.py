@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from evalscope.deadline import bounded
+
 # Math-Verify warns on every call that its timeouts are off; they are off on purpose (see below).
 logging.getLogger("math_verify").setLevel(logging.ERROR)
 
@@ -32,13 +34,17 @@ def _parse(text: str, fragment: bool) -> tuple[list[Any], str]:
     return objects, display
 
 
+@bounded(lambda reply: "", warm=("math_verify",))
 def math_answer(reply: str) -> str:
-    """The answer EvalScope reads from a reply (its display text; "" when nothing parses)."""
+    """The answer EvalScope reads from a reply (its display text; "" when nothing parses). Under the checker
+    deadline (a reply it cannot read in time has no answer)."""
     return _parse(reply, fragment=False)[1]
 
 
+@bounded(lambda answer, target: False, warm=("math_verify",))
 def math_equal(answer: str, target: str) -> bool:
-    """Whether an extracted answer equals the target for Math-Verify (gold first: `verify` is not symmetric)."""
+    """Whether an extracted answer equals the target for Math-Verify (gold first: `verify` is not symmetric). Under
+    the checker deadline: sympy evaluates `9^{9^{9^{9}}}` for ever; past the deadline the answer is wrong."""
     from math_verify import verify
 
     predictions, golds = _parse(answer, fragment=True)[0], _parse(target, fragment=True)[0]

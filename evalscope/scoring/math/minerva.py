@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from evalscope.deadline import bounded
 from evalscope.scoring.extract import last_boxed
 
 FINAL = re.compile(r"Final Answer: The final answer is(.*?). I hope it is correct.")
@@ -66,11 +67,13 @@ def target_answer(solution: str) -> str:
     return normalize_final_answer(last_boxed(solution) or "")
 
 
+@bounded(lambda answer, target: False, warm=("math_verify", "sympy"))
 def equivalent(answer: str, target: str) -> bool:
     """Identical strings, or LaTeX whose difference simplifies to 0. lm-eval parses with sympy's ANTLR 4.11
     grammar, which cannot coexist with Math-Verify's ANTLR 4.13 runtime; Math-Verify's own LaTeX parser
     (latex2sympy2_extended) stands in. It also reads intervals and tuples, which sympy's refuses (lm-eval then
-    says not equal unless the strings are identical): see benchmarks/competition_math/README.md."""
+    says not equal unless the strings are identical): see benchmarks/competition_math/README.md. Under the
+    checker deadline (sympy may compute for ever)."""
     if answer and answer == target:
         return True
     import sympy
@@ -82,6 +85,7 @@ def equivalent(answer: str, target: str) -> bool:
         return False
 
 
+@bounded(lambda solution, reply: False, warm=("math_verify",))
 def lm_eval_verify(solution: str, reply: str) -> bool:
     """lm-eval's `math_verify` metric: Math-Verify's default reading of the whole solution and the whole reply."""
     from math_verify import parse, verify
