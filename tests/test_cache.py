@@ -64,3 +64,16 @@ def test_cache_location_and_seed_parameter(tmp_path: Path) -> None:
 def test_api_key_is_redacted_from_argv() -> None:
     argv = ["pytest", "--api-key", "sk-1", "--api-key=sk-2", "--model", "m"]
     assert redact(argv) == ["pytest", "--api-key", "***", "--api-key=***", "--model", "m"]
+
+
+def test_json_specs_and_headers_are_redacted_from_argv() -> None:
+    key = "sk-test-PLANTED-0123456789"
+    argv = ["pytest", "--candidate", f'a={{"model": "m", "api_key": "{key}"}}',
+            f'--candidate=b={{"api_url": "http://u:{key}@h:1/v1", "generation_config": {{"api_key": "{key}"}}}}',
+            "--judge", f'{{"api\\u005fkey": "{key}"}}', f'--judge={{"api_key": "{key}"',  # a JSON that does not parse
+            "--headers", f"Authorization=Bearer {key}", f"--headers=X-Key={key}", "--hea", f"X={key}", "--help"]
+    assert redact(argv) == [
+        "pytest", "--candidate", 'a={"model": "m", "api_key": "***"}',
+        '--candidate=b={"api_url": "http://h:1/v1", "generation_config": {"api_key": "***"}}',
+        "--judge", '{"api_key": "***"}', "--judge={***}",
+        "--headers", "Authorization=***", "--headers=X-Key=***", "--hea", "X=***", "--help"]

@@ -21,6 +21,7 @@ from evalscope.schema import Completion, GenerationRequest
 from tests.conftest import REPO, TEST_DATA, default_ctrl_c
 from tests.faulty_proxy import FaultyProxy
 from tests.openai_stub import MODEL
+from tests.planted import KEY, assert_nowhere
 
 KILLER = """
 import os, signal
@@ -388,3 +389,30 @@ def test_no_spelling_of_a_secret_reaches_the_report_or_the_cache(run_suite, open
                          cwd=tmp_path, env={**os.environ}, timeout=300)
     assert out.returncode == 0, out.stderr
     assert "host-secret" not in out.stdout and "gsm8k" in out.stdout
+
+
+def test_a_planted_key_is_in_no_file_of_the_run_folder_and_no_output(run_suite, openai_stub,
+                                                                     pytester: pytest.Pytester) -> None:
+    """`--api-key`, `-o api_key=` and a URL's userinfo: nothing the run leaves (report.json, JSONL, the response
+    store and cache, pytest-html, junit XML, a DEBUG log file) nor its terminal output holds the key, nor do the
+    error lines of a refused connection or a rejected key."""
+    stub = openai_stub("--key", KEY)
+    open_stub = openai_stub()  # userinfo is sent as basic auth (not as the Bearer key): a server that asks for none
+    with_user = open_stub.base.replace("http://", f"http://alice:{KEY}@")
+    for n, (url, spelling) in enumerate(((stub.base, ["--api-key", KEY]), (with_user, [f"-oapi_key={KEY}"]))):
+        files = pytester.path / f"files-{n}"
+        run = run_suite("--api-url", url, "--limit", "2", f"--use-cache={files / 'cache'}", *spelling,
+                        f"--html={files / 'rows.html'}", f"--junitxml={files / 'junit.xml'}",
+                        f"--log-file={files / 'run.log'}", "--log-file-level=DEBUG", model=MODEL)
+        assert run.result.ret == 0, run.result.stdout.str()
+        assert len(run.records) == 2 and (files / "rows.html").is_file() and (files / "run.log").is_file()
+        assert_nowhere(KEY, run.work_dir, files, run.result.stdout.str(), run.result.stderr.str())
+    gone = openai_stub()
+    gone.stop()
+    for n, (url, spelling) in enumerate(((gone.base.replace("http://", f"http://alice:{KEY}@"), []),
+                                         (stub.base, ["--api-key", KEY + "-wrong"]))):  # refused; rejected
+        log = pytester.path / f"failed-{n}.log"
+        failed = run_suite("--api-url", url, "--limit", "1", *spelling, f"--log-file={log}", model=MODEL)
+        assert failed.result.ret not in (0, 5)
+        failed.result.stdout.fnmatch_lines(["*connection refused*" if n == 0 else "*401 AuthenticationError*"])
+        assert_nowhere(KEY, log, failed.result.stdout.str(), failed.result.stderr.str())

@@ -9,6 +9,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
+from urllib.parse import unquote, urlsplit
 
 from evalscope.config import RunConfig
 from evalscope.models import CapabilityError, Progress
@@ -78,8 +79,13 @@ class OpenAIBackend:
         assert config.api_url is not None
         self.config = config
         self.url = strip_userinfo(config.api_url)  # what messages, the report and the cache show
-        self.client = openai.OpenAI(base_url=config.api_url, api_key=config.api_key or "EMPTY", max_retries=0,
-                                    timeout=config.request_timeout)
+        # Credentials in the URL go as HTTP basic auth (as the HTTP client would send them), never inside the URL
+        # the client logs with every request (its INFO line reaches log files and pytest-html's captured logs).
+        parts = urlsplit(config.api_url)
+        auth = None if parts.username is None and parts.password is None else openai.DefaultHttpxClient(
+            auth=(unquote(parts.username or ""), unquote(parts.password or "")))
+        self.client = openai.OpenAI(base_url=self.url, api_key=config.api_key or "EMPTY", max_retries=0,
+                                    timeout=config.request_timeout, http_client=auth)
         self._score_max_tokens: int | None = None
         self._unsupported: str | None = None
         self._probe_lock = threading.Lock()
