@@ -49,7 +49,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     for flag, help_text in OPTIONS:
         group.addoption(flag, dest=f"perf_{flag[2:].replace('-', '_')}", default=None, help=help_text)
     group.addoption("--headers", dest="perf_headers", action="append", default=None,
-                    help="extra request headers KEY=VALUE (repeatable)")
+                    help="extra request header NAME=VALUE (repeatable; the value may hold spaces); values are "
+                         "never written and never sent to Locust workers, which are given their own")
     group.addoption("--stream", dest="perf_stream", action="store_true", default=True,
                     help="stream responses (default; TTFT/ITL need it)")
     group.addoption("--no-stream", dest="perf_stream", action="store_false", help="non-streaming requests")
@@ -178,7 +179,8 @@ class PerfSession:
         if endpoint.model:
             return endpoint.model
         base = endpoint.url.split("/v1/", 1)[0]
-        with urllib.request.urlopen(f"{base}/v1/models", timeout=10) as resp:
+        asked = urllib.request.Request(f"{base}/v1/models", headers=endpoint.headers)  # a keyed server wants its key
+        with urllib.request.urlopen(asked, timeout=10) as resp:
             return str(json.loads(resp.read())["data"][0]["id"])
 
     def run(self, point: pc.SweepPoint) -> PointResult:
