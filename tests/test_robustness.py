@@ -141,6 +141,35 @@ def test_a_killed_xdist_worker_is_recorded_and_resumed(run_suite, killer) -> Non
     assert final["run"]["predicted"] < 10  # the answers stored before the crash were not asked again
 
 
+def test_resume_takes_the_latest_run_and_never_reopens_a_finished_one(run_suite, killer) -> None:
+    """An older finished run and a newer killed one in a work dir: `--resume WORK_DIR` resumes the killed one and
+    leaves every byte of the finished one; a finished run given to `--resume` is refused in one line."""
+    finished = run_suite("--eval-batch-size", "2", max_new_tokens=6)
+    work = finished.work_dir
+    (done,) = work.iterdir()
+    before = {p: p.read_bytes() for p in done.rglob("*") if p.is_file()}
+    killer(5)
+    killed = run_suite("--eval-batch-size", "2", "-p", "killer", "--work-dir", str(work), max_new_tokens=6)
+    assert killed.result.ret == -signal.SIGKILL
+    (newer,) = set(work.iterdir()) - {done}
+    resumed = run_suite("--eval-batch-size", "2", "--resume", str(work), max_new_tokens=6)
+    assert resumed.result.ret == 0, resumed.result.stdout.str()
+    resumed.result.stderr.fnmatch_lines([f"*--resume {work}: taking its latest run, {newer.name}*"])
+    assert {p: p.read_bytes() for p in done.rglob("*") if p.is_file()} == before
+    final = json.loads((newer / "report.json").read_text())
+    assert final["complete"] is True and final["run"]["resumed"] is True
+    assert {k: r["output"] for k, r in by_id(newer).items()} == {k: r["output"] for k, r in by_id(done).items()}
+    for given in (work, done):  # the latest run is now finished too; so is the older one
+        again = run_suite("--resume", str(given), max_new_tokens=6)
+        assert again.result.ret == pytest.ExitCode.USAGE_ERROR
+        folder = newer if given == work else done
+        again.result.stderr.fnmatch_lines([f"*--resume: {folder}: that run finished (every selected sample scored); "
+                                           f"nothing to resume (--rerun-failed {folder} runs its wrong answers again "
+                                           "in a new run)*"])
+        assert again.records == []
+    assert {p: p.read_bytes() for p in done.rglob("*") if p.is_file()} == before
+
+
 def test_a_work_dir_stands_for_its_latest_run(run_suite, tmp_path: Path) -> None:
     first = run_suite("--limit", "2")
     work = first.work_dir
