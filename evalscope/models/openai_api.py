@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 from urllib.parse import unquote, urlsplit
 
+from evalscope import utf8
 from evalscope.config import RunConfig
 from evalscope.models import CapabilityError, Progress
 from evalscope.models.rendering import cut_at_stop, messages, render
@@ -226,12 +227,12 @@ class OpenAIBackend:
                 model=self.model, prompt=self.render(request), stop=stop, **sampling))
             drawn, usage = [(c.text or "", c.finish_reason) for c in done.choices], done.usage
             reasoning = None
-        cut = [cut_at_stop(text, request.stop) for text, _ in drawn]
+        cut = [cut_at_stop(utf8.scrub(text), request.stop) for text, _ in drawn]
         stopped = cut[0][1] or drawn[0][1] != "length"
         return Completion(cut[0][0], usage.prompt_tokens if usage else 0, usage.completion_tokens if usage else 0,
                           "stop" if stopped else "length", self.render(request),
                           tuple(text for text, _ in cut) if request.n > 1 else (),
-                          str(reasoning) if reasoning else None)
+                          utf8.scrub(str(reasoning)) if reasoning else None)
 
     def generate(self, requests: Sequence[GenerationRequest],
                  on_step: Progress = None) -> Iterator[tuple[int, Completion]]:

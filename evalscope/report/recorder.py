@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 import sys
 from collections import Counter
 from collections.abc import Mapping
@@ -15,6 +14,7 @@ import pandas as pd
 import pytest
 
 import evalscope
+from evalscope import utf8
 from evalscope.config import RunConfig
 from evalscope.redaction import redact
 from evalscope.report import tables
@@ -87,7 +87,7 @@ class Recorder:
 
     def _append(self, bench: str, record: dict[str, Any]) -> None:
         fh = self._jsonl(bench)
-        fh.write(json.dumps(record, ensure_ascii=False) + "\n")
+        fh.write(utf8.dumps(record) + "\n")
         fh.flush()
 
     @pytest.hookimpl(tryfirst=True)
