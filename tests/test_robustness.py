@@ -170,6 +170,55 @@ def test_resume_takes_the_latest_run_and_never_reopens_a_finished_one(run_suite,
     assert {p: p.read_bytes() for p in done.rglob("*") if p.is_file()} == before
 
 
+def test_a_full_disk_during_a_jsonl_append_stops_in_one_line_and_loses_nothing(run_suite, tmp_path: Path) -> None:
+    """The predictions file on a full device (/dev/full: every write fails with ENOSPC): the run stops with one
+    line naming the file (exit 2, no INTERNALERROR), the responses computed are kept, and a resume after the space
+    is back asks only for the others."""
+    run = tmp_path / "work" / "20200101-000000-000000"  # a run folder to resume, killed before its first record
+    (run / "predictions").mkdir(parents=True)
+    (run / "responses.sqlite").touch()
+    (run / "predictions" / "gsm8k.jsonl").symlink_to("/dev/full")
+    full = run_suite("--eval-batch-size", "2", "--resume", str(run), max_new_tokens=6)
+    assert full.result.ret == pytest.ExitCode.INTERRUPTED, full.result.stdout.str()
+    full.result.stdout.fnmatch_lines([f"*Interrupted: evalscope: cannot write {run}/predictions/gsm8k.jsonl (No space "
+                                      f"left on device); the run stopped, what was written before is kept: free the "
+                                      f"space and --resume {run}*"])
+    assert "INTERNALERROR" not in full.result.stdout.str() + full.result.stderr.str()
+    assert "Traceback" not in full.result.stdout.str()
+    with sqlite3.connect(run / "responses.sqlite") as db:
+        kept = db.execute("SELECT count(*) FROM responses").fetchone()[0]
+    assert kept >= 1  # the group computed before the failed write
+    (run / "predictions" / "gsm8k.jsonl").unlink()
+    resumed = run_suite("--eval-batch-size", "2", "--resume", str(run), max_new_tokens=6)
+    assert resumed.result.ret == 0, resumed.result.stdout.str()
+    final = json.loads((run / "report.json").read_text())
+    assert final["complete"] is True and final["run"]["store"]["hits"] == kept
+    assert final["run"]["predicted"] == 10 - kept and len(by_id(run)) == 10
+
+
+def test_a_full_filesystem_stops_the_run_in_one_line(run_suite, tmp_path: Path) -> None:
+    """A real full filesystem (a 48 KiB tmpfs, where mounting is allowed): whichever of the run's files fills it
+    first, the run ends with one line naming it, the JSONL holds whole records only, and nothing is an
+    INTERNALERROR."""
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=48k", "tmpfs", str(disk)], capture_output=True,
+                             text=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here ({mounted.stderr.strip() or mounted.returncode})")
+    try:
+        full = run_suite("--eval-batch-size", "2", "--work-dir", str(disk), max_new_tokens=6)
+        output = full.result.stdout.str() + full.result.stderr.str()
+        assert "INTERNALERROR" not in output and "Traceback" not in output, output
+        assert full.result.ret == pytest.ExitCode.INTERRUPTED, output
+        full.result.stdout.fnmatch_lines([f"*evalscope: cannot write {disk}/*/* (No space left on device); the run "
+                                          "stopped*"])
+        for path in disk.glob("*/predictions/*.jsonl"):
+            assert all(json.loads(line) for line in path.read_text().splitlines())
+    finally:
+        subprocess.run(["umount", str(disk)], check=True)
+
+
 def test_a_work_dir_stands_for_its_latest_run(run_suite, tmp_path: Path) -> None:
     first = run_suite("--limit", "2")
     work = first.work_dir
