@@ -183,18 +183,22 @@ def _gunzip(path: Path) -> Iterator[bytes]:
 
 def _gz_lines(path: Path) -> Iterator[str]:
     """The lines (split on \\n only, as the writer wrote them) of a gzipped UTF-8 text file."""
-    pending = b""
+    pending: list[bytes] = []  # the start of a line that goes on in the next block (joined once it ends)
     first = True
     try:
         for data in _gunzip(path):
-            *whole, pending = (pending + data).split(b"\n")
+            *whole, rest = data.split(b"\n")
             for raw in whole:
-                yield raw.decode("utf-8-sig" if first else "utf-8") + "\n"
+                line = b"".join([*pending, raw]) if pending else raw
+                pending = []
+                yield line.decode("utf-8-sig" if first else "utf-8") + "\n"
                 first = False
+            if rest:
+                pending.append(rest)
     except _Truncated:
-        raise _Truncated(bool(pending.strip())) from None
+        raise _Truncated(bool(b"".join(pending).strip())) from None
     if pending:
-        yield pending.decode("utf-8-sig" if first else "utf-8")
+        yield b"".join(pending).decode("utf-8-sig" if first else "utf-8")
 
 
 def read_jsonl(path: Path) -> Rows:
