@@ -65,7 +65,9 @@ def _json_spec(arg: str) -> str | None:
         value, end = json.JSONDecoder().raw_decode(arg, start)
     except ValueError:
         return arg[:start] + "{***}" if SECRET_INI in arg.lower() or "@" in arg else None
-    return arg[:start] + json.dumps(_scrub(value), ensure_ascii=False) + _json_spec_tail(arg[end:])
+    scrubbed = _scrub(value)
+    head = arg[:end] if scrubbed == value else arg[:start] + json.dumps(scrubbed, ensure_ascii=False)  # as typed
+    return head + _json_spec_tail(arg[end:])
 
 
 def _json_spec_tail(rest: str) -> str:
