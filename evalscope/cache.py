@@ -12,6 +12,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from evalscope import utf8
 from evalscope.config import ConfigError, RunConfig
 from evalscope.schema import ChoiceLoglikelihoods, ChoiceRequest, Completion, GenerationRequest, Request, Response
 
@@ -33,11 +34,14 @@ def request_key(fingerprint: str, backend: str, request: Request, config: RunCon
         "seed": config.seed,
         "template": config.template,
     }
-    return hashlib.sha256(json.dumps(material, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+    # surrogatepass: a prompt with a lone surrogate gets a key too (valid text hashes as before)
+    return hashlib.sha256(json.dumps(material, sort_keys=True, ensure_ascii=False).encode("utf-8", "surrogatepass")
+                          ).hexdigest()
 
 
 def _encode(response: Response) -> str:
-    return json.dumps({"type": type(response).__name__, **asdict(response)}, ensure_ascii=False)
+    # SQLite stores UTF-8: a reply with a lone surrogate is stored escaped, and read back as it was.
+    return utf8.dumps({"type": type(response).__name__, **asdict(response)})
 
 
 def _decode(text: str) -> Response:

@@ -34,9 +34,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args[0] == "perf-worker":
         import subprocess
 
-        # Locust's gevent patching stays in its own process, as for every load process.
-        return subprocess.call([sys.executable, "-m", "evalscope.perf.driver", "--role", "worker",
-                                *_master_flags(args[1:])])
+        from evalscope.perf.plan import headers_env
+
+        flags, headers = _worker_flags(args[1:])
+        # Locust's gevent patching stays in its own process, as for every load process; the header values go
+        # through its environment, as the master's plan carries only their names.
+        return subprocess.call([sys.executable, "-m", "evalscope.perf.driver", "--role", "worker", *flags],
+                               env=headers_env(headers))
     if args[0] == "perf":
         from evalscope.perf.cli import main as perf_main
 
@@ -46,21 +50,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     return run_main(args[1:])
 
 
-def _master_flags(args: list[str]) -> list[str]:
+def _worker_flags(args: list[str]) -> tuple[list[str], dict[str, str]]:
+    """The driver's flags for `evalscope perf-worker`, and the request headers this worker sends."""
     import argparse
+    import os
 
-    from evalscope.perf.config import PerfConfigError, host_port
+    from evalscope.perf.config import PerfConfigError, headers, host_port
 
     parser = argparse.ArgumentParser(prog="evalscope perf-worker")
     parser.add_argument("--master", required=True, help="HOST:PORT of `evalscope perf --locust-master`")
+    parser.add_argument("--api-key", default=None, help="sent as `Authorization: Bearer KEY` when the master's plan "
+                        "names that header (default: env EVALSCOPE_API_KEY / OPENAI_API_KEY); the master never "
+                        "sends header values")
+    parser.add_argument("--headers", nargs="+", default=None, help="NAME=VALUE ...: the other headers the plan names")
     ns = parser.parse_args(args)
+    key = ns.api_key or os.environ.get("EVALSCOPE_API_KEY") or os.environ.get("OPENAI_API_KEY")
     try:
         host, port = host_port("--master", ns.master)
+        sent = headers(ns.headers, key)
     except PerfConfigError as exc:
         parser.error(str(exc))
     if not port:
         parser.error("--master needs the master's port (HOST:PORT)")
-    return ["--master-host", host, "--master-port", str(port)]
+    return ["--master-host", host, "--master-port", str(port)], sent
 
 
 if __name__ == "__main__":

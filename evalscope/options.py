@@ -265,10 +265,13 @@ def run_config(config: pytest.Config) -> cfg.RunConfig:
 
 
 def _run_folder(text: str | None, flag: str) -> Path | None:
-    """A run folder option's folder: as given, or a work dir's latest run."""
+    """A run folder option's folder: as given, or a work dir's latest complete run (`--resume`: its latest run, and
+    never a finished one)."""
     if not text:
         return None
     try:
+        if flag == "--resume":
+            return rundir.to_resume(Path(text).expanduser())
         return rundir.resolve(Path(text).expanduser(), flag)
     except rundir.RunError as exc:
         raise cfg.ConfigError(f"{flag}: {exc}") from None

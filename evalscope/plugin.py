@@ -243,6 +243,8 @@ class EvalSession:
             session.exitstatus = gates.exit_status(int(session.exitstatus), self.outcome.verdicts,
                                                    self.outcome.error)
             self.recorder.amend(int(session.exitstatus), gates=self.outcome.section())
+        if self.recorder.write_error is not None and session.exitstatus in (0, 1):  # report.json failed at the end
+            session.exitstatus = pytest.ExitCode.INTERRUPTED
 
     def pytest_terminal_summary(self, terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
         if self.recorder is not None and self.recorder.report_path is not None:
@@ -255,6 +257,8 @@ class EvalSession:
             terminalreporter.section("evalscope gates")
             for line, passed in self.outcome.lines():
                 terminalreporter.write_line(line, green=passed, red=not passed)
+        if self.recorder is not None and self.recorder.write_error is not None and self.recorder.said_at_end:
+            terminalreporter.write_line(self.recorder.write_error, red=True)
 
     def pytest_unconfigure(self, config: pytest.Config) -> None:
         """Give the offline flags back, so an in-process caller (run_task) can reach the hubs afterwards."""

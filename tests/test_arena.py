@@ -14,6 +14,8 @@ import pytest
 
 from evalscope.report.command import main as report_main
 from tests.conftest import REPO, TEST_DATA
+from tests.openai_stub import MODEL
+from tests.planted import KEY, assert_nowhere
 
 ARC = '{"arc": {"subset_list": ["ARC-Easy"]}}'
 
@@ -238,3 +240,28 @@ def test_a_run_of_all_benchmarks_leaves_the_arena_out(pytester: pytest.Pytester,
                                            "-p", "no:cacheprovider", "--model", str(tiny_model))
     assert "arena" not in result.stdout.str().replace("deselected", "")
     assert "::test_gsm8k[main-0000]" in result.stdout.str()
+
+
+def test_a_planted_key_is_in_no_arena_file_and_no_output(run_arena, openai_stub, pytester: pytest.Pytester,
+                                                          shared_data: Path) -> None:
+    """The key in `--candidate`/`--judge` JSON specs and in a URL's userinfo is sent, and is nowhere in the run's
+    folder (report.json, the response store, the HTML, the junit XML, the log), the terminal, or an error line."""
+    stub = openai_stub("--key", KEY)
+    # userinfo becomes HTTP basic auth (no Bearer token): that candidate has a server of its own that asks for none
+    with_user = openai_stub().base.replace("http://", f"http://alice:{KEY}@")
+    table = {"api_url": stub.base, "api_key": KEY, "model": MODEL}
+    work = pytester.path / "arena-out"
+    run = run_arena("--questions", "mt_bench", "--limit", "1", "--judge", json.dumps(table),
+                    f"--html={work / 'rows.html'}", f"--junitxml={work / 'junit.xml'}",
+                    f"--log-file={work / 'run.log'}", "--log-file-level=DEBUG", "--use-cache", str(work / "cache"),
+                    candidates=(spec("a", **table), spec("b", **{**table, "api_url": with_user},
+                                                         generation_config={"temperature": 0.5})), work=work,
+                    data=shared_data)
+    assert run.report, run.result.stdout.str()
+    assert run.arena["engines"]["judge"]["predicted"] > 0  # the judge and both candidates answered with the key
+    assert any('"api_key": "***"' in arg for arg in run.report["run"]["argv"])
+    assert_nowhere(KEY, work, run.result.stdout.str(), run.result.stderr.str())
+    bad = run_arena("--questions", "arc", candidates=(f'{{"api_key": "{KEY}"}}', "b=default"))
+    assert bad.result.ret == pytest.ExitCode.USAGE_ERROR
+    assert """--candidate '{"api_key": "***"}': expected NAME=SPEC""" in bad.result.stderr.str()
+    assert_nowhere(KEY, bad.result.stdout.str(), bad.result.stderr.str())

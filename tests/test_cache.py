@@ -61,6 +61,35 @@ def test_cache_location_and_seed_parameter(tmp_path: Path) -> None:
     assert "--use-cache=/c" in pytest_args({"datasets": ["gsm8k"], "use_cache": "/c"})
 
 
+def test_a_lone_surrogate_is_stored_and_read_back_as_it_was(tmp_path: Path) -> None:
+    """A reply with `\udc80` (no UTF-8 form) is kept exactly, next to plain UTF-8 replies; a prompt with one has a
+    key; valid text is stored as itself (not as escapes)."""
+    cache = ResponseCache(tmp_path / "responses.sqlite")
+    odd = Completion("4 \udc80 é", 3, 2, "stop", "2+2=", ("4 \udc80 é", "x\ud800"), "think \udc80")
+    plain = Completion("4 é", 3, 1, "stop", "2+2=")
+    cache.put("odd", "openai", "api:u|m", ASK, odd)
+    cache.put("plain", "openai", "api:u|m", ASK, plain)
+    assert cache.failed is None and cache.get("odd") == odd and cache.get("plain") == plain
+    with sqlite3.connect(tmp_path / "responses.sqlite") as db:
+        assert "4 é" in db.execute("SELECT response FROM responses WHERE key = 'plain'").fetchone()[0]
+    assert request_key("api:u|m", "openai", dataclasses.replace(ASK, prompt="\udc80"), CONFIG) != request_key(
+        "api:u|m", "openai", dataclasses.replace(ASK, prompt="\ufffd"), CONFIG)
+    cache.close()
+
+
 def test_api_key_is_redacted_from_argv() -> None:
     argv = ["pytest", "--api-key", "sk-1", "--api-key=sk-2", "--model", "m"]
     assert redact(argv) == ["pytest", "--api-key", "***", "--api-key=***", "--model", "m"]
+
+
+def test_json_specs_and_headers_are_redacted_from_argv() -> None:
+    key = "sk-test-PLANTED-0123456789"
+    argv = ["pytest", "--candidate", f'a={{"model": "m", "api_key": "{key}"}}',
+            f'--candidate=b={{"api_url": "http://u:{key}@h:1/v1", "generation_config": {{"api_key": "{key}"}}}}',
+            "--judge", f'{{"api\\u005fkey": "{key}"}}', f'--judge={{"api_key": "{key}"',  # a JSON that does not parse
+            "--headers", f"Authorization=Bearer {key}", f"--headers=X-Key={key}", "--hea", f"X={key}", "--help"]
+    assert redact(argv) == [
+        "pytest", "--candidate", 'a={"model": "m", "api_key": "***"}',
+        '--candidate=b={"api_url": "http://h:1/v1", "generation_config": {"api_key": "***"}}',
+        "--judge", '{"api_key": "***"}', "--judge={***}",
+        "--headers", "Authorization=***", "--headers=X-Key=***", "--hea", "X=***", "--help"]

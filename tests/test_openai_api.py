@@ -247,3 +247,23 @@ def test_backend_option_errors(run_suite) -> None:
         in_process = run_suite("--backend", "vllm", model=None)
         assert in_process.result.ret == 2
         in_process.result.stdout.fnmatch_lines(["*--backend vllm needs vLLM in this environment*--api-url*"])
+
+
+def test_a_reply_with_a_lone_surrogate_is_recorded_and_its_neighbours_unaffected(run_suite, openai_stub,
+                                                                                 tmp_path: Path) -> None:
+    """A server may send `\\udc80` (a lone surrogate, no UTF-8 form): the cache, the JSONL and xdist's channel
+    take it; its sample is scored (the character becomes U+FFFD), the others of its group as well."""
+    table = {row["question"]: f"So the answer is {row['answer'].rpartition('####')[2].strip().replace(',', '')}."
+             for row in QUESTIONS}
+    odd = QUESTIONS[3]["question"]
+    table[odd] = table[odd][:-1] + " \udc80."
+    path = tmp_path / "answers.json"
+    path.write_text(json.dumps(table))  # ASCII JSON: the surrogate travels as its escape, as a server sends it
+    stub = openai_stub("--answers", str(path))
+    cache = tmp_path / "cache"
+    for extra in ((), ("-n", "2")):  # the second run: every reply from the cache, records across xdist
+        run = run_suite(*api_args(stub, f"--use-cache={cache}", "--eval-batch-size", "4"), *extra, model=MODEL)
+        assert run.result.ret == 0, run.result.stdout.str()
+        assert len(run.records) == N and all("error" not in r and r["correct"] for r in run.records)
+        assert run.by_id()["main-0003"]["output"].endswith(" \ufffd.")
+    assert len(stub.posts()) == N  # the second run asked nothing: the reply with the surrogate was cached

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -10,7 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from evalscope.perf.client import Endpoint
+from evalscope.perf.plan import LoadPlan, MissingHeaders
 from tests.conftest import REPO
+from tests.planted import KEY, assert_nowhere
 
 SUITE = str(REPO / "benchmarks" / "perf")
 
@@ -143,3 +148,62 @@ def test_short_sweep_against_vllm_cpu(pytester: pytest.Pytester, vllm_server) ->
         assert s["successes"] == 4 and s["length_mismatches"] == 0 and s["usage_missing"] == 0
         assert s["output_tokens_mean"] == 8
         assert s["latency"]["ttft"]["p50"] > 0 and s["latency"]["tpot"]["n"] == 4
+
+
+def test_a_planted_key_reaches_the_server_and_no_perf_output(pytester: pytest.Pytester, calibration) -> None:
+    """`--api-key` and `--headers 'NAME=Bearer KEY'` (a value with a space) are sent, locally and by Locust workers,
+    and are in no file of the perf folder (report.json, report.html, summaries, records, locust.log), the terminal
+    or an error line; the plan file and the plan sent to workers name headers without values."""
+    server = calibration(ttft=0.001, itl=0.001, key=KEY)
+    for auth, workers in ((["--api-key", KEY], "0"), (["--headers", f"Authorization=Bearer {KEY}"], "2")):
+        result = _run(pytester, "-m", "perf", "--api-url", server.base, *auth, "--headers", f"X-Copy={KEY}",
+                      "--parallel", "2", "--number", "4", "--max-tokens", "3", "--locust-workers", workers)
+        assert result.ret == 0, result.stdout.str()  # every request answered: the server got the key
+        (report,) = (pytester.path / "out").glob("perf-*/report.json")
+        assert json.loads(report.read_text())["points"][0]["summary"]["successes"] == 4
+        assert_nowhere(KEY, pytester.path / "out", result.stdout.str(), result.stderr.str())
+        shutil.rmtree(pytester.path / "out")
+    plan = LoadPlan(Endpoint(url=server.url(), model="m", headers={"Authorization": f"Bearer {KEY}"}), ("x",), 1)
+    assert KEY not in json.dumps(plan.to_json()) and plan.to_json()["endpoint"]["headers"] == ["Authorization"]
+    assert LoadPlan.from_json(plan.to_json(), {"Authorization": "Bearer k"}).endpoint.headers == {
+        "Authorization": "Bearer k"}
+    with pytest.raises(MissingHeaders, match=r"^the plan sends header Authorization, which this process"):
+        LoadPlan.from_json(plan.to_json(), {})
+    for bad in (KEY, f"={KEY}", f"Bearer {KEY}=x"):  # no '=', no name, not a header name: the value is not shown
+        result = _run(pytester, "-m", "perf", "--api-url", server.base, "--headers", "X-Ok=1", "--headers", bad)
+        assert result.ret == pytest.ExitCode.USAGE_ERROR
+        result.stderr.fnmatch_lines(["*--headers: value 2 of 2 * (expected NAME=VALUE*"])
+        assert_nowhere(KEY, result.stdout.str(), result.stderr.str())
+
+
+def test_a_remote_worker_is_sent_no_key_and_uses_its_own(tmp_path: Path, calibration) -> None:
+    """The master's plan names the Authorization header without its value: a remote worker not given the key
+    refuses the plan in one line (the run fails), one given it (env EVALSCOPE_API_KEY) sends it."""
+    server = calibration(ttft=0.001, itl=0.001, key=KEY)
+    env = {k: v for k, v in os.environ.items() if k not in ("EVALSCOPE_API_KEY", "OPENAI_API_KEY")}
+    for given in ({}, {"EVALSCOPE_API_KEY": KEY}):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        remote = subprocess.Popen([sys.executable, "-m", "evalscope.cli", "perf-worker", "--master",
+                                   f"127.0.0.1:{port}"], env={**env, **given}, stdout=subprocess.PIPE,
+                                  stderr=subprocess.STDOUT, text=True)
+        out = tmp_path / f"out-{len(given)}"
+        try:
+            run = subprocess.run(
+                [sys.executable, "-m", "evalscope.cli", "perf", "--url", server.url(), "--model", "m", "--api-key",
+                 KEY, "--parallel", "1", "--number", "3", "--max-tokens", "2", "--locust-remote-workers", "1",
+                 "--locust-master", f"127.0.0.1:{port}", "--outputs", str(out), "--", "-p", "no:cacheprovider"],
+                capture_output=True, text=True, timeout=240, cwd=tmp_path, env=env)
+            worker_out = remote.communicate(timeout=60)[0]
+        finally:
+            remote.kill()
+            remote.wait()
+        assert_nowhere(KEY, out, run.stdout, run.stderr, worker_out)
+        if given:
+            assert run.returncode == 0 and remote.returncode == 0, run.stdout + worker_out
+        else:
+            assert run.returncode != 0 and remote.returncode == 5, run.stdout + worker_out
+            assert "cannot run the master's plan: the plan sends header Authorization, which this process was not " \
+                   "given (`evalscope perf-worker --api-key KEY`" in worker_out
+            assert "a worker refused the plan: the plan sends header Authorization" in run.stdout

@@ -40,6 +40,19 @@ def test_jsonl_prompts_filtered_shuffled_and_cycled(tmp_path: Path) -> None:
     assert len(got) == 7 and {p.text for p in got} == {"one two three", "a b", "plain string prompt here"}
 
 
+def test_prompt_lines_are_split_on_newline_only(tmp_path: Path) -> None:
+    """U+2028/U+2029, \\x85 and \\x1c are valid unescaped in a JSON string: they end no line (splitlines would)."""
+    path = tmp_path / "p.jsonl"
+    texts = ["one\u2028two", "three\u2029four\x85five\x1csix"]
+    path.write_text("".join(json.dumps({"prompt": t}, ensure_ascii=False) + "\r\n" for t in texts), encoding="utf-8")
+    got = prompts.load(str(path), 2, min_len=None, max_len=None, seed=0, tokenizer=None)
+    assert sorted(p.text for p in got) == sorted(texts)
+    bad = tmp_path / "bad.jsonl"
+    bad.write_bytes(b'{"prompt": "caf\xe9"}\n')
+    with pytest.raises(prompts.DatasetError, match=r"bad\.jsonl: not UTF-8 text"):
+        prompts.load(str(bad), 1, min_len=None, max_len=None, seed=0, tokenizer=None)
+
+
 def test_openqa_reads_the_local_file(tmp_path: Path) -> None:
     (tmp_path / "openqa").mkdir()
     (tmp_path / "openqa" / "open_qa.jsonl").write_text(json.dumps({"question": "什么是机器学习？"}) + "\n")

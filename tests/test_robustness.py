@@ -21,6 +21,7 @@ from evalscope.schema import Completion, GenerationRequest
 from tests.conftest import REPO, TEST_DATA, default_ctrl_c
 from tests.faulty_proxy import FaultyProxy
 from tests.openai_stub import MODEL
+from tests.planted import KEY, assert_nowhere
 
 KILLER = """
 import os, signal
@@ -138,6 +139,84 @@ def test_a_killed_xdist_worker_is_recorded_and_resumed(run_suite, killer) -> Non
     final = json.loads((folder / "report.json").read_text())
     assert final["complete"] is True and final["benchmarks"][0]["scored"] == 10
     assert final["run"]["predicted"] < 10  # the answers stored before the crash were not asked again
+
+
+def test_resume_takes_the_latest_run_and_never_reopens_a_finished_one(run_suite, killer) -> None:
+    """An older finished run and a newer killed one in a work dir: `--resume WORK_DIR` resumes the killed one and
+    leaves every byte of the finished one; a finished run given to `--resume` is refused in one line."""
+    finished = run_suite("--eval-batch-size", "2", max_new_tokens=6)
+    work = finished.work_dir
+    (done,) = work.iterdir()
+    before = {p: p.read_bytes() for p in done.rglob("*") if p.is_file()}
+    killer(5)
+    killed = run_suite("--eval-batch-size", "2", "-p", "killer", "--work-dir", str(work), max_new_tokens=6)
+    assert killed.result.ret == -signal.SIGKILL
+    (newer,) = set(work.iterdir()) - {done}
+    resumed = run_suite("--eval-batch-size", "2", "--resume", str(work), max_new_tokens=6)
+    assert resumed.result.ret == 0, resumed.result.stdout.str()
+    resumed.result.stderr.fnmatch_lines([f"*--resume {work}: taking its latest run, {newer.name}*"])
+    assert {p: p.read_bytes() for p in done.rglob("*") if p.is_file()} == before
+    final = json.loads((newer / "report.json").read_text())
+    assert final["complete"] is True and final["run"]["resumed"] is True
+    assert {k: r["output"] for k, r in by_id(newer).items()} == {k: r["output"] for k, r in by_id(done).items()}
+    for given in (work, done):  # the latest run is now finished too; so is the older one
+        again = run_suite("--resume", str(given), max_new_tokens=6)
+        assert again.result.ret == pytest.ExitCode.USAGE_ERROR
+        folder = newer if given == work else done
+        again.result.stderr.fnmatch_lines([f"*--resume: {folder}: that run finished (every selected sample scored); "
+                                           f"nothing to resume (--rerun-failed {folder} runs its wrong answers again "
+                                           "in a new run)*"])
+        assert again.records == []
+    assert {p: p.read_bytes() for p in done.rglob("*") if p.is_file()} == before
+
+
+def test_a_full_disk_during_a_jsonl_append_stops_in_one_line_and_loses_nothing(run_suite, tmp_path: Path) -> None:
+    """The predictions file on a full device (/dev/full: every write fails with ENOSPC): the run stops with one
+    line naming the file (exit 2, no INTERNALERROR), the responses computed are kept, and a resume after the space
+    is back asks only for the others."""
+    run = tmp_path / "work" / "20200101-000000-000000"  # a run folder to resume, killed before its first record
+    (run / "predictions").mkdir(parents=True)
+    (run / "responses.sqlite").touch()
+    (run / "predictions" / "gsm8k.jsonl").symlink_to("/dev/full")
+    full = run_suite("--eval-batch-size", "2", "--resume", str(run), max_new_tokens=6)
+    assert full.result.ret == pytest.ExitCode.INTERRUPTED, full.result.stdout.str()
+    full.result.stdout.fnmatch_lines([f"*Interrupted: evalscope: cannot write {run}/predictions/gsm8k.jsonl (No space "
+                                      f"left on device); the run stopped, what was written before is kept: free the "
+                                      f"space and --resume {run}*"])
+    assert "INTERNALERROR" not in full.result.stdout.str() + full.result.stderr.str()
+    assert "Traceback" not in full.result.stdout.str()
+    with sqlite3.connect(run / "responses.sqlite") as db:
+        kept = db.execute("SELECT count(*) FROM responses").fetchone()[0]
+    assert kept >= 1  # the group computed before the failed write
+    (run / "predictions" / "gsm8k.jsonl").unlink()
+    resumed = run_suite("--eval-batch-size", "2", "--resume", str(run), max_new_tokens=6)
+    assert resumed.result.ret == 0, resumed.result.stdout.str()
+    final = json.loads((run / "report.json").read_text())
+    assert final["complete"] is True and final["run"]["store"]["hits"] == kept
+    assert final["run"]["predicted"] == 10 - kept and len(by_id(run)) == 10
+
+
+def test_a_full_filesystem_stops_the_run_in_one_line(run_suite, tmp_path: Path) -> None:
+    """A real full filesystem (a 48 KiB tmpfs, where mounting is allowed): whichever of the run's files fills it
+    first, the run ends with one line naming it, the JSONL holds whole records only, and nothing is an
+    INTERNALERROR."""
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=48k", "tmpfs", str(disk)], capture_output=True,
+                             text=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here ({mounted.stderr.strip() or mounted.returncode})")
+    try:
+        full = run_suite("--eval-batch-size", "2", "--work-dir", str(disk), max_new_tokens=6)
+        output = full.result.stdout.str() + full.result.stderr.str()
+        assert "INTERNALERROR" not in output and "Traceback" not in output, output
+        assert full.result.ret == pytest.ExitCode.INTERRUPTED, output
+        full.result.stdout.fnmatch_lines([f"*evalscope: cannot write {disk}/*/* (No space left on device); the run "
+                                          "stopped*"])
+        for path in disk.glob("*/predictions/*.jsonl"):
+            assert all(json.loads(line) for line in path.read_text().splitlines())
+    finally:
+        subprocess.run(["umount", str(disk)], check=True)
 
 
 def test_a_work_dir_stands_for_its_latest_run(run_suite, tmp_path: Path) -> None:
@@ -388,3 +467,30 @@ def test_no_spelling_of_a_secret_reaches_the_report_or_the_cache(run_suite, open
                          cwd=tmp_path, env={**os.environ}, timeout=300)
     assert out.returncode == 0, out.stderr
     assert "host-secret" not in out.stdout and "gsm8k" in out.stdout
+
+
+def test_a_planted_key_is_in_no_file_of_the_run_folder_and_no_output(run_suite, openai_stub,
+                                                                     pytester: pytest.Pytester) -> None:
+    """`--api-key`, `-o api_key=` and a URL's userinfo: nothing the run leaves (report.json, JSONL, the response
+    store and cache, pytest-html, junit XML, a DEBUG log file) nor its terminal output holds the key, nor do the
+    error lines of a refused connection or a rejected key."""
+    stub = openai_stub("--key", KEY)
+    open_stub = openai_stub()  # userinfo is sent as basic auth (not as the Bearer key): a server that asks for none
+    with_user = open_stub.base.replace("http://", f"http://alice:{KEY}@")
+    for n, (url, spelling) in enumerate(((stub.base, ["--api-key", KEY]), (with_user, [f"-oapi_key={KEY}"]))):
+        files = pytester.path / f"files-{n}"
+        run = run_suite("--api-url", url, "--limit", "2", f"--use-cache={files / 'cache'}", *spelling,
+                        f"--html={files / 'rows.html'}", f"--junitxml={files / 'junit.xml'}",
+                        f"--log-file={files / 'run.log'}", "--log-file-level=DEBUG", model=MODEL)
+        assert run.result.ret == 0, run.result.stdout.str()
+        assert len(run.records) == 2 and (files / "rows.html").is_file() and (files / "run.log").is_file()
+        assert_nowhere(KEY, run.work_dir, files, run.result.stdout.str(), run.result.stderr.str())
+    gone = openai_stub()
+    gone.stop()
+    for n, (url, spelling) in enumerate(((gone.base.replace("http://", f"http://alice:{KEY}@"), []),
+                                         (stub.base, ["--api-key", KEY + "-wrong"]))):  # refused; rejected
+        log = pytester.path / f"failed-{n}.log"
+        failed = run_suite("--api-url", url, "--limit", "1", *spelling, f"--log-file={log}", model=MODEL)
+        assert failed.result.ret not in (0, 5)
+        failed.result.stdout.fnmatch_lines(["*connection refused*" if n == 0 else "*401 AuthenticationError*"])
+        assert_nowhere(KEY, log, failed.result.stdout.str(), failed.result.stderr.str())

@@ -18,6 +18,7 @@ from evalscope.groups import GROUP_KEY, suffix_nodeid
 from evalscope.models.resolve import ModelError, looks_local, source
 from evalscope.options import Option, OptionTable
 from evalscope.progress import terminal_progress
+from evalscope.redaction import redact
 from evalscope.registry import UnknownBenchmark
 from evalscope.report import tables
 from evalscope.schema import DataError
@@ -362,7 +363,7 @@ class ArenaSession:
             self.report_path = recorder.report_path
             return
         self.report_path = main.run_dir / "report.json"
-        meta = {"harness": {"name": "evalscope"}, "run": {"argv": list(self.config.invocation_params.args),
+        meta = {"harness": {"name": "evalscope"}, "run": {"argv": redact(self.config.invocation_params.args),
                                                           "exit_status": exit_status, "work_dir": str(main.run_dir)},
                 "seed": self.run.seed, "limit": self.run.limit}
         tables.write_json(self.report_path, {**meta, "kind": "arena", "benchmarks": [], **section})

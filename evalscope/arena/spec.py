@@ -15,6 +15,7 @@ import tomllib
 
 from evalscope import config as cfg
 from evalscope.config import ConfigError, GenerationConfig, RunConfig
+from evalscope.redaction import redact_arg
 
 MODES = ("single", "pairwise-baseline", "pairwise-all")
 PROMPT_SETS = ("mt-bench", "arena-hard")
@@ -164,7 +165,8 @@ def build(base: RunConfig, file: Path | None, candidates: list[str], mode: str |
     for text in candidates:
         name, sep, spec = text.partition("=")
         if not sep or not name.strip() or not spec.strip():
-            raise ConfigError(f"--candidate {text!r}: expected NAME=SPEC (a model, a URL, default or a JSON object)")
+            raise ConfigError(f"--candidate {redact_arg(text)!r}: expected NAME=SPEC (a model, a URL, default or a "
+                              "JSON object)")
         try:
             tables[name.strip()] = (parse_spec(spec), None)
         except ConfigError as exc:

@@ -9,7 +9,9 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
+from urllib.parse import unquote, urlsplit
 
+from evalscope import utf8
 from evalscope.config import RunConfig
 from evalscope.models import CapabilityError, Progress
 from evalscope.models.rendering import cut_at_stop, messages, render
@@ -78,8 +80,13 @@ class OpenAIBackend:
         assert config.api_url is not None
         self.config = config
         self.url = strip_userinfo(config.api_url)  # what messages, the report and the cache show
-        self.client = openai.OpenAI(base_url=config.api_url, api_key=config.api_key or "EMPTY", max_retries=0,
-                                    timeout=config.request_timeout)
+        # Credentials in the URL go as HTTP basic auth (as the HTTP client would send them), never inside the URL
+        # the client logs with every request (its INFO line reaches log files and pytest-html's captured logs).
+        parts = urlsplit(config.api_url)
+        auth = None if parts.username is None and parts.password is None else openai.DefaultHttpxClient(
+            auth=(unquote(parts.username or ""), unquote(parts.password or "")))
+        self.client = openai.OpenAI(base_url=self.url, api_key=config.api_key or "EMPTY", max_retries=0,
+                                    timeout=config.request_timeout, http_client=auth)
         self._score_max_tokens: int | None = None
         self._unsupported: str | None = None
         self._probe_lock = threading.Lock()
@@ -220,12 +227,12 @@ class OpenAIBackend:
                 model=self.model, prompt=self.render(request), stop=stop, **sampling))
             drawn, usage = [(c.text or "", c.finish_reason) for c in done.choices], done.usage
             reasoning = None
-        cut = [cut_at_stop(text, request.stop) for text, _ in drawn]
+        cut = [cut_at_stop(utf8.scrub(text), request.stop) for text, _ in drawn]
         stopped = cut[0][1] or drawn[0][1] != "length"
         return Completion(cut[0][0], usage.prompt_tokens if usage else 0, usage.completion_tokens if usage else 0,
                           "stop" if stopped else "length", self.render(request),
                           tuple(text for text, _ in cut) if request.n > 1 else (),
-                          str(reasoning) if reasoning else None)
+                          utf8.scrub(str(reasoning)) if reasoning else None)
 
     def generate(self, requests: Sequence[GenerationRequest],
                  on_step: Progress = None) -> Iterator[tuple[int, Completion]]:

@@ -39,6 +39,8 @@ class Program:
     """Answer every n-th completion request with HTTP 500 (0: never)."""
     eos_after: int = 0
     """Without `ignore_eos`/`min_tokens`, stop after this many tokens (0: always produce max_tokens)."""
+    key: str = ""
+    """Answer completion requests without `Authorization: Bearer KEY` with HTTP 401 ("": any)."""
 
 
 MAX_WAKE = 0.001
@@ -90,6 +92,9 @@ class _Server:
                 headers = {k.strip().lower(): v.strip() for k, v in (x.split(":", 1) for x in lines[1:] if ":" in x)}
                 body = await reader.readexactly(int(headers.get("content-length", "0")))
                 t0 = reader.take_arrival() if isinstance(reader, _StampedReader) else time.monotonic()
+                if self.program.key and headers.get("authorization") != f"Bearer {self.program.key}":
+                    self._write(writer, 401, "application/json", b'{"error": "invalid api key"}')
+                    continue
                 await self.respond(method, path, body, t0, writer)
         except (asyncio.IncompleteReadError, ConnectionError):
             pass
@@ -149,7 +154,7 @@ class _Server:
 
     @staticmethod
     def _write(writer: asyncio.StreamWriter, status: int, ctype: str, data: bytes) -> None:
-        reason = {200: "OK", 404: "Not Found", 500: "Internal Server Error"}[status]
+        reason = {200: "OK", 401: "Unauthorized", 404: "Not Found", 500: "Internal Server Error"}[status]
         writer.write(f"HTTP/1.1 {status} {reason}\r\nContent-Type: {ctype}\r\nContent-Length: {len(data)}\r\n\r\n"
                      .encode() + data)
 
@@ -182,7 +187,8 @@ class CalibrationServer:
         args = [self.python, "-m", "evalscope.perf.calibration", "--ttft", str(p.ttft), "--itl", str(p.itl),
                 "--tokens-per-chunk", str(p.tokens_per_chunk), "--error-every", str(p.error_every),
                 "--eos-after", str(p.eos_after)]
-        self._proc = subprocess.Popen(args, stdout=subprocess.PIPE, text=True, env={**os.environ},
+        env = {**os.environ, "CALIBRATION_KEY": p.key}  # not on the command line, where `ps` shows it
+        self._proc = subprocess.Popen(args, stdout=subprocess.PIPE, text=True, env=env,
                                       start_new_session=True)
         assert self._proc.stdout is not None
         ready, _, _ = select.select([self._proc.stdout], [], [], 30)
@@ -223,7 +229,8 @@ def main(argv: list[str] | None = None) -> int:
     a = p.parse_args(argv)
     if a.tokens_per_chunk < 1 or a.ttft < 0 or a.itl < 0 or not math.isfinite(a.ttft + a.itl):
         p.error("need --tokens-per-chunk >= 1 and non-negative finite delays")
-    program = Program(a.ttft, a.itl, a.tokens_per_chunk, a.error_every, a.eos_after)
+    program = Program(a.ttft, a.itl, a.tokens_per_chunk, a.error_every, a.eos_after,
+                      os.environ.get("CALIBRATION_KEY", ""))
     # select() takes microsecond timeouts; epoll rounds each wait up to a whole millisecond, which makes
     # the default loop's chunk times drift in a 0-2 ms sawtooth. (select serves up to 1024 connections.)
     loop = asyncio.SelectorEventLoop(selectors.SelectSelector())

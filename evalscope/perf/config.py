@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -128,14 +129,21 @@ def api_kind(api: str | None) -> str:
     return API_NAMES[key]
 
 
+_TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+"""An HTTP header name (RFC 9110's token)."""
+
+
 def headers(pairs: list[str] | None, api_key: str | None) -> dict[str, str]:
+    """`--api-key` as `Authorization: Bearer KEY`, then each `--headers KEY=VALUE` (the value may hold spaces:
+    `Authorization=Bearer sk-...`). Errors say which value is wrong, never what it holds (it may be a token)."""
     out = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-    for pair in pairs or []:
-        for item in pair.split():
-            key, sep, value = item.partition("=")
-            if not sep or not key:
-                raise PerfConfigError(f"--headers: {item!r} is not KEY=VALUE")
-            out[key] = value
+    for n, pair in enumerate(pairs or [], 1):
+        key, sep, value = pair.partition("=")
+        if not sep or not _TOKEN.match(key.strip()):
+            what = "has no '='" if not sep else "does not start with a header name"
+            raise PerfConfigError(f"--headers: value {n} of {len(pairs or [])} {what} (expected NAME=VALUE, e.g. "
+                                  "'Authorization=Bearer KEY'; values are not shown, they may be secrets)")
+        out[key.strip()] = value.strip()
     return out
 
 

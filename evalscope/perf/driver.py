@@ -26,7 +26,7 @@ from locust.env import Environment  # noqa: E402
 from locust.exception import StopUser  # noqa: E402
 
 from evalscope.perf.client import Connection  # noqa: E402
-from evalscope.perf.plan import LoadPlan  # noqa: E402
+from evalscope.perf.plan import LoadPlan, MissingHeaders  # noqa: E402
 from evalscope.perf.records import RequestRecord, write_jsonl  # noqa: E402
 
 DONE_MESSAGE = "evalscope_done"
@@ -156,7 +156,13 @@ def _master(env: Environment, plan: LoadPlan, out: Path, host: str, port: int, b
     reported: set[int] = set()
     all_done = Event()
 
+    refused: list[str] = []
+
     def on_done(msg: Any, **_: Any) -> None:
+        if msg.data.get("error"):  # a worker that cannot run the plan (it lacks a header's value)
+            refused.append(str(msg.data["error"]))
+            all_done.set()
+            return
         worker = int(msg.data["worker"])
         write_jsonl(out / f"records-{worker}.jsonl", [RequestRecord.from_json(r) for r in msg.data["records"]])
         reported.add(worker)
@@ -176,6 +182,9 @@ def _master(env: Environment, plan: LoadPlan, out: Path, host: str, port: int, b
     master.start(plan.users, spawn_rate=10_000)
     all_done.wait(timeout=bound + plan.max_duration_s)
     master.quit()
+    if refused:
+        logging.error("a worker refused the plan: %s", refused[0])
+        return 5
     if len(reported) < plan.all_workers:
         logging.error("only %d of %d workers sent their records", len(reported), plan.all_workers)
         return 4
@@ -191,15 +200,28 @@ def _worker(env: Environment, host: str, port: int) -> int:
         return 3
     planned = Event()
 
+    refused: list[str] = []
+
     def on_plan(msg: Any, **_: Any) -> None:
         global SHARE
-        SHARE = Share(LoadPlan.from_json(msg.data["plan"]), worker.worker_index, int(msg.data["workers"]))
+        try:
+            plan = LoadPlan.from_json(msg.data["plan"])  # the header values: this process's own
+        except MissingHeaders as exc:
+            refused.append(str(exc))
+            worker.send_message(DONE_MESSAGE, {"worker": worker.worker_index, "error": str(exc)})
+        else:
+            SHARE = Share(plan, worker.worker_index, int(msg.data["workers"]))
         planned.set()
 
     worker.register_message(PLAN_MESSAGE, on_plan)
     if not planned.wait(timeout=CONNECT_S):
         logging.error("the master at %s:%d sent no plan", host, port)
         return 3
+    if refused:
+        logging.error("cannot run the master's plan: %s", refused[0])
+        gevent.sleep(0.5)  # the refusal on its way to the master
+        worker.quit()
+        return 5
     assert SHARE is not None
     share = SHARE
     bound = share.plan.max_duration_s + 60.0 * share.plan.warmup
@@ -226,7 +248,12 @@ def main(argv: list[str] | None = None) -> int:
     if a.role != "worker" and (a.plan is None or a.out is None):
         p.error(f"--role {a.role} needs --plan and --out")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    return run(None if a.plan is None else LoadPlan.read(a.plan), a.out, a.role, a.master_host, a.master_port)
+    try:
+        plan = None if a.plan is None else LoadPlan.read(a.plan)
+    except MissingHeaders as exc:
+        logging.error("%s", exc)
+        return 5
+    return run(plan, a.out, a.role, a.master_host, a.master_port)
 
 
 if __name__ == "__main__":

@@ -1,14 +1,27 @@
-"""A load plan: the endpoint, the prompts, the load shape and its bounds; written as JSON for the load processes."""
+"""A load plan: the endpoint, the prompts, the load shape and its bounds; written as JSON for the load processes.
+
+The JSON names the request headers but holds none of their values (an `Authorization` token, say): the plan goes to
+every Locust worker that connects to the master, and to a file. Each load process gets the values from its own
+environment (`HEADERS_ENV`), set by the runner for the processes it starts and by `evalscope perf-worker` from its
+own `--api-key`/`--headers`."""
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from evalscope.perf.client import Endpoint
+
+HEADERS_ENV = "EVALSCOPE_PERF_HEADERS"
+"""A load process's request headers, as a JSON object: what the plan names, with their values."""
+
+
+class MissingHeaders(ValueError):
+    """The plan names headers this process was not given; the message names them (never a value)."""
 
 
 @dataclass(frozen=True)
@@ -48,12 +61,24 @@ class LoadPlan:
             raise ValueError(f"{self.all_workers} Locust workers need --parallel >= {self.all_workers} (one user each)")
 
     def to_json(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        """The plan as JSON, its headers by name only."""
+        data = dataclasses.asdict(self)
+        data["endpoint"]["headers"] = sorted(self.endpoint.headers)
+        return data
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> LoadPlan:
+    def from_json(cls, data: dict[str, Any], headers: dict[str, str] | None = None) -> LoadPlan:
+        """A plan from its JSON, the headers it names taken from `headers` (default: this process's
+        environment, `HEADERS_ENV`); MissingHeaders if one is not there."""
         data = dict(data)
-        data["endpoint"] = Endpoint(**data["endpoint"])
+        given = local_headers() if headers is None else headers
+        names = list(data["endpoint"].get("headers") or [])
+        missing = [n for n in names if n not in given]
+        if missing:
+            raise MissingHeaders(f"the plan sends header{'s' if len(missing) > 1 else ''} {', '.join(missing)}, "
+                                 "which this process was not given (`evalscope perf-worker --api-key KEY` for "
+                                 "Authorization, `--headers NAME=VALUE` for others, or env EVALSCOPE_API_KEY)")
+        data["endpoint"] = Endpoint(**{**data["endpoint"], "headers": {n: given[n] for n in names}})
         data["prompts"] = tuple(data["prompts"])
         data["offsets"] = None if data.get("offsets") is None else tuple(data["offsets"])
         return cls(**data)
@@ -64,3 +89,22 @@ class LoadPlan:
     @classmethod
     def read(cls, path: Path) -> LoadPlan:
         return cls.from_json(json.loads(path.read_text(encoding="utf-8")))
+
+
+def local_headers() -> dict[str, str]:
+    """This process's header values (`HEADERS_ENV`; none if unset)."""
+    text = os.environ.get(HEADERS_ENV)
+    if not text:
+        return {}
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError:
+        value = None
+    if not isinstance(value, dict):
+        raise MissingHeaders(f"{HEADERS_ENV} is not a JSON object of header names and values")
+    return {str(k): str(v) for k, v in value.items()}
+
+
+def headers_env(headers: dict[str, str]) -> dict[str, str]:
+    """The environment of a load process started here: this one's, with the plan's header values."""
+    return {**os.environ, HEADERS_ENV: json.dumps(headers)}

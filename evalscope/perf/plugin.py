@@ -46,7 +46,8 @@ PERF = OptionTable("perf", "serving performance (evalscope perf, -m perf)", (
     Option("--locust-master", "HOST:PORT the Locust master listens on (default 127.0.0.1, a free port; remote "
            "workers need an interface they reach and a fixed port, e.g. 0.0.0.0:5557)"),
     Option("--max-duration", "seconds; bound on each sweep point's measured phase (default 300)"),
-    Option("--headers", "extra request headers KEY=VALUE (repeatable)", kind="append"),
+    Option("--headers", "extra request header NAME=VALUE (repeatable; the value may hold spaces); values are never "
+           "written and never sent to Locust workers, which are given their own", kind="append"),
     Option("--stream", "stream responses (default; TTFT/ITL need it)", kind="toggle"),
     Option("--allow-remote-target", "let the load go to a server that is not on this machine (default: 127.0.0.1 "
            "only)", kind="flag"),
@@ -165,7 +166,8 @@ class PerfSession:
         if endpoint.model:
             return endpoint.model
         base = endpoint.url.split("/v1/", 1)[0]
-        with urllib.request.urlopen(f"{base}/v1/models", timeout=10) as resp:
+        asked = urllib.request.Request(f"{base}/v1/models", headers=endpoint.headers)  # a keyed server wants its key
+        with urllib.request.urlopen(asked, timeout=10) as resp:
             return str(json.loads(resp.read())["data"][0]["id"])
 
     def run(self, point: pc.SweepPoint) -> PointResult:

@@ -137,7 +137,13 @@ def file_prompts(path: Path, n: int, min_len: int | None, max_len: int | None, s
     if not path.is_file():
         raise DatasetError(f"prompt file not found: {path}")
     pool = []
-    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise DatasetError(f"{path}: not UTF-8 text (an undecodable byte at offset {exc.start}); save it as "
+                           "UTF-8") from None
+    # \n only, not splitlines(): U+2028 and U+2029 (or \x1c-\x1e, \x85) are valid inside a JSON string
+    for lineno, line in enumerate(text.split("\n"), 1):
         if not line.strip():
             continue
         try:

@@ -1,7 +1,8 @@
 """Run a load plan in Locust subprocesses (one local process, or a master and N workers), bounded in time.
 
 Workers may also run on other machines (`evalscope perf-worker --master HOST:PORT`): the master sends them the plan
-and they send their records back over Locust's own connection, so nothing but the package is needed there."""
+and they send their records back over Locust's own connection, so nothing but the package is needed there. The plan
+names its request headers without their values (a key never crosses the network): each worker is given them."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from evalscope.perf.plan import LoadPlan
+from evalscope.perf.plan import LoadPlan, headers_env
 from evalscope.perf.records import RequestRecord, read_jsonl
 
 GRACE_S = 60.0
@@ -58,8 +59,9 @@ def run_load(plan: LoadPlan, out_dir: Path | None = None, python: str = sys.exec
             try:
                 for command in commands:
                     # A session of its own: on timeout the whole group goes, so no process is left behind.
+                    # Header values go through the environment, never in the plan file or its messages.
                     procs.append(subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
-                                                  start_new_session=True))
+                                                  start_new_session=True, env=headers_env(plan.endpoint.headers)))
                 for proc in procs:
                     proc.wait(timeout=bound)
             except subprocess.TimeoutExpired:

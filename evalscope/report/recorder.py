@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
-import json
+import os
 import sys
 from collections import Counter
 from collections.abc import Mapping
@@ -15,6 +16,7 @@ import pandas as pd
 import pytest
 
 import evalscope
+from evalscope import utf8
 from evalscope.config import RunConfig
 from evalscope.deadline import CAUSE
 from evalscope.redaction import redact
@@ -70,6 +72,35 @@ class Recorder:
         self.exitstatus: int | None = None
         self.data: dict[str, Any] = {}
         """The JSON report as last written."""
+        self.write_error: str | None = None
+        """Why the run's files could not be written (a full disk): the run stops, saying so in one line."""
+        self.said_at_end = False
+        """The write failed after the tests (report.json): the terminal summary says it, not pytest."""
+        self._session: pytest.Session | None = None
+
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        self._session = session
+
+    def _cannot_write(self, path: Path, exc: OSError) -> None:
+        """Stop the run in one line naming the file (pytest's `Interrupted: ...`, exit 2), rather than an
+        INTERNALERROR; the records and responses written before stay whole."""
+        if self.write_error is not None:
+            return
+        self.write_error = (f"evalscope: cannot write {path} ({exc.strerror or exc}); the run stopped, what was "
+                            f"written before is kept: free the space and --resume {self.run_dir}")
+        self.said_at_end = self.exitstatus is not None  # pytest's `Interrupted:` line says it while the run goes
+        if self._session is not None:
+            self._session.shouldstop = self.write_error
+        dsession = self.config.pluginmanager.get_plugin("dsession")  # xdist's controller stops on its own flag
+        if dsession is not None:
+            dsession.shouldstop = self.write_error
+
+    def _write_report(self) -> None:
+        assert self.report_path is not None
+        try:
+            tables.write_json(self.report_path, self.data)
+        except OSError as exc:
+            self._cannot_write(self.report_path, exc)
 
     def _jsonl(self, bench: str) -> IO[str]:
         if bench not in self._files:
@@ -84,12 +115,27 @@ class Recorder:
         self.selected = dict(selected)
         self.report_path = self.run_dir / "report.json"
         self.data = tables.build_report(self.table, self._benchmark_info(), {**self._meta(), "complete": False})
-        tables.write_json(self.report_path, self.data)
+        self._write_report()
 
     def _append(self, bench: str, record: dict[str, Any]) -> None:
-        fh = self._jsonl(bench)
-        fh.write(json.dumps(record, ensure_ascii=False) + "\n")
-        fh.flush()
+        if self.write_error is not None:  # the run is stopping; a file that failed once is not written again
+            return
+        path = self.run_dir / "predictions" / f"{bench}.jsonl"
+        start = None
+        try:
+            fh = self._jsonl(bench)
+            start = fh.tell()
+            fh.write(utf8.dumps(record) + "\n")
+            fh.flush()
+        except OSError as exc:
+            self._cannot_write(path, exc)
+            failed = self._files.pop(bench, None)
+            with contextlib.suppress(OSError):
+                if failed is not None:
+                    failed.close()  # its unwritten buffer fails again: dropped
+            with contextlib.suppress(OSError, ValueError):
+                if start is not None:
+                    os.truncate(path, start)  # no half line: the file ends with the last whole record
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
@@ -140,7 +186,8 @@ class Recorder:
 
     def finish(self, exitstatus: int) -> None:
         for fh in self._files.values():
-            fh.close()
+            with contextlib.suppress(OSError):  # every line was flushed as it came
+                fh.close()
         if not self.results and not self.errors and self.report_path is None:
             return
         ordered = sorted(self.results.values(), key=lambda r: (r.benchmark, r.subset, r.index))
@@ -150,7 +197,7 @@ class Recorder:
         info = self._benchmark_info()
         complete = exitstatus in (0, 1) and all(entry["complete"] for entry in info.values())
         self.data = tables.build_report(self.table, info, {**self._meta(), "complete": complete})
-        tables.write_json(self.report_path, self.data)
+        self._write_report()
 
     def amend(self, exit_status: int, **sections: Any) -> None:
         """Rewrite the report with sections decided after the scores (gate verdicts) and the final exit status."""
@@ -158,7 +205,7 @@ class Recorder:
             return
         self.exitstatus = exit_status
         self.data = {**self.data, **sections, "run": {**self.data["run"], "exit_status": exit_status}}
-        tables.write_json(self.report_path, self.data)
+        self._write_report()
 
     def _benchmark_info(self) -> dict[str, dict[str, Any]]:
         names = {b for b, _ in self.results} | set(self.errors) | set(self.selected)

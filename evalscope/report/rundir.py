@@ -134,6 +134,34 @@ def resolve(path: Path, flag: str = "run folder") -> Path:
     return chosen
 
 
+def _finished(folder: Path) -> bool:
+    """Whether a run ended with every selected sample scored: its report says complete and counts no errors."""
+    try:
+        report = json.loads((folder / "report.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    entries = [e for e in report.get("benchmarks") or [] if isinstance(e, dict)]
+    return bool(report.get("complete", True)) and not any(e.get("errors") or e.get("n_errors") for e in entries)
+
+
+def to_resume(path: Path) -> Path:
+    """`--resume`'s run folder: the folder given, or a work dir's latest run, finished or not (an older finished
+    run is never reopened for writing because a newer one was killed). A finished run (complete, no errors) is
+    refused: there is nothing to resume, and resuming would rewrite its files."""
+    folder = path.parent if path.suffix == ".json" else path
+    if not _is_run(folder):
+        found = runs_in(folder)
+        if not found:
+            raise RunError(f"{path}: not found" if not path.exists() else f"{path}: neither a run folder nor a work "
+                           "dir with runs in it")
+        folder = found[-1]
+        print(f"evalscope: --resume {path}: taking its latest run, {folder.name}", file=sys.stderr)
+    if _finished(folder):
+        raise RunError(f"{folder}: that run finished (every selected sample scored); nothing to resume "
+                       f"(--rerun-failed {folder} runs its wrong answers again in a new run)")
+    return folder
+
+
 def load(path: Path | str) -> Run:
     """A run from its folder or its report.json (a work dir: its latest complete run)."""
     path = resolve(Path(path))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import subprocess
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -11,6 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from evalscope import utf8
 from evalscope.schema import SampleResult
 from evalscope.stats import Estimate, estimate, macro
 
@@ -136,5 +136,5 @@ def build_report(table: pd.DataFrame, benchmarks: Mapping[str, dict[str, Any]], 
 def write_json(path: Path, data: Any) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+    tmp.write_text(utf8.dumps(data, indent=2, default=str), encoding="utf-8")
     tmp.replace(path)
