@@ -74,6 +74,10 @@ def test_merged_shards_equal_one_unsharded_run(sharded, tmp_path: Path) -> None:
     assert merged["benchmarks"][0]["scores"] == alone["benchmarks"][0]["scores"]
     assert merged["benchmarks"][0]["selected"] == 12
     assert _records(tmp_path / "merged") == _records(whole)
+    shown = _run(["-m", "evalscope.cli", "report", *map(str, parts), "--format", "md"], tmp_path)
+    assert shown.returncode == 0, shown.stderr
+    assert "Runs: 1. " in shown.stdout and ", 2. " not in shown.stdout  # the three parts shown as one run
+    assert "| 12 |" in shown.stdout
     # gates and --baseline work on the merged run as on any other
     gated = _run(["-m", "evalscope.cli", "merge", *map(str, parts), "-o", str(tmp_path / "gated"),
                   "--gate", "gsm8k>=0.99", "--baseline", str(whole)], tmp_path)

@@ -8,11 +8,13 @@ import argparse
 import json
 import shutil
 import sys
+from array import array
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from evalscope import shards
@@ -76,7 +78,7 @@ def merge(folders: Sequence[Path], out: Path, allow_partial: bool = False) -> di
     tmp = out.with_name(out.name + ".partial")
     shutil.rmtree(tmp, ignore_errors=True)
     (tmp / "predictions").mkdir(parents=True)
-    columns: dict[str, list[Any]] = {c: [] for c in [*tables.FRAME_COLUMNS, "index"]}
+    columns = Columns()
     owner: dict[tuple[str, str], int] = {}
     errors: Counter[str] = Counter()
     names = sorted({str(b["name"]) for _, report in runs for b in report["benchmarks"]})
@@ -92,7 +94,7 @@ def merge(folders: Sequence[Path], out: Path, allow_partial: bool = False) -> di
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    frame = pd.DataFrame(columns)
+    frame = columns.frame()
     frame = frame.sort_values(["benchmark", "subset", "index"], kind="stable").drop(columns="index")
     table = tables.score_table(frame)
     first = runs[0][1]
@@ -129,8 +131,36 @@ def merge(folders: Sequence[Path], out: Path, allow_partial: bool = False) -> di
     return data
 
 
+class Columns:
+    """The score table's inputs, one row per scored sample and metric, kept small: numbers in typed arrays, the
+    few distinct names shared, a sample by its number (the table only counts and clusters samples)."""
+
+    def __init__(self) -> None:
+        self.names: dict[Any, Any] = {}
+        self.text: dict[str, list[Any]] = {c: [] for c in ("benchmark", "subset", "category", "metric", "cluster")}
+        self.numbers: dict[str, array[Any]] = {"sample_id": array("q"), "value": array("d"), "units": array("q"),
+                                               "index": array("q")}
+        self.samples = 0
+
+    def add(self, name: str, record: dict[str, Any]) -> None:
+        self.samples += 1
+        units = record.get("units") or {}
+        for metric, value in record["metrics"].items():
+            for column, item in (("benchmark", name), ("subset", record["subset"]),
+                                 ("category", record.get("category")), ("metric", metric),
+                                 ("cluster", record.get("cluster"))):
+                self.text[column].append(self.names.setdefault(item, item))
+            for column, number in (("sample_id", self.samples), ("value", value), ("units", units.get(metric, 1)),
+                                   ("index", record["index"])):
+                self.numbers[column].append(number)
+
+    def frame(self) -> pd.DataFrame:
+        data: dict[str, Any] = {**self.text, **{k: np.frombuffer(v, dtype=v.typecode) for k, v in self.numbers.items()}}
+        return pd.DataFrame(data)[[*tables.FRAME_COLUMNS, "index"]]
+
+
 def _copy(source: Path, sink: Any, name: str, shard: int, owner: dict[tuple[str, str], int],
-          columns: dict[str, list[Any]], errors: Counter[str]) -> None:
+          columns: Columns, errors: Counter[str]) -> None:
     """One shard's records of one benchmark: written through, checked against the other shards' items, and the
     numbers of the scored ones kept for the score table."""
     scored_here: set[str] = set()
@@ -155,13 +185,7 @@ def _copy(source: Path, sink: Any, name: str, shard: int, owner: dict[tuple[str,
             if sample_id in scored_here:
                 continue
             scored_here.add(sample_id)
-            units = record.get("units") or {}
-            for metric, value in record["metrics"].items():
-                for column, item in (("benchmark", name), ("subset", record["subset"]),
-                                     ("category", record.get("category")), ("sample_id", sample_id),
-                                     ("metric", metric), ("value", value), ("cluster", record.get("cluster")),
-                                     ("units", units.get(metric, 1)), ("index", record["index"])):
-                    columns[column].append(item)
+            columns.add(name, record)
     errors[name] += len(errored_here - scored_here)  # an error answered later in the same shard is no error
 
 
