@@ -10,6 +10,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     commands = {"eval": "evaluate a model on benchmarks (run `evalscope eval --help`)",
                 "report": "HTML or Markdown report of finished runs (run `evalscope report --help`)",
+                "merge": "join the run folders of a sharded run (--shard K/N) into one (SHARD_DIR... -o MERGED)",
                 "perf": "load-test a serving endpoint (run `evalscope perf --help`)",
                 "new-benchmark": "write a working benchmark folder to start from (NAME [--kind mcq|generation])",
                 "download": "fetch a model and datasets into one folder for offline runs (--model, --datasets, --to)",
@@ -31,6 +32,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from evalscope.report.command import main as report_main
 
         return report_main(args[1:])
+    if args[0] == "merge":
+        from evalscope.report.merge import main as merge_main
+
+        return merge_main(args[1:])
     if args[0] == "perf-worker":
         import subprocess
 

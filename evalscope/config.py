@@ -108,7 +108,9 @@ class RunConfig:
     """A name in the backend registry (`evalscope.models.BACKENDS`): `transformers` and `vllm` run in this
     process, `openai` talks to the OpenAI-compatible server at `api_url`."""
     api_url: str | None = None
-    """Base URL of an OpenAI-compatible server (`--api-url`), normalised to end in `/v1`."""
+    """Base URL of an OpenAI-compatible server (`--api-url`), normalised to end in `/v1`; the first of `api_urls`."""
+    api_urls: tuple[str, ...] = ()
+    """Every endpoint of a fleet serving the same model (`--api-url` repeated, or a file of URLs), normalised."""
     api_key: str | None = field(default=None, repr=False)
     """Bearer token for `api_url`; never written anywhere (repr=False keeps it out of tracebacks too)."""
     concurrency: int = 16
@@ -121,6 +123,8 @@ class RunConfig:
     """A previous run folder: select only its incorrect or errored samples (`--rerun-failed`)."""
     resume: Path | None = None
     """A run folder to continue (`--resume`): its stored responses are reused, only what is missing is asked."""
+    shard: tuple[int, int] | None = None
+    """(K, N): run the K-th of N disjoint parts of the selected items (`--shard`)."""
     num_samples: int = 1
     """Completions drawn per problem of a pass@k benchmark (`--num-samples`)."""
     pass_k: tuple[int, ...] = (1,)

@@ -186,8 +186,9 @@ class Engine:
         model = self.backend.info() if self.backend is not None else {}
         kept = {name: {"path": str(c.path), "hits": c.hits, "misses": c.misses}
                 for name, c in (("cache", self.cache), ("store", self.store)) if c is not None}
-        retries = {"retries": model.pop("retries")} if "retries" in model else {}
-        return {"model": model, "predicted": self.predicted, "batches": self.batches, **kept, **retries}
+        # Counts that differ per process: added up over the workers in the report's `run` section.
+        per_process: dict[str, Any] = {key: model.pop(key) for key in ("retries", "endpoints") if key in model}
+        return {"model": model, "predicted": self.predicted, "batches": self.batches, **kept, **per_process}
 
     def close(self) -> None:
         for cache in (self.cache, self.store):

@@ -119,7 +119,8 @@ OPTIONS = (
            aliases=("--outputs",), seed_names=("outputs",)),
     Option("--eval-batch-size", "samples per inference batch (default 8), or auto: sized by free GPU memory"),
     Option("--threads", "torch threads per process (default: $EVALSCOPE_THREADS, else cores / xdist workers)"),
-    Option("--api-url", "base URL of an OpenAI-compatible server, e.g. http://127.0.0.1:8000 (perf, API models)"),
+    Option("--api-url", "base URL of an OpenAI-compatible server, e.g. http://127.0.0.1:8000 (perf, API models); "
+           "repeat it, or give a file of URLs (one a line), for a fleet serving the same model", kind="append"),
     Option("--api-key", "API key sent as a Bearer token to --api-url (or env EVALSCOPE_API_KEY / OPENAI_API_KEY)"),
     Option("--backend", f"{', '.join(models.BACKENDS)} (default: {models.REMOTE_DEFAULT} with --api-url, else "
            f"{models.LOCAL_DEFAULT})"),
@@ -130,6 +131,9 @@ OPTIONS = (
            "(write --use-cache=DIR before benchmark paths)", kind="optional"),
     Option("--rerun-failed", "a previous run folder (or work dir: its latest run): run only its incorrect or errored "
            "samples"),
+    Option("--shard", "K/N: run only the K-th (from 0) of N disjoint parts of the selected items, for a job "
+           "scheduler; auto (Slurm arrays) or auto/N (Kubernetes Indexed Jobs) take K from the scheduler; "
+           "`evalscope merge` joins the parts' run folders"),
     Option("--resume", "continue a killed or interrupted run in its folder (or a work dir's latest run): only the "
            "answers it lacks are asked for"),
     Option("--gate", "fail the session (exit 6) unless a score passes: 'gsm8k>=0.40', 'mmlu.stem>=0.3', "
@@ -236,7 +240,8 @@ def choose_backend(name: str | None, api_url: str | None) -> str:
 def run_config(config: pytest.Config) -> cfg.RunConfig:
     """The run's settings from pytest's parsed options (raises ConfigError naming the option)."""
     dataset_dir = value(config, "dataset_dir")
-    api_url = value(config, "api_url")
+    urls = api_urls(config)
+    api_url = urls[0] if urls else None
     work_dir = Path(value(config, "work_dir") or "outputs")
     rerun, resume = value(config, "rerun_failed"), value(config, "resume")
     return cfg.RunConfig(
@@ -253,15 +258,44 @@ def run_config(config: pytest.Config) -> cfg.RunConfig:
         batch_auto=value(config, "eval_batch_size") == "auto",
         threads=_int(config, "threads", None),
         backend=choose_backend(value(config, "backend"), api_url),
-        api_url=cfg.api_base(api_url) if api_url else None,
+        api_url=api_url,
+        api_urls=tuple(urls),
         api_key=value(config, "api_key") or os.environ.get("EVALSCOPE_API_KEY") or os.environ.get("OPENAI_API_KEY"),
         concurrency=_int(config, "concurrency", 16) or 1,
         request_timeout=timeout(config),
         cache=cfg.cache_file(value(config, "use_cache"), work_dir),
         rerun_failed=_run_folder(rerun, "--rerun-failed"),
         resume=_run_folder(resume, "--resume"),
+        shard=_shard(value(config, "shard")),
         **execution(config),
     )
+
+
+def given_api_urls(config: pytest.Config) -> list[str]:
+    """`--api-url`'s values as given, a file among them replaced by the URLs it lists (one a line, `#` comments)."""
+    urls: list[str] = []
+    for given in values(config, "api_url"):
+        path = Path(given).expanduser()
+        if "://" not in given and path.is_file():
+            lines = [line.split("#", 1)[0].strip() for line in path.read_text(encoding="utf-8").splitlines()]
+            if not any(lines):
+                raise cfg.ConfigError(f"--api-url {given}: the file lists no URL")
+            urls += [line for line in lines if line]
+        else:
+            urls.append(given)
+    return urls
+
+
+def api_urls(config: pytest.Config) -> list[str]:
+    """The endpoints of the model's server (or fleet), normalised to their `/v1` base, without repeats."""
+    return list(dict.fromkeys(cfg.api_base(url) for url in given_api_urls(config)))
+
+
+def _shard(text: str | None) -> tuple[int, int] | None:
+    from evalscope import shards
+
+    found = shards.parse(text)
+    return None if found is None else (found.index, found.count)
 
 
 def _run_folder(text: str | None, flag: str) -> Path | None:
@@ -405,7 +439,7 @@ def auto_workers(config: pytest.Config) -> int | None:
     """`-n auto`: one worker per GPU (or tensor-parallel group) for a local model; None lets xdist count cores.
     Asked before configure, so it reads the options itself."""
     try:
-        if value(config, "api_url") or value(config, "backend") == models.REMOTE_DEFAULT:
+        if values(config, "api_url") or value(config, "backend") == models.REMOTE_DEFAULT:
             return None
         per_worker = cfg.parse_model_args(value(config, "model_args")).tensor_parallel_size
     except cfg.ConfigError:

@@ -8,13 +8,13 @@ work is done elsewhere: options.py (options), suite.py (a benchmark in this run)
 from __future__ import annotations
 
 import os
-from collections import Counter
+from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from evalscope import deadline, devices, gates, models, options, registry
+from evalscope import deadline, devices, gates, models, options, registry, shards
 from evalscope.config import ConfigError
 from evalscope.engine import Engine, PredictionError
 from evalscope.execution import pool as execution
@@ -52,7 +52,10 @@ def pytest_configure(config: pytest.Config) -> None:
         run, threads = options.prepare(config)
     except (ConfigError, ModelError, registry.UnknownBenchmark) as exc:
         raise pytest.UsageError(str(exc)) from None
-    config.pluginmanager.register(EvalSession(config, run, threads), NAME)
+    session = EvalSession(config, run, threads)
+    config.pluginmanager.register(session, NAME)
+    if run.shard is not None:
+        config.pluginmanager.register(ShardSelection(session, shards.Shard(*run.shard)), "evalscope-shard")
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -81,6 +84,8 @@ class EvalSession:
         self.config = config
         self.run = run
         self.suites: dict[str, Suite] = {}
+        self.shard_totals: dict[str, int] = {}
+        """Benchmark -> items selected before `--shard` took this shard's part."""
         self.worker = options.is_worker(config)
         self.run_dir = options.run_folder(config, run)
         self.engine = Engine(run, self.suites, threads, terminal_progress(config), self.run_dir / "responses.sqlite")
@@ -231,7 +236,8 @@ class EvalSession:
         deadline.shutdown()
         if self.worker:
             suites = {name: suite.info() for name, suite in self.suites.items()}
-            self.config.workeroutput["evalscope"] = {**self.engine.info(), "suites": suites}  # type: ignore[attr-defined]
+            self.config.workeroutput["evalscope"] = {**self.engine.info(), "suites": suites,  # type: ignore[attr-defined]
+                                                     "shard_totals": self.shard_totals}
             return
         assert self.recorder is not None
         if self.engine.batches or self.engine.cache is not None:
@@ -263,3 +269,33 @@ class EvalSession:
     def pytest_unconfigure(self, config: pytest.Config) -> None:
         """Give the offline flags back, so an in-process caller (run_task) can reach the hubs afterwards."""
         options.restore_env(self.saved_env)
+
+
+class ShardSelection:
+    """`--shard K/N`, after every other selection (-k, --lf, --rerun-failed): this shard's part of each benchmark's
+    items in batch order; the same selection gives the same parts on every machine. A plugin object of its own,
+    since its hook must run last and the session's own item hook must not."""
+
+    def __init__(self, session: EvalSession, shard: shards.Shard) -> None:
+        self.session = session
+        self.shard = shard
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_collection_modifyitems(self, config: pytest.Config, items: list[pytest.Item]) -> None:
+        by_bench: dict[str, list[pytest.Item]] = defaultdict(list)
+        for item in items:
+            if BENCH_KEY in item.stash:
+                by_bench[item.stash[BENCH_KEY]].append(item)
+        keep: set[pytest.Item] = set()
+        totals = self.session.shard_totals
+        for name, members in by_bench.items():
+            batch_key = self.session.suites[name].batch_key
+            ordered = sorted(members, key=lambda it: (*batch_key(sample_of(it)), sample_of(it).id))
+            keep.update(shards.part(ordered, self.shard))
+            totals[name] = len(members)
+        dropped = [it for it in items if BENCH_KEY in it.stash and it not in keep]
+        if dropped:
+            config.hook.pytest_deselected(items=dropped)
+            items[:] = [it for it in items if BENCH_KEY not in it.stash or it in keep]
+        if self.session.recorder is not None:
+            self.session.recorder.shard_totals = dict(totals)

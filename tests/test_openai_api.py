@@ -267,3 +267,33 @@ def test_a_reply_with_a_lone_surrogate_is_recorded_and_its_neighbours_unaffected
         assert len(run.records) == N and all("error" not in r and r["correct"] for r in run.records)
         assert run.by_id()["main-0003"]["output"].endswith(" \ufffd.")
     assert len(stub.posts()) == N  # the second run asked nothing: the reply with the surrogate was cached
+
+
+def test_a_fleet_spreads_requests_and_survives_an_endpoint_dying(run_suite, openai_stub, answers: Path,
+                                                                  tmp_path: Path) -> None:
+    clean = run_suite(*api_args(openai_stub("--answers", str(answers))), model=MODEL)
+    assert clean.result.ret == 0, clean.result.stdout.str()
+    fleet = [openai_stub("--answers", str(answers)), openai_stub("--answers", str(answers), "--die-after", "2"),
+             openai_stub("--answers", str(answers))]
+    urls = tmp_path / "fleet.txt"  # the first two as a file of URLs, the third repeated on the command line
+    urls.write_text(f"# replicas\n{fleet[0].base}\n{fleet[1].base}\n")
+    run = run_suite("--api-url", str(urls), "--api-url", fleet[2].base, "--concurrency", "1", model=MODEL)
+    assert run.result.ret == 0, run.result.stdout.str()
+    assert {k: r["output"] for k, r in run.by_id().items()} == {k: r["output"] for k, r in clean.by_id().items()}
+    answered = Counter(r["key"] for stub in fleet for r in stub.posts() if r["status"] == 200)
+    assert len(answered) == N and set(answered.values()) == {1}  # every sample answered once, by one endpoint
+    assert all(any(r["status"] == 200 for r in stub.posts()) for stub in fleet)  # each one got work
+    stats = run.report["run"]["endpoints"]
+    assert set(stats) == {stub.base for stub in fleet}
+    assert stats[fleet[1].base]["taken_out"] >= 1 and stats[fleet[1].base]["answered"] == 2
+    assert sum(s["answered"] for s in stats.values()) == N + 1  # and the GET /models that checks the model
+    assert all(s["latency_p50_s"] is not None for s in stats.values())
+    assert run.report["model"]["fingerprint"] == f"api:{','.join(sorted(s.base for s in fleet))}|{MODEL}"
+
+
+def test_a_fleet_url_file_without_urls_is_one_line(run_suite, tmp_path: Path) -> None:
+    empty = tmp_path / "fleet.txt"
+    empty.write_text("# nothing yet\n")
+    run = run_suite("--api-url", str(empty), model=MODEL)
+    assert run.result.ret == 4
+    assert f"--api-url {empty}: the file lists no URL" in run.result.stderr.str()

@@ -108,6 +108,8 @@ def contestant(name: str, table: Mapping[str, Any], base: RunConfig, root: Path 
             generation=cfg.parse_generation_config(_merged("generation_config", start,
                                                            table.get("generation_config"))),
             backend=choose_backend(None if backend is None else str(backend), api_url), api_url=api_url,
+            # the run's fleet, where the contestant inherits the run's server; its own URL is one endpoint
+            api_urls=base.api_urls if not judge and "api_url" not in table else (),
             api_key=table.get("api_key", base.api_key),
             template=table.get("template_type", base.template),
             eval_batch_size=int(table.get("eval_batch_size", base.eval_batch_size)),

@@ -1,4 +1,5 @@
-"""OpenAI-compatible API backend: concurrent chat/completions requests, our own retries, echo-logprob scoring."""
+"""OpenAI-compatible API backend: concurrent chat/completions requests spread over one or more endpoints, our own
+retries, echo-logprob scoring."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from urllib.parse import unquote, urlsplit
 from evalscope import utf8
 from evalscope.config import RunConfig
 from evalscope.models import CapabilityError, Progress
+from evalscope.models.fleet import Endpoint, Fleet
 from evalscope.models.rendering import cut_at_stop, messages, render
 from evalscope.redaction import strip_userinfo
 from evalscope.schema import ChoiceLoglikelihoods, ChoiceRequest, Completion, GenerationRequest
@@ -75,18 +77,15 @@ class OpenAIBackend:
         return max(batch, cls.GROUP * config.concurrency)
 
     def __init__(self, config: RunConfig, threads: int) -> None:
-        import openai
 
         assert config.api_url is not None
         self.config = config
-        self.url = strip_userinfo(config.api_url)  # what messages, the report and the cache show
-        # Credentials in the URL go as HTTP basic auth (as the HTTP client would send them), never inside the URL
-        # the client logs with every request (its INFO line reaches log files and pytest-html's captured logs).
-        parts = urlsplit(config.api_url)
-        auth = None if parts.username is None and parts.password is None else openai.DefaultHttpxClient(
-            auth=(unquote(parts.username or ""), unquote(parts.password or "")))
-        self.client = openai.OpenAI(base_url=self.url, api_key=config.api_key or "EMPTY", max_retries=0,
-                                    timeout=config.request_timeout, http_client=auth)
+        urls = list(config.api_urls) or [config.api_url]
+        self.fleet = Fleet([Endpoint(strip_userinfo(url), _client(url, config)) for url in urls])
+        # What messages, the report and the cache show: never credentials; a fleet by its sorted members, so the
+        # same replicas in another order share cached answers.
+        self.url = ",".join(sorted(e.url for e in self.fleet.endpoints)) if len(urls) > 1 else \
+            self.fleet.endpoints[0].url
         self._score_max_tokens: int | None = None
         self._unsupported: str | None = None
         self._probe_lock = threading.Lock()
@@ -98,41 +97,62 @@ class OpenAIBackend:
 
     # --- requests with retries -------------------------------------------------------------------------------
 
-    def _call(self, what: str, send: Callable[[], T]) -> T:
-        """`send()` with exponential backoff and jitter on transient failures; ApiError (one line) otherwise."""
+    def _call(self, what: str, send: Callable[[Any], T]) -> T:
+        """`send(client)` on the fleet's least busy endpoint, with exponential backoff and jitter on transient
+        failures (each try may go to another endpoint; a failing one is taken out for a while); ApiError (one line,
+        naming the endpoint) otherwise."""
         import openai
 
         delay = BACKOFF_S
+        last = ""
         for attempt in range(1, MAX_ATTEMPTS + 1):
+            endpoint = self.fleet.acquire()
+            url, started = endpoint.url, time.monotonic()
             try:
-                return send()
+                result = send(endpoint.client)
             except (openai.AuthenticationError, openai.PermissionDeniedError) as exc:
-                raise ApiError(f"{self.url}: {exc.status_code} {type(exc).__name__} for {what} "
-                               "(check --api-key)") from None
+                self.fleet.finished(endpoint)
+                raise ApiError(f"{url}: {exc.status_code} {type(exc).__name__} for {what} (check --api-key)") from None
             except openai.NotFoundError:
-                raise ApiError(f"{self.url}: 404 for {what}: unknown model {self.config.model!r} or endpoint "
+                self.fleet.finished(endpoint)
+                raise ApiError(f"{url}: 404 for {what}: unknown model {self.config.model!r} or endpoint "
                                "(see GET /v1/models)", 404) from None
             except openai.APIStatusError as exc:
                 if exc.status_code != 429 and exc.status_code < 500:
-                    raise ApiError(f"{self.url}: {exc.status_code} for {what}: {_message(exc)}",
-                                   exc.status_code) from None
+                    self.fleet.finished(endpoint)
+                    raise ApiError(f"{url}: {exc.status_code} for {what}: {_message(exc)}", exc.status_code) from None
+                if exc.status_code == 429:  # busy, not broken: it stays in the fleet
+                    self.fleet.finished(endpoint)
+                else:
+                    self.fleet.failed(endpoint, refused=False)
                 wait = _retry_after(exc)
-                last = f"{exc.status_code} {_message(exc)}"
+                last = f"{exc.status_code} {_message(exc)}{self._at(url)}"
             except openai.APIConnectionError as exc:  # includes APITimeoutError
-                if _refused(exc) and attempt >= REFUSED_ATTEMPTS:
+                refused = _refused(exc)
+                self.fleet.failed(endpoint, refused)
+                if refused and attempt >= REFUSED_ATTEMPTS and self.fleet.all_out():
                     raise ApiError(f"{self.url}: connection refused (is the server running?)") from None
-                wait, last = None, f"{type(exc).__name__}: {exc}"
+                wait, last = None, f"{type(exc).__name__}: {exc}{self._at(url)}"
+            else:
+                self.fleet.succeeded(endpoint, time.monotonic() - started)
+                return result
             if attempt == MAX_ATTEMPTS:
                 break
             with self._retries_lock:
                 self.retries += 1
+            if endpoint.down_until > time.monotonic() and not self.fleet.all_out():
+                continue  # this endpoint was taken out and another is in service: no reason to wait
             time.sleep(wait if wait is not None else random.uniform(0, delay))
             delay = min(delay * 2, BACKOFF_CAP_S)
         raise ApiError(f"{self.url}: {what} failed after {MAX_ATTEMPTS} tries: {last}".splitlines()[0])
 
+    def _at(self, url: str) -> str:
+        """Which endpoint a failure came from, where there are several."""
+        return f" (at {url})" if len(self.fleet.endpoints) > 1 else ""
+
     def _served_model(self, wanted: str | None) -> str:
         """Check the server, the key and the model with one GET /v1/models; no --model means the only one served."""
-        page = self._call("GET /models", self.client.models.list)
+        page = self._call("GET /models", lambda client: client.models.list())
         served = [m.id for m in page.data]
         if wanted is None:
             if len(served) != 1:
@@ -215,15 +235,15 @@ class OpenAIBackend:
         if request.n > 1:  # several samples of one prompt in one request
             sampling["n"] = request.n
         if request.chat:  # the server's chat template; a raw prompt goes to /completions
-            chat = self._call("POST /chat/completions", lambda: self.client.chat.completions.create(
-                model=self.model, messages=messages(request), stop=stop, **sampling))  # type: ignore[arg-type]
+            chat = self._call("POST /chat/completions", lambda client: client.chat.completions.create(
+                model=self.model, messages=messages(request), stop=stop, **sampling))
             drawn = [(c.message.content or "", c.finish_reason) for c in chat.choices]
             # a server with a reasoning parser (vLLM --reasoning-parser) returns the thinking apart
             extra = chat.choices[0].message.model_extra or {} if chat.choices else {}
             reasoning = extra.get("reasoning_content") or extra.get("reasoning")
             usage = chat.usage
         else:
-            done = self._completions(lambda: self.client.completions.create(
+            done = self._completions(lambda client: client.completions.create(
                 model=self.model, prompt=self.render(request), stop=stop, **sampling))
             drawn, usage = [(c.text or "", c.finish_reason) for c in done.choices], done.usage
             reasoning = None
@@ -251,7 +271,7 @@ class OpenAIBackend:
             self._score_max_tokens = 1
         return self._echo_with(prompt, self._score_max_tokens)
 
-    def _completions(self, send: Callable[[], T], what: str = "POST /completions") -> T:
+    def _completions(self, send: Callable[[Any], T], what: str = "POST /completions") -> T:
         """A /v1/completions request; a server without that endpoint (chat-only) cannot run raw-text setups at all,
         which stops the session once instead of failing every sample."""
         try:
@@ -264,7 +284,7 @@ class OpenAIBackend:
             raise
 
     def _echo_with(self, prompt: str, max_tokens: int) -> Any:
-        return self._completions(lambda: self.client.completions.create(
+        return self._completions(lambda client: client.completions.create(
             model=self.model, prompt=prompt, echo=True, logprobs=1, max_tokens=max_tokens, temperature=0.0,
             seed=self.config.seed), "POST /completions (echo)").choices[0].logprobs
 
@@ -325,13 +345,27 @@ class OpenAIBackend:
         return self._each(requests, self._score, on_step)
 
     def close(self) -> None:
-        self.client.close()
+        for endpoint in self.fleet.endpoints:
+            endpoint.client.close()
 
     def info(self) -> dict[str, Any]:
         return {"backend": self.name, "id": self.model, "api_url": self.url, "fingerprint": self.fingerprint,
                 "chat_template": True,  # a chat request gets the server's template
-                "retries": self.retries,
+                "retries": self.retries, "endpoints": self.fleet.stats(),
                 "concurrency": self.config.concurrency}
+
+
+def _client(url: str, config: RunConfig) -> Any:
+    """The SDK's client for one endpoint. Credentials in the URL go as HTTP basic auth (as the HTTP client would
+    send them), never inside the URL the client logs with every request (its INFO line reaches log files and
+    pytest-html's captured logs)."""
+    import openai
+
+    parts = urlsplit(url)
+    auth = None if parts.username is None and parts.password is None else openai.DefaultHttpxClient(
+        auth=(unquote(parts.username or ""), unquote(parts.password or "")))
+    return openai.OpenAI(base_url=strip_userinfo(url), api_key=config.api_key or "EMPTY", max_retries=0,
+                         timeout=config.request_timeout, http_client=auth)
 
 
 def _message(exc: Any) -> str:

@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from evalscope import options
+from evalscope.config import ConfigError
 from evalscope.options import Option, OptionTable
 from evalscope.perf import config as pc
 from evalscope.redaction import strip_userinfo
@@ -69,7 +70,7 @@ def _local(url: str) -> bool:
 
 def perf_config(config: pytest.Config) -> pc.PerfConfig:
     api = pc.api_kind(PERF.value(config, "api"))
-    url = pc.endpoint_url(PERF.value(config, "url"), options.value(config, "api_url"), api)
+    url = pc.endpoint_url(PERF.value(config, "url"), next(iter(options.given_api_urls(config)), None), api)
     max_tokens = pc.positive_int("--max-tokens", PERF.value(config, "max_tokens"), 128) or 128
     endpoint = None if url is None else pc.Endpoint(
         url=url, model=options.value(config, "model") or "", api=api, stream=PERF.flag(config, "stream"),
@@ -107,7 +108,7 @@ def _selects_perf(config: pytest.Config) -> bool:
 def pytest_configure(config: pytest.Config) -> None:
     try:
         config.stash[PERF_KEY] = perf_config(config)
-    except pc.PerfConfigError as exc:
+    except (pc.PerfConfigError, ConfigError) as exc:
         raise pytest.UsageError(str(exc)) from None
     if hasattr(config, "workerinput"):
         config.stash[DIR_KEY] = Path(config.workerinput["evalscope_perf_dir"])

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from evalscope.report import compare, rundir
+from evalscope.report import compare, merge, rundir
 from evalscope.report.templating import render
 
 PALETTE = ("#0969da", "#cf222e", "#1a7f37", "#8250df", "#bf8700", "#57606a")
@@ -79,7 +81,7 @@ def parser() -> argparse.ArgumentParser:
         "Render finished runs as one self-contained HTML file (opens offline) or as Markdown tables. "
         "Later runs are compared with the first on the same samples."))
     p.add_argument("runs", nargs="+", metavar="RUN_DIR", help="run folders (or their report.json); a work dir "
-                   "means its latest complete run")
+                   "means its latest complete run; the shards of one run (--shard) are shown as one run")
     p.add_argument("--all", action="store_true", help="every run in each work dir given, oldest first")
     p.add_argument("-o", "--output", default="report.html", help="HTML file to write (default report.html)")
     p.add_argument("--format", choices=("html", "md"), default="html", help="md prints Markdown to stdout")
@@ -94,8 +96,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         folders = [f for path in args.runs for f in (rundir.runs_in(Path(path)) or [Path(path)])] if args.all \
             else [Path(path) for path in args.runs]
-        comparison = compare.build([rundir.load(path) for path in folders])
-    except rundir.RunError as exc:
+        with tempfile.TemporaryDirectory() as tmp:
+            if len(folders) > 1 and all(_is_shard(f) for f in folders):  # the parts of one run: shown as one
+                merge.merge(folders, Path(tmp) / "merged", allow_partial=True)
+                folders = [Path(tmp) / "merged"]
+            comparison = compare.build([rundir.load(path) for path in folders])
+    except (rundir.RunError, merge.MergeError) as exc:
         print(f"evalscope report: error: {exc}", file=sys.stderr)
         return 4
     if args.format == "md":
@@ -103,6 +109,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     return _write(Path(args.output), html_report(comparison),
                   f"{len(comparison.labels)} runs, {len(comparison.samples)} samples")
+
+
+def _is_shard(folder: Path) -> bool:
+    report = folder / "report.json" if folder.is_dir() else folder
+    try:
+        return "shard" in json.loads(report.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
 
 
 def _arena_report(paths: Sequence[str]) -> tuple[Mapping[str, Any], str] | None:

@@ -16,9 +16,10 @@ import pandas as pd
 import pytest
 
 import evalscope
-from evalscope import utf8
+from evalscope import shards, utf8
 from evalscope.config import RunConfig
 from evalscope.deadline import CAUSE
+from evalscope.models.fleet import merge_stats
 from evalscope.redaction import redact
 from evalscope.report import tables
 from evalscope.schema import SampleResult
@@ -77,6 +78,8 @@ class Recorder:
         self.said_at_end = False
         """The write failed after the tests (report.json): the terminal summary says it, not pytest."""
         self._session: pytest.Session | None = None
+        self.shard_totals: dict[str, int] = {}
+        """`--shard`: benchmark -> items selected before this shard's part was taken (xdist: the workers say)."""
 
     def pytest_sessionstart(self, session: pytest.Session) -> None:
         self._session = session
@@ -197,6 +200,8 @@ class Recorder:
         info = self._benchmark_info()
         complete = exitstatus in (0, 1) and all(entry["complete"] for entry in info.values())
         self.data = tables.build_report(self.table, info, {**self._meta(), "complete": complete})
+        if "shard" in self.data:  # what `evalscope merge` checks the parts against
+            self.data["shard"]["settings"] = shards.digest(self.data)
         self._write_report()
 
     def amend(self, exit_status: int, **sections: Any) -> None:
@@ -241,12 +246,23 @@ class Recorder:
             if caches:
                 out[key] = {"path": caches[0]["path"], "hits": sum(c["hits"] for c in caches),
                             "misses": sum(c["misses"] for c in caches)}
-        retries = sum(w.get("retries", 0) for w in self.workers)
-        return {**out, "retries": retries} if any("retries" in w for w in self.workers) else out
+        if any("retries" in w for w in self.workers):
+            out["retries"] = sum(w.get("retries", 0) for w in self.workers)
+        fleets = [w["endpoints"] for w in self.workers if w.get("endpoints")]
+        if fleets:  # requests, failures, take-outs and latency per API endpoint
+            out["endpoints"] = merge_stats(fleets)
+        return out
+
+    def _shard(self) -> dict[str, Any]:
+        if self.run.shard is None:
+            return {}
+        totals = self.shard_totals or next((w["shard_totals"] for w in self.workers if w.get("shard_totals")), {})
+        index, count = self.run.shard
+        return {"shard": {"index": index, "count": count, "selected_before": totals}}
 
     def _meta(self) -> dict[str, Any]:
         models = [w["model"] for w in self.workers if w.get("model")]
-        return {
+        return {**self._shard(),
             "harness": {"name": "evalscope", "version": evalscope.__version__, "git_sha": tables.git_sha(),
                         "python": sys.version.split()[0]},
             "run": {"started": self.started.isoformat(), "finished": dt.datetime.now(dt.timezone.utc).isoformat(),
