@@ -133,6 +133,9 @@ class OpenAIBackend:
                 if refused and attempt >= REFUSED_ATTEMPTS and self.fleet.all_out():
                     raise ApiError(f"{self.url}: connection refused (is the server running?)") from None
                 wait, last = None, f"{type(exc).__name__}: {exc}{self._at(url)}"
+            except BaseException:  # not the endpoint's doing (a malformed reply, Ctrl-C): it is free again
+                self.fleet.finished(endpoint)
+                raise
             else:
                 self.fleet.succeeded(endpoint, time.monotonic() - started)
                 return result
@@ -218,9 +221,7 @@ class OpenAIBackend:
         extra = {k: v for k, v in (("top_k", gen.top_k if gen.do_sample else 0),
                                    ("repetition_penalty", gen.repetition_penalty))
                  if v not in (0, 1.0)}
-        if extra:  # vLLM/SGLang extensions; sent only when set, so strict servers accept the default config
-            args["extra_body"] = extra
-        return args
+        return {**args, **extra}  # vLLM/SGLang extensions, sent only when set: strict servers accept the default
 
     def render(self, request: GenerationRequest) -> str:
         """What the report shows as the prompt: the messages as JSON (chat) or the raw prompt (completions)."""
@@ -230,26 +231,30 @@ class OpenAIBackend:
 
     def _complete(self, request: GenerationRequest) -> Completion:
         # The API takes at most MAX_STOPS stop strings (vLLM refuses more); the rest are applied here, on the text.
-        stop = list(request.stop)[:MAX_STOPS] or None
-        sampling = self._sampling()
+        body = {"model": self.model, **self._sampling()}
+        if request.stop:
+            body["stop"] = list(request.stop)[:MAX_STOPS]
         if request.n > 1:  # several samples of one prompt in one request
-            sampling["n"] = request.n
+            body["n"] = request.n
         if request.chat:  # the server's chat template; a raw prompt goes to /completions
-            chat = self._call("POST /chat/completions", lambda client: client.chat.completions.create(
-                model=self.model, messages=messages(request), stop=stop, **sampling))
-            drawn = [(c.message.content or "", c.finish_reason) for c in chat.choices]
+            chat = self._call("POST /chat/completions", lambda client: _post(
+                client, "/chat/completions", {**body, "messages": messages(request)}))
+            choices = chat.get("choices") or []
+            drawn = [((c.get("message") or {}).get("content") or "", c.get("finish_reason")) for c in choices]
             # a server with a reasoning parser (vLLM --reasoning-parser) returns the thinking apart
-            extra = chat.choices[0].message.model_extra or {} if chat.choices else {}
-            reasoning = extra.get("reasoning_content") or extra.get("reasoning")
-            usage = chat.usage
+            said = (choices[0].get("message") or {}) if choices else {}
+            reasoning = said.get("reasoning_content") or said.get("reasoning")
+            usage = chat.get("usage") or {}
         else:
-            done = self._completions(lambda client: client.completions.create(
-                model=self.model, prompt=self.render(request), stop=stop, **sampling))
-            drawn, usage = [(c.text or "", c.finish_reason) for c in done.choices], done.usage
-            reasoning = None
+            done = self._completions(lambda client: _post(
+                client, "/completions", {**body, "prompt": self.render(request)}))
+            drawn = [(c.get("text") or "", c.get("finish_reason")) for c in done.get("choices") or []]
+            usage, reasoning = done.get("usage") or {}, None
+        if not drawn:
+            raise ApiError(f"{self.url}: a reply without choices")
         cut = [cut_at_stop(utf8.scrub(text), request.stop) for text, _ in drawn]
         stopped = cut[0][1] or drawn[0][1] != "length"
-        return Completion(cut[0][0], usage.prompt_tokens if usage else 0, usage.completion_tokens if usage else 0,
+        return Completion(cut[0][0], int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0),
                           "stop" if stopped else "length", self.render(request),
                           tuple(text for text, _ in cut) if request.n > 1 else (),
                           utf8.scrub(str(reasoning)) if reasoning else None)
@@ -284,9 +289,10 @@ class OpenAIBackend:
             raise
 
     def _echo_with(self, prompt: str, max_tokens: int) -> Any:
-        return self._completions(lambda client: client.completions.create(
-            model=self.model, prompt=prompt, echo=True, logprobs=1, max_tokens=max_tokens, temperature=0.0,
-            seed=self.config.seed), "POST /completions (echo)").choices[0].logprobs
+        done = self._completions(lambda client: _post(client, "/completions", {
+            "model": self.model, "prompt": prompt, "echo": True, "logprobs": 1, "max_tokens": max_tokens,
+            "temperature": 0.0, "seed": self.config.seed}), "POST /completions (echo)")
+        return ((done.get("choices") or [{}])[0].get("logprobs")) or {}
 
     def check_scoring(self) -> None:
         """One tiny echo request (once per process): raise CapabilityError when the server cannot score prompts."""
@@ -299,8 +305,8 @@ class OpenAIBackend:
 
     def _probe(self) -> str:
         logprobs = self._echo(PROBE)
-        offsets = list(getattr(logprobs, "text_offset", None) or [])
-        values = list(getattr(logprobs, "token_logprobs", None) or [])
+        offsets = list(logprobs.get("text_offset") or [])
+        values = list(logprobs.get("token_logprobs") or [])
         if not offsets or not values or offsets[0] != 0:
             return "it ignores echo=True (no prompt logprobs with text offsets; llama.cpp's server does this)"
         prompt_values = [v for o, v in zip(offsets, values, strict=False) if o < len(PROBE)]
@@ -322,16 +328,16 @@ class OpenAIBackend:
         for continuation in request.continuations:
             whole = request.context + continuation
             lp = self._echo(whole)
-            offsets = list(lp.text_offset)
+            offsets = list(lp.get("text_offset") or [])
             ends = [*offsets[1:], len(whole)]
             picked = [k for k, (o, e) in enumerate(zip(offsets, ends, strict=True)) if e > split and o < len(whole)]
             prompt_tokens = sum(1 for e in ends if e <= split)
-            values = [lp.token_logprobs[k] for k in picked]
+            values = [lp["token_logprobs"][k] for k in picked]
             if not picked or any(v is None for v in values):
                 raise ApiError(f"{self.url}: no logprobs for the continuation {continuation!r}")
             lls.append(float(sum(values)))
-            tops = lp.top_logprobs or [None] * len(offsets)
-            greedy.append(all(top is None or lp.token_logprobs[k] >= max(top.values()) - 1e-6
+            tops = lp.get("top_logprobs") or [None] * len(offsets)
+            greedy.append(all(not top or lp["token_logprobs"][k] >= max(top.values()) - 1e-6
                               for k, top in ((k, tops[k]) for k in picked)))
             counts.append(len(picked))
         return ChoiceLoglikelihoods(tuple(lls), tuple(greedy), tuple(counts), prompt_tokens, request.context)
@@ -353,6 +359,16 @@ class OpenAIBackend:
                 "chat_template": True,  # a chat request gets the server's template
                 "retries": self.retries, "endpoints": self.fleet.stats(),
                 "concurrency": self.config.concurrency}
+
+
+def _post(client: Any, path: str, body: dict[str, Any]) -> dict[str, Any]:
+    """POST `body` as JSON, the reply's JSON back as a dict: the SDK's own transport, errors and auth, without its
+    typed request and reply objects, which cost more CPU than the request itself (half of a harness process's
+    request rate: bench/fleet_and_merge.py)."""
+    reply = client.post(path, body=body, cast_to=object)
+    if not isinstance(reply, dict):
+        raise ApiError(f"{path}: the reply is not a JSON object")
+    return reply
 
 
 def _client(url: str, config: RunConfig) -> Any:
