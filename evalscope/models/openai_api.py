@@ -10,12 +10,12 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
-from urllib.parse import unquote, urlsplit
 
 from evalscope import utf8
 from evalscope.config import RunConfig
 from evalscope.models import CapabilityError, Progress
 from evalscope.models.fleet import Endpoint, Fleet
+from evalscope.models.http import ConnectionFailed, HttpError, JsonClient
 from evalscope.models.rendering import cut_at_stop, messages, render
 from evalscope.redaction import strip_userinfo
 from evalscope.schema import ChoiceLoglikelihoods, ChoiceRequest, Completion, GenerationRequest
@@ -43,19 +43,8 @@ class ApiError(RuntimeError):
         self.status = status
 
 
-def _refused(exc: BaseException) -> bool:
-    """Whether the connection was refused (nothing listens), as opposed to dropped mid-request."""
-    seen: BaseException | None = exc
-    while seen is not None:
-        if isinstance(seen, ConnectionRefusedError) or "connection refused" in str(seen).lower():
-            return True
-        seen = seen.__cause__ or seen.__context__
-    return False
-
-
-def _retry_after(exc: Any) -> float | None:
-    response = getattr(exc, "response", None)
-    value = response.headers.get("retry-after") if response is not None else None
+def _retry_after(value: str | None) -> float | None:
+    """A Retry-After header's seconds (capped); None when absent or a date."""
     try:
         return None if value is None else min(float(value), BACKOFF_CAP_S)
     except ValueError:
@@ -77,7 +66,6 @@ class OpenAIBackend:
         return max(batch, cls.GROUP * config.concurrency)
 
     def __init__(self, config: RunConfig, threads: int) -> None:
-
         assert config.api_url is not None
         self.config = config
         urls = list(config.api_urls) or [config.api_url]
@@ -101,8 +89,6 @@ class OpenAIBackend:
         """`send(client)` on the fleet's least busy endpoint, with exponential backoff and jitter on transient
         failures (each try may go to another endpoint; a failing one is taken out for a while); ApiError (one line,
         naming the endpoint) otherwise."""
-        import openai
-
         delay = BACKOFF_S
         last = ""
         for attempt in range(1, MAX_ATTEMPTS + 1):
@@ -110,29 +96,36 @@ class OpenAIBackend:
             url, started = endpoint.url, time.monotonic()
             try:
                 result = send(endpoint.client)
-            except (openai.AuthenticationError, openai.PermissionDeniedError) as exc:
-                self.fleet.finished(endpoint)
-                raise ApiError(f"{url}: {exc.status_code} {type(exc).__name__} for {what} (check --api-key)") from None
-            except openai.NotFoundError:
-                self.fleet.finished(endpoint)
-                raise ApiError(f"{url}: 404 for {what}: unknown model {self.config.model!r} or endpoint "
-                               "(see GET /v1/models)", 404) from None
-            except openai.APIStatusError as exc:
-                if exc.status_code != 429 and exc.status_code < 500:
+            except HttpError as exc:
+                status = exc.status
+                if status in (401, 403):
                     self.fleet.finished(endpoint)
-                    raise ApiError(f"{url}: {exc.status_code} for {what}: {_message(exc)}", exc.status_code) from None
-                if exc.status_code == 429:  # busy, not broken: it stays in the fleet
+                    name = "AuthenticationError" if status == 401 else "PermissionDeniedError"
+                    raise ApiError(f"{url}: {status} {name} for {what} (check --api-key)", status) from None
+                if status == 404:
+                    self.fleet.finished(endpoint)
+                    raise ApiError(f"{url}: 404 for {what}: unknown model {self.config.model!r} or endpoint "
+                                   "(see GET /v1/models)", 404) from None
+                if status != 429 and status < 500:
+                    self.fleet.finished(endpoint)
+                    raise ApiError(f"{url}: {status} for {what}: {exc.message}", status) from None
+                if status == 429:  # busy, not broken: it stays in the fleet
                     self.fleet.finished(endpoint)
                 else:
                     self.fleet.failed(endpoint, refused=False)
-                wait = _retry_after(exc)
-                last = f"{exc.status_code} {_message(exc)}{self._at(url)}"
-            except openai.APIConnectionError as exc:  # includes APITimeoutError
-                refused = _refused(exc)
-                self.fleet.failed(endpoint, refused)
-                if refused and attempt >= REFUSED_ATTEMPTS and self.fleet.all_out():
+                wait = _retry_after(exc.retry_after)
+                last = f"{status} {exc.message}{self._at(url)}"
+            except ConnectionFailed as exc:
+                if exc.stale:  # a kept-alive connection closed under us: again at once, on a fresh one
+                    self.fleet.finished(endpoint)
+                    with self._retries_lock:
+                        self.retries += 1
+                    last = f"{exc}{self._at(url)}"
+                    continue
+                self.fleet.failed(endpoint, exc.refused)
+                if exc.refused and attempt >= REFUSED_ATTEMPTS and self.fleet.all_out():
                     raise ApiError(f"{self.url}: connection refused (is the server running?)") from None
-                wait, last = None, f"{type(exc).__name__}: {exc}{self._at(url)}"
+                wait, last = None, f"{exc}{self._at(url)}"
             except BaseException:  # not the endpoint's doing (a malformed reply, Ctrl-C): it is free again
                 self.fleet.finished(endpoint)
                 raise
@@ -155,8 +148,9 @@ class OpenAIBackend:
 
     def _served_model(self, wanted: str | None) -> str:
         """Check the server, the key and the model with one GET /v1/models; no --model means the only one served."""
-        page = self._call("GET /models", lambda client: client.models.list())
-        served = [m.id for m in page.data]
+        page = self._call("GET /models", lambda client: client.request("GET", "/models"))
+        served = [str(m.get("id")) for m in (page.get("data") or []) if isinstance(m, dict)] \
+            if isinstance(page, dict) else []
         if wanted is None:
             if len(served) != 1:
                 raise ApiError(f"{self.url}: serves {len(served)} models ({', '.join(served[:5])}); pick one with "
@@ -361,34 +355,13 @@ class OpenAIBackend:
                 "concurrency": self.config.concurrency}
 
 
-def _post(client: Any, path: str, body: dict[str, Any]) -> dict[str, Any]:
-    """POST `body` as JSON, the reply's JSON back as a dict: the SDK's own transport, errors and auth, without its
-    typed request and reply objects, which cost more CPU than the request itself (half of a harness process's
-    request rate: bench/fleet_and_merge.py)."""
-    reply = client.post(path, body=body, cast_to=object)
+def _post(client: JsonClient, path: str, body: dict[str, Any]) -> dict[str, Any]:
+    reply = client.request("POST", path, body)
     if not isinstance(reply, dict):
-        raise ApiError(f"{path}: the reply is not a JSON object")
+        raise ConnectionFailed(f"{path}: the reply is not a JSON object")
     return reply
 
 
-def _client(url: str, config: RunConfig) -> Any:
-    """The SDK's client for one endpoint. Credentials in the URL go as HTTP basic auth (as the HTTP client would
-    send them), never inside the URL the client logs with every request (its INFO line reaches log files and
-    pytest-html's captured logs)."""
-    import openai
-
-    parts = urlsplit(url)
-    auth = None if parts.username is None and parts.password is None else openai.DefaultHttpxClient(
-        auth=(unquote(parts.username or ""), unquote(parts.password or "")))
-    return openai.OpenAI(base_url=strip_userinfo(url), api_key=config.api_key or "EMPTY", max_retries=0,
-                         timeout=config.request_timeout, http_client=auth)
-
-
-def _message(exc: Any) -> str:
-    body = getattr(exc, "body", None)
-    if isinstance(body, dict):
-        inner = body.get("error", body)
-        text = inner.get("message") if isinstance(inner, dict) else inner
-        if text:
-            return " ".join(str(text).split())[:300]  # one line: a validation error lists its causes on several
-    return " ".join(str(exc).split())[:300]
+def _client(url: str, config: RunConfig) -> JsonClient:
+    """One endpoint's client; credentials in its URL go as HTTP basic auth, never logged."""
+    return JsonClient(url, config.api_key, config.request_timeout)
