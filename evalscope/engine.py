@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,12 +25,20 @@ from evalscope.schema import ChoiceRequest, GenerationRequest, Request, Response
 from evalscope.suite import Suite
 
 
+def _model_key(info: dict[str, Any]) -> str:
+    """The model as it answers, in every cache key: its weights and tokenizer files, and the chat template it
+    renders with."""
+    return f"{info['fingerprint']}|template:{info.get('template_sha')}"
+
+
 class PredictionError(RuntimeError):
     """The backend failed on the batch that held this sample."""
 
 
 class Engine:
-    """This process's predictions; the backend loads on the first group that needs it."""
+    """This process's predictions. The cache keys come from the model's files where the backend can read them
+    there (`models.identify`), so the backend loads (weights read, server contacted) only for the first request
+    that no store answers: a rerun whose answers are all kept never loads the model."""
 
     def __init__(self, config: RunConfig, suites: dict[str, Suite], threads: int, progress: ProgressFactory,
                  store: Path | None = None) -> None:
@@ -41,6 +49,8 @@ class Engine:
         self.members: dict[str, list[pytest.Item]] = defaultdict(list)
         self.results: dict[tuple[str, str], Response | BaseException] = {}
         self.backend: models.Backend | None = None
+        self.identity: dict[str, Any] | None = None
+        """The model info that keys the stores while the backend is not loaded (`loaded: false`)."""
         self.fatal: BaseException | None = None
         """A backend that failed to load (or cannot serve the setup) fails every later group at once."""
         self.predicted = 0
@@ -107,14 +117,20 @@ class Engine:
         answer, the rest in one backend call, each answer stored as it arrives; `on_answer(i)` as each is there.
         A failure gives the keys still unanswered its error."""
         try:
-            backend = self._backend()
-            cache_keys = self._from_cache(backend, requests, keys)
-            todo = [i for i, key in enumerate(keys) if key not in self.results]
-            for i in sorted(set(range(len(keys))) - set(todo)):
-                if on_answer is not None:
-                    on_answer(i)
+            info = self._model()
+            cache_keys = self._from_cache(info, requests, keys, range(len(keys)))
+            todo = self._unanswered(keys, range(len(keys)), on_answer)
             if not todo:
                 return
+            backend = self._backend()
+            if _model_key(backend.info()) != _model_key(info):
+                # The files told less than the loaded model does (see `models.Identifiable`): the rest are looked
+                # up and kept under the keys of what answers them.
+                info = backend.info()
+                cache_keys.update(self._from_cache(info, requests, keys, todo))
+                todo = self._unanswered(keys, todo, on_answer)
+                if not todo:
+                    return
             self.batches += 1
             asked = [requests[i] for i in todo]
             steps = len(asked) if isinstance(asked[0], ChoiceRequest) else \
@@ -123,8 +139,7 @@ class Engine:
                 for j, response in self._ask(backend, asked, update):
                     i = todo[j]
                     for cache in self._caches():
-                        cache.put(cache_keys[i], backend.name, str(backend.info().get("fingerprint")),
-                                  requests[i], response)
+                        cache.put(cache_keys[i], backend.name, str(info["fingerprint"]), requests[i], response)
                     self.results[keys[i]] = response
                     self.predicted += 1
                     if on_answer is not None:
@@ -158,23 +173,46 @@ class Engine:
             self.store = ResponseCache(self.store_path)
         return [c for c in (self.store, self.cache) if c is not None]
 
-    def _from_cache(self, backend: models.Backend, requests: list[Request], keys: list[tuple[str, str]]) -> list[str]:
-        """Fill `results` from the stores; the keys of all requests. An answer found only in the shared cache is
-        copied into the run's store, so a resumed run has it too."""
-        info = backend.info()
-        # The model as it answers: its weights and tokenizer files, and the chat template it renders with.
-        fingerprint = f"{info['fingerprint']}|template:{info.get('template_sha')}"
-        cache_keys = [request_key(fingerprint, backend.name, r, self.config) for r in requests]
+    def _model(self) -> dict[str, Any]:
+        """The model info that keys the stores: the loaded backend's, else what the files tell (the model stays
+        unloaded), else (a remote backend, a tokenizer with code of its own) the backend loaded to tell it."""
+        if self.backend is None and self.identity is None and self.fatal is None:
+            try:
+                self.identity = models.identify(self.config)
+            except BaseException as exc:  # a model that is not there: every later group fails at once, as a load
+                self.fatal = exc
+                raise
+        if self.backend is None and self.identity is not None:
+            return self.identity
+        return self._backend().info()
+
+    def _from_cache(self, info: dict[str, Any], requests: list[Request], keys: list[tuple[str, str]],
+                    which: Iterable[int]) -> dict[int, str]:
+        """Fill `results` from the stores for the requests at `which`; their cache keys, by place. An answer found
+        only in the shared cache is copied into the run's store, so a resumed run has it too."""
+        backend = str(info["backend"])
+        cache_keys = {i: request_key(_model_key(info), backend, requests[i], self.config) for i in which}
         caches = self._caches()
-        for key, cache_key, request in zip(keys, cache_keys, requests, strict=True):
+        for i, cache_key in cache_keys.items():
             for n, cache in enumerate(caches):
                 hit = cache.get(cache_key)
                 if hit is not None:
-                    self.results[key] = hit
+                    self.results[keys[i]] = hit
                     if n and caches[0] is self.store:
-                        caches[0].put(cache_key, backend.name, str(info["fingerprint"]), request, hit)
+                        caches[0].put(cache_key, backend, str(info["fingerprint"]), requests[i], hit)
                     break
         return cache_keys
+
+    def _unanswered(self, keys: list[tuple[str, str]], which: Iterable[int],
+                    on_answer: Callable[[int], None] | None) -> list[int]:
+        """The places in `which` still without an answer; `on_answer` for the others."""
+        todo = []
+        for i in which:
+            if keys[i] not in self.results:
+                todo.append(i)
+            elif on_answer is not None:
+                on_answer(i)
+        return todo
 
     def _fail(self, keys: list[tuple[str, str]], exc: BaseException) -> None:
         """Samples of the group without an answer get the error; answers that arrived before it stay."""
@@ -183,7 +221,7 @@ class Engine:
                 self.results[key] = exc
 
     def info(self) -> dict[str, Any]:
-        model = self.backend.info() if self.backend is not None else {}
+        model = self.backend.info() if self.backend is not None else dict(self.identity or {})
         kept = {name: {"path": str(c.path), "hits": c.hits, "misses": c.misses}
                 for name, c in (("cache", self.cache), ("store", self.store)) if c is not None}
         # Counts that differ per process: added up over the workers in the report's `run` section.

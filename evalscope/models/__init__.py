@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import hashlib
 import importlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar, runtime_checkable
 
 from evalscope.schema import ChoiceLoglikelihoods, ChoiceRequest, Completion, GenerationRequest
 
 if TYPE_CHECKING:
     from evalscope.config import RunConfig
+    from evalscope.models.identity import LocalModel
 
 R = TypeVar("R")
 
@@ -58,6 +57,18 @@ class Scorer(Protocol):
         ...
 
 
+@runtime_checkable
+class Identifiable(Protocol):
+    """A backend class that knows its model's cache keys from the model's files, before loading it: a cached
+    rerun then loads nothing (a remote backend asks its server instead, which is cheap)."""
+
+    @classmethod
+    def identify(cls, config: RunConfig) -> dict[str, Any] | None:
+        """`info()` as far as the files tell (`fingerprint` and `template_sha` exactly as the loaded backend's,
+        `loaded: false`), or None where only loading tells."""
+        ...
+
+
 class CapabilityError(RuntimeError):
     """The backend cannot serve a request type the benchmark's setup needs."""
 
@@ -93,16 +104,18 @@ def load(config: RunConfig, threads: int) -> Backend:
     return factory(config, threads)
 
 
+def identify(config: RunConfig) -> dict[str, Any] | None:
+    """The model info of what `config` names without loading it (see `Identifiable`); None: load it to know."""
+    cls = backend_class(config.backend)
+    return cls.identify(config) if isinstance(cls, Identifiable) else None
+
+
 def in_order(results: Iterable[tuple[int, R]]) -> list[R]:
     """A backend's (index, result) pairs as a list in request order."""
     return [r for _, r in sorted(results, key=lambda pair: pair[0])]
 
 
-def describe_local(backend: str, model_id: str, fingerprint: str, folder: Path, dtype: Any,
-                   chat_template: str | None, **extra: Any) -> dict[str, Any]:
-    """`info()` of a backend that loads weights in this process (model id, fingerprint, folder, dtype, ...);
-    `template_sha` is the digest of the chat template it renders with, part of every cache key."""
-    digest = None if chat_template is None else hashlib.sha256(chat_template.encode()).hexdigest()[:16]
-    return {"backend": backend, "id": model_id, "fingerprint": fingerprint, "path": str(folder),
-            "dtype": str(dtype).removeprefix("torch."), "chat_template": chat_template is not None,
-            "template_sha": digest, **extra}
+def describe_local(backend: str, model: LocalModel, dtype: Any, **extra: Any) -> dict[str, Any]:
+    """`info()` of a backend that has loaded weights in this process: what the files say (model id, fingerprint,
+    folder, `template_sha`: see `LocalModel.info`), then the dtype and the rest."""
+    return {**model.info(backend), "dtype": str(dtype).removeprefix("torch."), "loaded": True, **extra}

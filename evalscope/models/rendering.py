@@ -22,8 +22,8 @@ def is_raw(template: str) -> bool:
     return template.lower() in RAW_TEMPLATES
 
 
-def chat_template(tokenizer: Any, template: str | None) -> str | None:
-    """The Jinja chat template `--template-type` asks for (None, the default: the tokenizer's), or None when
+def chat_template(own: str | None, template: str | None) -> str | None:
+    """The Jinja chat template `--template-type` asks for (None, the default: the tokenizer's, `own`), or None when
     prompts are fed raw. Requests still say each whether they want it (`chat`)."""
     template = template or "auto"
     if is_raw(template):
@@ -33,7 +33,7 @@ def chat_template(tokenizer: Any, template: str | None) -> str | None:
     if template.endswith((".jinja", ".j2")) or Path(template).is_file():
         return Path(template).read_text()
     # "auto" and the seed's named template types: the tokenizer's own template, if it has one.
-    return tokenizer.chat_template or None
+    return own or None
 
 
 def render(tokenizer: Any, template: str | None, request: GenerationRequest) -> str:

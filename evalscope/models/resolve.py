@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fcntl
+import functools
 import hashlib
 import importlib.util
 import os
@@ -76,6 +77,14 @@ def source(spec: str | None) -> ModelSource:
 
 
 def file_sha256(path: Path) -> str:
+    """The file's sha256, computed once per process while its size and mtime stay the same: a cached rerun hashes a
+    .gguf to know its cache keys, and the backend that loads it on the first miss would hash it again."""
+    stat = path.stat()
+    return _sha256(path.resolve(), stat.st_size, stat.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=16)
+def _sha256(path: Path, size: int, mtime_ns: int) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as fh:
         for block in iter(lambda: fh.read(1 << 22), b""):
@@ -113,16 +122,27 @@ def download(spec: str, revision: str | None) -> Path:
         raise ModelError(str(exc)) from None
 
 
-def local_weights(spec: str | None, revision: str | None) -> tuple[str, Path, str]:
-    """(model id, HF folder, fingerprint) for a backend that loads weights itself: a .gguf is converted
-    (once, cached), a hub id downloaded; the fingerprint keys the response cache."""
+def known_weights(spec: str | None, revision: str | None) -> tuple[str, Path | None, str]:
+    """(model id, HF folder, fingerprint) as the files tell, nothing loaded or converted: the folder is None for a
+    .gguf not converted yet. The fingerprint keys the response cache."""
     src = source(spec)
     if src.kind == "gguf":
         assert src.path is not None
-        folder, sha = converted_gguf(src.path)
-        return src.id, folder, f"gguf-sha256:{sha}"
+        sha = file_sha256(src.path)
+        return src.id, converted_folder(sha), f"gguf-sha256:{sha}"
     folder = src.path if src.path is not None else download(src.id, revision)
     return src.id, folder, f"weights:{folder_fingerprint(folder)}"
+
+
+def local_weights(spec: str | None, revision: str | None) -> tuple[str, Path, str]:
+    """`known_weights` for a backend that loads weights itself: a .gguf is converted (once, cached), a hub id
+    downloaded."""
+    model_id, folder, fingerprint = known_weights(spec, revision)
+    if folder is None:
+        path = source(spec).path
+        assert path is not None
+        folder, _ = converted_gguf(path)
+    return model_id, folder, fingerprint
 
 
 def converted_gguf(path: Path) -> tuple[Path, str]:
@@ -133,7 +153,7 @@ def converted_gguf(path: Path) -> tuple[Path, str]:
     """
     sha = file_sha256(path)
     target = cache_root() / "gguf" / sha[:20]
-    if (target / ".complete").exists():
+    if converted_folder(sha) is not None:
         return target, sha
     target.parent.mkdir(parents=True, exist_ok=True)
     with open(target.parent / f"{sha[:20]}.lock", "w") as lock:
@@ -141,6 +161,12 @@ def converted_gguf(path: Path) -> tuple[Path, str]:
         if not (target / ".complete").exists():
             _convert(path, target)
     return target, sha
+
+
+def converted_folder(sha: str) -> Path | None:
+    """The converted copy of the .gguf with this sha256, if it exists (complete)."""
+    target = cache_root() / "gguf" / sha[:20]
+    return target if (target / ".complete").exists() else None
 
 
 def _convert(path: Path, target: Path) -> None:

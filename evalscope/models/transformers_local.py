@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from evalscope import devices
 from evalscope.config import RunConfig
-from evalscope.models import Progress, describe_local, rendering, resolve
+from evalscope.models import Progress, describe_local, identity, rendering, resolve
 from evalscope.models.packing import Packed, attention_mask, common_prefix, pack, shared_prefix
 from evalscope.models.rendering import cut_at_stop
 from evalscope.models.resolve import ModelError
@@ -37,6 +37,11 @@ class TransformersBackend:
     @classmethod
     def group_size(cls, config: RunConfig, batch: int, selected: int, workers: int) -> int:
         return batch
+
+    @classmethod
+    def identify(cls, config: RunConfig) -> dict[str, Any] | None:
+        known = identity.from_files(config)
+        return None if known is None else {**known.info(cls.name), "loaded": False}
 
     def __init__(self, config: RunConfig, threads: int) -> None:
         import torch
@@ -74,7 +79,8 @@ class TransformersBackend:
         self.tokenizer.padding_side = "left"
         if self.tokenizer.pad_token_id is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
-        self.chat_template = rendering.chat_template(self.tokenizer, config.template)
+        self.chat_template = rendering.chat_template(self.tokenizer.chat_template, config.template)
+        self.local = identity.LocalModel(self.model_id, Path(folder), self.fingerprint, self.chat_template)
         self.folder = Path(folder)
 
     def render(self, request: GenerationRequest) -> str:
@@ -82,8 +88,7 @@ class TransformersBackend:
 
     def info(self) -> dict[str, Any]:
         dtype = "bfloat16" if self.mixed else self.model.dtype
-        return describe_local(self.name, self.model_id, self.fingerprint, self.folder, dtype,
-                              self.chat_template, threads=self.threads, device=str(self.model.device),
+        return describe_local(self.name, self.local, dtype, threads=self.threads, device=str(self.model.device),
                               decoding="evalscope" if self.fast_decoding else "generate",
                               **({"compute": "bf16 linear layers; fp32 residual stream, attention, logits"}
                                  if self.mixed else {}))

@@ -17,7 +17,7 @@ from typing import Any
 
 from evalscope import devices
 from evalscope.config import RunConfig
-from evalscope.models import Progress, describe_local, rendering, resolve
+from evalscope.models import Progress, describe_local, identity, rendering, resolve
 from evalscope.models.resolve import ModelError
 from evalscope.schema import ChoiceLoglikelihoods, ChoiceRequest, Completion, GenerationRequest
 
@@ -38,6 +38,11 @@ class VllmBackend:
     def group_size(cls, config: RunConfig, batch: int, selected: int, workers: int) -> int:
         """A worker's whole share of the benchmark at once: vLLM's scheduler batches it continuously."""
         return max(batch, -(-selected // max(workers, 1)))
+
+    @classmethod
+    def identify(cls, config: RunConfig) -> dict[str, Any] | None:
+        known = identity.from_files(config)
+        return None if known is None else {**known.info(cls.name), "loaded": False}
 
     def __init__(self, config: RunConfig, threads: int) -> None:
         try:
@@ -70,13 +75,13 @@ class VllmBackend:
         except (OSError, ValueError, RuntimeError) as exc:
             raise ModelError(f"vLLM cannot load model {self.model_id!r} from {folder}: {exc}".splitlines()[0]) \
                 from exc
-        self.chat_template = rendering.chat_template(self.tokenizer, config.template)
+        self.chat_template = rendering.chat_template(self.tokenizer.chat_template, config.template)
+        self.local = identity.LocalModel(self.model_id, Path(folder), self.fingerprint, self.chat_template)
 
     def info(self) -> dict[str, Any]:
         import vllm
 
-        return describe_local(self.name, self.model_id, self.fingerprint, self.folder,
-                              self.llm.llm_engine.model_config.dtype, self.chat_template, vllm=vllm.__version__,
+        return describe_local(self.name, self.local, self.llm.llm_engine.model_config.dtype, vllm=vllm.__version__,
                               device="cuda" if _has_gpu() else "cpu")
 
     def close(self) -> None:

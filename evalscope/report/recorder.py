@@ -217,7 +217,7 @@ class Recorder:
         # Each worker reports the suites it ran (their setup, version, data files and hashes).
         known = {name: info for w in self.workers for name, info in (w.get("suites") or {}).items()}
         known.update({name: suite.info() for name, suite in self.suites.items() if name not in known})
-        model: dict[str, Any] = next((w["model"] for w in self.workers if w.get("model")), {})
+        model = self._model()
         timeouts = self.timeouts
         info = {}
         for name in names:
@@ -260,8 +260,17 @@ class Recorder:
         index, count = self.run.shard
         return {"shard": {"index": index, "count": count, "selected_before": totals}}
 
+    def _model(self) -> dict[str, Any]:
+        """The model as a worker that loaded it describes it (dtype, device), else as its files do (`loaded:
+        false`: every answer came from a store)."""
+        loaded = self._loaded()
+        return loaded[0] if loaded else next((w["model"] for w in self.workers if w.get("model")), {})
+
+    def _loaded(self) -> list[dict[str, Any]]:
+        """Each worker's model info, where the worker loaded the model."""
+        return [w["model"] for w in self.workers if w.get("model") and w["model"].get("loaded", True)]
+
     def _meta(self) -> dict[str, Any]:
-        models = [w["model"] for w in self.workers if w.get("model")]
         return {**self._shard(),
             "harness": {"name": "evalscope", "version": evalscope.__version__, "git_sha": tables.git_sha(),
                         "python": sys.version.split()[0]},
@@ -270,11 +279,11 @@ class Recorder:
                     "predicted": sum(w.get("predicted", 0) for w in self.workers),
                     "batches": sum(w.get("batches", 0) for w in self.workers),
                     "workers": len(self.workers), "exit_status": self.exitstatus,
-                    "devices": [w["model"].get("device") for w in self.workers if w.get("model")],
+                    "devices": [m.get("device") for m in self._loaded()],
                     "scored": len(self.results), "errors": sum(self.errors.values()),
                     "resumed": self.run.resume is not None, "checker_timeout_s": self.run.checker_timeout,
                     **self._cache_counts()},
-            "model": models[0] if models else {"id": self.run.model},
+            "model": self._model() or {"id": self.run.model},
             "model_args": asdict(self.run.model_args),
             "generation_config": asdict(self.run.generation),
             "template": self.run.template,
