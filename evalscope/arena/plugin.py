@@ -357,7 +357,7 @@ class ArenaSession:
     def _write(self, exit_status: int) -> None:
         main = self._main()
         recorder = main.recorder
-        section = {"arena": self.section, "gates": self.outcome_.section()}
+        section = {"arena": self.section, "arena_gates": self.outcome_.section()}
         if recorder is not None and recorder.report_path is not None and recorder.data:  # benchmarks ran too
             recorder.amend(exit_status, **section)
             self.report_path = recorder.report_path
