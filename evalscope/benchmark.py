@@ -149,8 +149,8 @@ class Benchmark:
     placeholders: ClassVar[tuple[str, ...]] = ()
     """The fields a user's `prompt_template` may name (none: the benchmark takes no template)."""
     external: ClassVar[bool] = False
-    """Answered and judged by another harness (an evaluation backend such as OpenCompass) through `answer`, not by
-    the run's model."""
+    """Answered and judged by another harness (an evaluation backend such as OpenCompass) through
+    `external_answers`, not by the run's model."""
 
     @property
     def data_dir_name(self) -> str:
@@ -190,10 +190,10 @@ class Benchmark:
                                       "defines no score()")
         return setup.score(sample, response)
 
-    def answer(self, samples: Sequence[Sample], folder: Path) -> Iterator[tuple[int, Response]]:
+    def external_answers(self, samples: Sequence[Sample], folder: Path) -> Iterator[tuple[int, Response]]:
         """An `external` benchmark's answers to a batch group: (index into `samples`, response) as they are known;
         `folder` (in the run folder) keeps what the other harness writes. Its verdicts come through `score`."""
-        raise NotImplementedError(f"{self.name}: an external benchmark defines answer()")
+        raise NotImplementedError(f"{self.name}: an external benchmark defines external_answers()")
 
     def prepare(self, sample: Sample, response: Response, setup: Setup) -> None:
         """Called as each response arrives, before the item is scored: a benchmark whose scoring is slow (running

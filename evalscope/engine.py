@@ -161,7 +161,8 @@ class Engine:
         assert self.store_path is not None
         try:
             self.batches += 1
-            for i, response in self.suites[bench].bench.answer(samples, self.store_path.parent / bench / group):
+            answers = self.suites[bench].bench.external_answers(samples, self.store_path.parent / bench / group)
+            for i, response in answers:
                 self.results[keys[i]] = response
                 self.predicted += 1
             self._fail(keys, RuntimeError(f"{bench} gave no answer"))

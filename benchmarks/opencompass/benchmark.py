@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from evalscope.api import Benchmark, Completion, DataError, GenerationRequest, Sample, Scored, Setup, fields
 from evalscope.backends import opencompass as oc
+from evalscope.config import RunConfig
 
 
 class OpenCompass(Benchmark):
@@ -28,6 +30,14 @@ class OpenCompass(Benchmark):
     def bind(self, task: oc.Task, listing: Path) -> None:
         """This run's task and its samples' listing (the backends plugin, at configure time)."""
         self.task, self.listing, self.answers = task, listing, {}
+
+    def adapt(self, setup: Setup, config: RunConfig) -> Setup:
+        """The setup as report.json records it: which OpenCompass datasets and which served model."""
+        if self.task is None:
+            return setup
+        m = self.task.model
+        return replace(setup, description=f"{setup.description}; datasets {', '.join(self.task.datasets)}; model "
+                                          f"{m.path} at {m.chat_url} (max_out_len {m.max_out_len})")
 
     @property
     def data_dir_name(self) -> str:
@@ -53,7 +63,7 @@ class OpenCompass(Benchmark):
     def request(self, sample: Sample, setup: Setup, few_shot: Sequence[Sample]) -> GenerationRequest:
         return GenerationRequest(sample.input)  # only what groups sort by: OpenCompass writes the real prompt
 
-    def answer(self, samples: Sequence[Sample], folder: Path) -> Iterator[tuple[int, Completion]]:
+    def external_answers(self, samples: Sequence[Sample], folder: Path) -> Iterator[tuple[int, Completion]]:
         assert self.task is not None and self.listing is not None
         select: dict[str, list[int]] = {}
         for s in samples:
@@ -67,5 +77,6 @@ class OpenCompass(Benchmark):
     def score(self, sample: Sample, response: Any, setup: Setup) -> Scored:
         got = self.answers[(sample.subset, sample.index)]
         if got.correct is None:
-            raise DataError(f"OpenCompass gives no per-sample verdict for {sample.subset}: {got.details['verdict_from']}")
+            raise DataError(f"OpenCompass gives no per-sample verdict for {sample.subset}: "
+                            f"{got.details['verdict_from']}")
         return Scored({"acc": float(got.correct)}, {"acc": got.extracted}, {"opencompass": dict(got.details)})

@@ -37,7 +37,8 @@ def pytest_args(params: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
     """run.py's parameters and extra pytest arguments for a seed task that names an `eval_backend` (unchanged
     for Native or none)."""
     name = params.get("eval_backend")
+    rest = {k: v for k, v in params.items() if k != "eval_backend"}
     if not name or str(name).strip().lower() == NATIVE:
-        return params, []
-    chosen: BackendModule = module(str(name))  # type: ignore[assignment]
-    return chosen.pytest_args({k: v for k, v in params.items() if k != "eval_backend"})
+        return rest, []
+    chosen: BackendModule = module(str(name))
+    return chosen.pytest_args(rest)

@@ -95,7 +95,8 @@ class Task:
         fields = set(ApiModel.__dataclass_fields__)
         unknown = sorted(set(models[0]) - fields - {"type", "meta_template", "run_cfg"})
         if unknown:
-            raise ValueError(f"eval_config: models[0] has unknown key {unknown[0]!r} (known: {', '.join(sorted(fields))})")
+            raise ValueError(f"eval_config: models[0] has unknown key {unknown[0]!r} "
+                             f"(known: {', '.join(sorted(fields))})")
         for need in ("path", "openai_api_base"):
             if not models[0].get(need):
                 raise ValueError(f"eval_config: models[0] needs {need!r}")
@@ -113,21 +114,21 @@ class Task:
 
 
 def load_task(spec: str) -> Task:
-    """`--eval-backend-config`: a YAML or JSON file, or inline JSON (what run_task passes)."""
+    """`--opencompass-config`: a YAML or JSON file, or inline JSON (what run_task passes)."""
     text = spec
     if not spec.lstrip().startswith("{"):
         path = Path(spec).expanduser()
         if not path.is_file():
-            raise ValueError(f"--eval-backend-config {spec}: no such file")
+            raise ValueError(f"--opencompass-config {spec}: no such file")
         text = path.read_text()
     import yaml  # JSON is YAML too
 
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise ValueError(f"--eval-backend-config {spec}: not YAML/JSON ({str(exc).splitlines()[0]})") from None
+        raise ValueError(f"--opencompass-config {spec}: not YAML/JSON ({str(exc).splitlines()[0]})") from None
     if not isinstance(data, Mapping):
-        raise ValueError(f"--eval-backend-config {spec}: not a mapping of eval_config keys")
+        raise ValueError(f"--opencompass-config {spec}: not a mapping of eval_config keys")
     return Task.parse(data)
 
 
@@ -356,7 +357,7 @@ def read_answers(stamp: Path, model: str, abbr: str) -> list[Answer]:
 
 def pytest_args(params: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
     """The seed's `run_task({"eval_backend": "OpenCompass", "eval_config": {...}})` as our run: the opencompass
-    folder with `--eval-backend-config` (inline JSON), `limit` and `work_dir` from eval_config unless given."""
+    folder with `--opencompass-config` (inline JSON), `limit` and `work_dir` from eval_config unless given."""
     config = params.get("eval_config")
     if isinstance(config, str):
         task = load_task(config)
@@ -369,7 +370,7 @@ def pytest_args(params: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
         ours["limit"] = task.limit
     if task.work_dir is not None and not (ours.get("work_dir") or ours.get("outputs")):
         ours["work_dir"] = task.work_dir
-    return {**ours, "datasets": [FOLDER]}, ["--eval-backend-config", json.dumps(task.to_json())]
+    return {**ours, "datasets": [FOLDER]}, ["--opencompass-config", json.dumps(task.to_json())]
 
 
 if __name__ == "__main__":  # `python -m evalscope.backends.opencompass CONFIG`: print OpenCompass's config

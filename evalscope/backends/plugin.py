@@ -27,6 +27,7 @@ def _targeted(config: pytest.Config, name: str) -> bool:
     return any(name in Path(arg.split("::", 1)[0]).resolve().parts[-2:] for arg in config.args)
 
 
+@pytest.hookimpl(tryfirst=True)  # before the core reads --limit: the task's `limit` is the default
 def pytest_configure(config: pytest.Config) -> None:
     from evalscope.backends import opencompass as oc
 
@@ -35,12 +36,14 @@ def pytest_configure(config: pytest.Config) -> None:
         if _targeted(config, oc.FOLDER) and not config.option.help:
             raise pytest.UsageError("benchmarks/opencompass needs its task: --opencompass-config FILE")
         return
-    run = options.run_config(config)
     try:
         task = oc.load_task(spec)
+        run = options.run_config(config)
         listing = oc.prepare(task, run.dataset_dir, run.work_dir / ".opencompass")
     except (ValueError, BackendError) as exc:
         raise pytest.UsageError(f"opencompass: {exc}") from None
+    if task.limit is not None and options.value(config, "limit") is None:
+        setattr(config.option, options.CORE.dest("limit"), str(task.limit))
     registry.get(oc.FOLDER).bind(task, listing)  # type: ignore[attr-defined]
     config.pluginmanager.register(Failures(), "evalscope-opencompass")
 
