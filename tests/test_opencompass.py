@@ -186,8 +186,16 @@ def test_two_datasets_through_run_task_and_pytest(vllm_server: VllmServer, tmp_p
                     str(tmp_path / "runs"), "-k", "gsm8k", "--gate", "opencompass>=1.01", "--baseline", str(first),
                     cwd=tmp_path)
     assert again.returncode == 6, again.stdout[-3000:] + again.stderr[-3000:]  # the gate failed, nothing else
-    assert "3 of 1614 samples selected" not in again.stdout and "3 deselected" in again.stdout
-    second = json.loads(max((tmp_path / "runs").glob("*/report.json"), key=lambda p: p.parent.name).read_text())
+    assert "3 of 1614 samples selected" in again.stdout and "3 deselected" in again.stdout  # -k gsm8k, limit 3
+    second_path = max((tmp_path / "runs").glob("*/report.json"), key=lambda p: p.parent.name)
+    second = json.loads(second_path.read_text())
     assert [v["passed"] for v in second["gates"]["verdicts"]] == [False, True]  # threshold; baseline pairs
     assert {s["subset"] for s in second["benchmarks"][0]["scores"]} >= {"gsm8k"}
     assert "ARC-c" not in {s["subset"] for s in second["benchmarks"][0]["scores"]}
+
+    # the offline HTML of both runs, side by side like any benchmark's
+    from evalscope.report.command import main as report_main
+
+    assert report_main([str(first.parent), str(second_path.parent), "-o", str(tmp_path / "report.html")]) == 0
+    page = (tmp_path / "report.html").read_text()
+    assert "gsm8k-0000" in page and "ARC-c-0002" in page

@@ -31,8 +31,8 @@ def main(config_path: str, out_path: str) -> int:
                 inputs = "\n".join(f"{c}: {_text(row[c])}" for c in columns if c in row) if len(columns) > 1 \
                     else _text(row.get(columns[0], ""))
                 target = _text(row[output]) if output and output in row else ""
-                out.write(json.dumps({"dataset": abbr, "index": index, "input": inputs, "target": target},
-                                     ensure_ascii=False) + "\n")
+                # ASCII JSON: a U+2028 in a question would otherwise break the line for readers that split on it
+                out.write(json.dumps({"dataset": abbr, "index": index, "input": inputs, "target": target}) + "\n")
     return 0
 
 
