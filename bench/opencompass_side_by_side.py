@@ -17,8 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import tempfile
-from collections.abc import Callable
+import time
 from pathlib import Path
 from typing import Any
 
@@ -48,22 +47,12 @@ def our_arc_dev(data: Path, n: int) -> list[Sample]:
     return [bench.to_sample(r) for r in rows if len(r["question"]["choices"]) == 4][:n]
 
 
-def scorers() -> dict[str, list[tuple[str, Callable[[Sample, Completion], Any]]]]:
-    gsm8k, arc = registry.get("gsm8k"), registry.get("arc")
-
-    def by(bench: Any, setup_name: str, metric: str) -> Callable[[Sample, Completion], Any]:
-        setup = bench.setup(setup_name)
-        return lambda s, c: bench.score(s, c, setup), metric  # type: ignore[return-value]
-
-    out: dict[str, list[tuple[str, Callable[[Sample, Completion], Any]]]] = {"gsm8k": [], "ARC-c": []}
-    for name, (fn, metric) in {"evalscope-0.5": by(gsm8k, "evalscope-0.5", "acc"),
-                               "lm-eval strict": by(gsm8k, "lm-eval", "exact_match,strict-match"),
-                               "lm-eval flexible": by(gsm8k, "lm-eval", "exact_match,flexible-extract"),
-                               "evalscope (Math-Verify)": by(gsm8k, "evalscope", "acc")}.items():
-        out["gsm8k"].append((f"{name}|{metric}", fn))
-    fn, metric = by(arc, "evalscope", "acc")
-    out["ARC-c"].append((f"evalscope letter|{metric}", fn))
-    return out
+SCORERS = {"gsm8k": [("evalscope-0.5 (last number)", "gsm8k", "evalscope-0.5", "acc"),
+                     ("lm-eval strict", "gsm8k", "lm-eval", "exact_match,strict-match"),
+                     ("lm-eval flexible", "gsm8k", "lm-eval", "exact_match,flexible-extract"),
+                     ("evalscope (Math-Verify)", "gsm8k", "evalscope", "acc")],
+           "ARC-c": [("evalscope (letter)", "arc", "evalscope", "acc")]}
+"""OpenCompass dataset -> (label, our benchmark, its setup, the metric compared)."""
 
 
 def our_prompt(bench: str, subset: str, data: Path) -> str:
@@ -81,23 +70,25 @@ def main() -> int:
     p.add_argument("--n", type=int, default=20)
     p.add_argument("--max-out-len", type=int, default=256)
     p.add_argument("--dataset-dir", type=Path, default=DATA)
-    p.add_argument("--out", type=Path, default=None, help="also write the per-sample comparison as JSON here")
+    p.add_argument("--work-dir", type=Path, default=ROOT / "outputs" / "opencompass-side-by-side",
+                   help="OpenCompass's listing cache, config, log and outputs; comparison.json")
     args = p.parse_args()
 
     task = oc.Task(("gsm8k", "ARC_c"), oc.ApiModel(args.model, args.api_url, max_out_len=args.max_out_len))
     ours = {"gsm8k": our_gsm8k(args.dataset_dir, args.n), "ARC-c": our_arc_dev(args.dataset_dir, args.n)}
-    with tempfile.TemporaryDirectory() as tmp:
-        listing = oc.prepare(task, args.dataset_dir, Path(tmp) / "cache")
-        answers = oc.run(task, {k: list(range(len(v))) for k, v in ours.items()}, listing.parent, Path(tmp) / "run")
+    listing = oc.prepare(task, args.dataset_dir, args.work_dir / ".opencompass")
+    run_dir = args.work_dir / time.strftime("%Y%m%d-%H%M%S")
+    answers = oc.run(task, {k: list(range(len(v))) for k, v in ours.items()}, listing.parent, run_dir)
     rows: list[dict[str, Any]] = []
     print(f"# OpenCompass {task.datasets} vs our scorers, first {args.n} samples, model {args.model}\n")
     for dataset, samples in ours.items():
-        for name, score in scorers()[dataset]:
-            label, metric = name.split("|")
+        for label, bench_name, setup_name, metric in SCORERS[dataset]:
+            bench = registry.get(bench_name)
+            setup = bench.setup(setup_name)
             agree, diffs = 0, []
             for i, sample in enumerate(samples):
                 got = answers[(dataset, i)]
-                verdict = score(sample, Completion(got.prediction, 0, 0, "stop", got.prompt))
+                verdict = bench.score(sample, Completion(got.prediction, 0, 0, "stop", got.prompt), setup)
                 mine = verdict.metrics[metric] >= 1.0
                 rows.append({"dataset": dataset, "index": i, "scorer": label, "opencompass": got.correct,
                              "ours": mine, "opencompass_extracted": got.extracted,
@@ -113,11 +104,11 @@ def main() -> int:
                   f"ours {mine_total}/{len(samples)}")
             print("\n".join(diffs) if diffs else "    (no disagreement)")
     print("\n# prompts of sample 0: OpenCompass's (as sent) vs our `evalscope` setup's")
-    for dataset, (bench, subset) in {"gsm8k": ("gsm8k", ""), "ARC-c": ("arc", "ARC-Challenge")}.items():
-        print(f"\n## {dataset}: OpenCompass\n{answers[(dataset, 0)].prompt}\n## {bench}: ours (`evalscope`; our ARC "
-              f"asks the Test split)\n{our_prompt(bench, subset, args.dataset_dir)}")
-    if args.out is not None:
-        args.out.write_text(json.dumps(rows, indent=1))
+    for dataset, (name, subset) in {"gsm8k": ("gsm8k", ""), "ARC-c": ("arc", "ARC-Challenge")}.items():
+        print(f"\n## {dataset}: OpenCompass\n{answers[(dataset, 0)].prompt}\n## {name}: ours (`evalscope`; our ARC "
+              f"asks the Test split)\n{our_prompt(name, subset, args.dataset_dir)}")
+    (run_dir / "comparison.json").write_text(json.dumps(rows, indent=1))
+    print(f"\nOpenCompass's config, log and outputs, and comparison.json: {run_dir}")
     return 0
 
 

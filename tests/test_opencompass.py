@@ -143,19 +143,37 @@ def test_an_unknown_opencompass_dataset_is_one_line(tmp_path: Path) -> None:
     assert len(lines) == 1 and "unknown OpenCompass dataset 'gsm9k': no configs/datasets/gsm9k/gsm9k_gen.py" in lines[0]
 
 
-# --- end to end against vLLM's CPU server ----------------------------------------------------------------------
+# --- end to end (serial: each OpenCompass run fills the machine for a minute) ------------------------------------
 
-@pytest.mark.serial
-def test_two_datasets_through_run_task_and_pytest(vllm_server: VllmServer, tmp_path: Path) -> None:
-    """GSM8K and ARC-Challenge, 3 samples each: OpenCompass asks the served model and judges; our items, report,
-    gates and baseline pairing follow, and our per-dataset scores are OpenCompass's own."""
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One work dir for the module's runs: OpenCompass lists GSM8K and ARC once (`<work dir>/.opencompass`)."""
     _installed()
     if not (SHARED_DATA / "gsm8k" / "test.jsonl").is_file() or not (SHARED_DATA / "arc").is_dir():
         pytest.skip(f"GSM8K / ARC data not found under {SHARED_DATA}")
+    return tmp_path_factory.mktemp("opencompass-runs")
+
+
+@pytest.mark.serial
+def test_a_failing_opencompass_run_is_one_line_and_exit_4(runs: Path, tmp_path: Path) -> None:
+    dead = {"path": "m", "openai_api_base": "http://127.0.0.1:9/v1"}  # nothing listens on port 9
+    out = _pytest("--opencompass-config", json.dumps({"datasets": ["gsm8k", "ARC_c"], "models": [dead]}),
+                  "--dataset-dir", str(SHARED_DATA), "--work-dir", str(runs), "-k", "gsm8k-0000", cwd=tmp_path)
+    assert out.returncode == 4, out.stdout[-3000:]
+    line = next(ln for ln in out.stdout.splitlines() if ln.startswith("evalscope: OpenCompass run failed"))
+    log = Path(line.rsplit("(log: ", 1)[1].rstrip(")"))
+    assert log.is_file() and "Calling OpenAI failed" in log.read_text()  # OpenCompass's own log, kept
+    assert log.is_relative_to(runs)
+
+
+@pytest.mark.serial
+def test_two_datasets_through_run_task_and_pytest(runs: Path, vllm_server: VllmServer, tmp_path: Path) -> None:
+    """GSM8K and ARC-Challenge, 3 samples each: OpenCompass asks the served model and judges; our items, report,
+    gates, baseline pairing and HTML follow, and our per-dataset scores are OpenCompass's own."""
     model = {"path": vllm_server.model, "openai_api_base": f"{vllm_server.base}/v1", "is_chat": True,
              "batch_size": 4, "max_out_len": 64}
     eval_config = {"datasets": ["gsm8k", "ARC_c"], "models": [model], "limit": 3}
-    task = {"eval_backend": "OpenCompass", "eval_config": eval_config, "work_dir": str(tmp_path / "runs"),
+    task = {"eval_backend": "OpenCompass", "eval_config": eval_config, "work_dir": str(runs),
             "dataset_dir": str(SHARED_DATA)}
     code = ("import json, sys; from evalscope import run_task; r = run_task(json.loads(sys.argv[1])); "
             "print(json.dumps({'exit': r['exit_code'], 'report': r['report_path']}))")
@@ -183,11 +201,11 @@ def test_two_datasets_through_run_task_and_pytest(vllm_server: VllmServer, tmp_p
     yaml_file = tmp_path / "oc.yaml"
     yaml_file.write_text(json.dumps(eval_config))
     again = _pytest("--opencompass-config", str(yaml_file), "--dataset-dir", str(SHARED_DATA), "--work-dir",
-                    str(tmp_path / "runs"), "-k", "gsm8k", "--gate", "opencompass>=1.01", "--baseline", str(first),
+                    str(runs), "-k", "gsm8k", "--gate", "opencompass>=1.01", "--baseline", str(first),
                     cwd=tmp_path)
     assert again.returncode == 6, again.stdout[-3000:] + again.stderr[-3000:]  # the gate failed, nothing else
     assert "3 of 1614 samples selected" in again.stdout and "3 deselected" in again.stdout  # -k gsm8k, limit 3
-    second_path = max((tmp_path / "runs").glob("*/report.json"), key=lambda p: p.parent.name)
+    second_path = max(runs.glob("*/report.json"), key=lambda p: p.parent.name)
     second = json.loads(second_path.read_text())
     assert [v["passed"] for v in second["gates"]["verdicts"]] == [False, True]  # threshold; baseline pairs
     assert {s["subset"] for s in second["benchmarks"][0]["scores"]} >= {"gsm8k"}
