@@ -155,8 +155,10 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.mark.serial
-def test_a_failing_opencompass_run_is_one_line_and_exit_4(runs: Path, tmp_path: Path) -> None:
-    dead = {"path": "m", "openai_api_base": "http://127.0.0.1:9/v1"}  # nothing listens on port 9
+def test_a_failing_opencompass_run_is_one_line_and_exit_4(runs: Path, tmp_path: Path,
+                                                          default_model_folder: Path) -> None:
+    # nothing listens on port 9; the model's folder gives OpenCompass its tokenizer (else it fetches tiktoken's)
+    dead = {"path": str(default_model_folder), "openai_api_base": "http://127.0.0.1:9/v1"}
     out = _pytest("--opencompass-config", json.dumps({"datasets": ["gsm8k", "ARC_c"], "models": [dead]}),
                   "--dataset-dir", str(SHARED_DATA), "--work-dir", str(runs), "-k", "gsm8k-0000", cwd=tmp_path)
     assert out.returncode == 4, out.stdout[-3000:]
@@ -164,6 +166,8 @@ def test_a_failing_opencompass_run_is_one_line_and_exit_4(runs: Path, tmp_path: 
     log = Path(line.rsplit("(log: ", 1)[1].rstrip(")"))
     assert log.is_file() and "Calling OpenAI failed" in log.read_text()  # OpenCompass's own log, kept
     assert log.is_relative_to(runs)
+    report = json.loads((log.parents[2] / "report.json").read_text())
+    assert report["run"]["exit_status"] == 4 and report["run"]["errors"] == 1
 
 
 @pytest.mark.serial

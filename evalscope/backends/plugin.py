@@ -70,10 +70,16 @@ class Failures:
             lines = report.longreprtext.strip().splitlines()
             self.first = lines[-1].split("BackendError: ", 1)[-1] if lines else "OpenCompass failed"
 
-    @pytest.hookimpl(tryfirst=True)
-    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
-        if self.first is not None and not options.is_worker(session.config):
-            session.exitstatus = pytest.ExitCode.USAGE_ERROR  # before the report records the exit status
+    @pytest.hookimpl(wrapper=True)
+    def pytest_sessionfinish(self, session: pytest.Session) -> Any:
+        failed = self.first is not None and not options.is_worker(session.config)
+        if failed:
+            session.exitstatus = pytest.ExitCode.USAGE_ERROR
+        result = yield
+        recorder = session.config.pluginmanager.get_plugin("evalscope-recorder")
+        if failed and recorder is not None:  # it wrote the status the hook was called with
+            recorder.amend(int(session.exitstatus))
+        return result
 
     def pytest_terminal_summary(self, terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
         if self.first is not None:
