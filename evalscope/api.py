@@ -19,6 +19,7 @@ from evalscope.kinds.choice import (
 )
 from evalscope.kinds.code import CodeBenchmark, CodeSetup, extract_code
 from evalscope.kinds.math import EVALSCOPE_05, LEVELS, MINERVA, SUBJECTS, MathProblems, math_score
+from evalscope.kinds.vision import placed, row_images, with_images
 from evalscope.rows import Rows, csv_rows, read_csv, read_jsonl, read_rows
 from evalscope.schema import (
     ChoiceLoglikelihoods,
@@ -101,8 +102,11 @@ __all__ = [
     "normalize_number",
     "numbers_equal",
     "numeric_answer",
+    "placed",
     "read_csv",
     "read_jsonl",
     "read_rows",
+    "row_images",
     "tokens",
+    "with_images",
 ]

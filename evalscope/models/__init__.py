@@ -101,6 +101,10 @@ def backend_class(name: str) -> type[Backend]:
 def load(config: RunConfig, threads: int) -> Backend:
     """The backend `config` names, loaded (weights read, server checked)."""
     factory: Callable[[RunConfig, int], Backend] = backend_class(config.backend)
+    if config.backend == "transformers":  # a vision-language folder loads through its processor
+        from evalscope.models import vision
+
+        factory = vision.VisionBackend if vision.is_vision_model(config) else factory
     return factory(config, threads)
 
 

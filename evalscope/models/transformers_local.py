@@ -100,6 +100,7 @@ class TransformersBackend:
                  on_step: Progress = None) -> Iterator[tuple[int, Completion]]:
         """Complete every request; batches of `eval_batch_size`, longest prompts first. A request for n
         completions goes as n copies (sampled in different rows or batches) and comes back as one."""
+        rendering.refuse_images(requests, self.model_id)
         copies = [(i, replace(r, n=1)) for i, r in enumerate(requests) for _ in range(r.n)]
         if len(copies) == len(requests):
             yield from self._generate_each(requests, on_step)
