@@ -19,7 +19,7 @@ from evalscope.kinds.choice import (
 )
 from evalscope.kinds.code import CodeBenchmark, CodeSetup, extract_code
 from evalscope.kinds.math import EVALSCOPE_05, LEVELS, MINERVA, SUBJECTS, MathProblems, math_score
-from evalscope.kinds.vision import placed, row_images, with_images
+from evalscope.kinds.vision import placed, read_parquet, row_images, with_images
 from evalscope.rows import Rows, csv_rows, read_csv, read_jsonl, read_rows
 from evalscope.schema import (
     ChoiceLoglikelihoods,
@@ -34,7 +34,9 @@ from evalscope.schema import (
 from evalscope.scoring import instructions
 from evalscope.scoring.extract import (
     LETTERS,
+    answer_line,
     choice_letter,
+    evalscope_letter,
     first_number,
     last_boxed,
     last_number,
@@ -82,9 +84,11 @@ __all__ = [
     "SampleResult",
     "Scored",
     "Setup",
+    "answer_line",
     "argmax",
     "choice_letter",
     "csv_rows",
+    "evalscope_letter",
     "extract_code",
     "f1",
     "fields",
@@ -105,6 +109,7 @@ __all__ = [
     "placed",
     "read_csv",
     "read_jsonl",
+    "read_parquet",
     "read_rows",
     "row_images",
     "tokens",

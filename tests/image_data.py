@@ -54,3 +54,40 @@ def vmcq_jsonl(folder: Path, subset: str = "pairs") -> Path:
     path = folder / f"{subset}.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
     return path
+
+
+def _parquet(path: Path, rows: list[dict[str, object]]) -> Path:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(pa.Table.from_pylist(rows), path)
+    return path
+
+
+def mmmu(folder: Path, subjects: tuple[str, ...] = ("Art", "Math")) -> Path:
+    """MMMU's hub layout: `<Subject>/validation-00000-of-00001.parquet`, image cells `{"bytes", "path"}`; per
+    subject a multiple-choice question with images as options and an open one with a list of gold answers."""
+    for subject in subjects:
+        cell = {"bytes": picture("red"), "path": "a.png"}
+        rows: list[dict[str, object]] = [
+            {"id": f"validation_{subject}_1", "question": "Which picture is red?",
+             "options": "['<image 1>', '<image 2>']", "answer": "A", "question_type": "multiple-choice",
+             "image_1": cell, "image_2": {"bytes": picture("blue"), "path": "b.png"}, "subfield": subject},
+            {"id": f"validation_{subject}_2", "question": "How many squares are in <image 1>?", "options": "[]",
+             "answer": "['1', '1.0']", "question_type": "open", "image_1": cell, "image_2": None,
+             "subfield": subject},
+        ]
+        _parquet(folder / subject / "validation-00000-of-00001.parquet", rows)
+    return folder
+
+
+def chartqa(folder: Path) -> Path:
+    """ChartQA's hub layout (`lmms-lab/ChartQA`): `data/test-00000-of-00001.parquet` with `type`, `question`,
+    `answer` and `image` `{"bytes", "path"}`."""
+    rows = [{"type": kind, "question": f"What is the value of bar {i}?", "answer": str(10 * (i + 1)),
+             "image": {"bytes": picture(colour, mark=i), "path": None}}
+            for i, (kind, colour) in enumerate([("human_test", "red"), ("augmented_test", "blue"),
+                                                 ("human_test", "green")])]
+    _parquet(folder / "data" / "test-00000-of-00001.parquet", rows)
+    return folder

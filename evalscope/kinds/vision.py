@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -73,3 +73,12 @@ def placed(prompt: str, sample: Sample, **request: Any) -> GenerationRequest:
     named = {id(i) for i in shown}
     first = [i for i in sample.images if id(i) not in named]
     return GenerationRequest(text, images=(*first, *shown), image_at=(*[0] * len(first), *at), **request)
+
+
+def read_parquet(path: Path) -> Iterator[tuple[str, Mapping[str, Any]]]:
+    """(`file:row`, row) of a hub parquet file, image cells left as `{"bytes", "path"}` (not decoded: the bytes
+    are the image, as the hub stores it)."""
+    import pyarrow.parquet as pq
+
+    for number, row in enumerate(pq.read_table(path).to_pylist(), 1):
+        yield f"{path}:{number}", row
