@@ -68,6 +68,13 @@ def test_image_benchmarks_through_the_transformers_backend(pytester: pytest.Pyte
     run_dir = next(alone.work_dir.glob("*/report.json")).parent
     assert all((run_dir / i["thumbnail"]).is_file() for r in alone.records for i in r["images"])
     assert all(len(i["sha256"]) == 64 and "data" not in i for r in alone.records for i in r["images"])
+    # the offline report shows each thumbnail beside the answer, inlined
+    from evalscope.report.command import main as report
+
+    assert report([str(run_dir), "-o", str(pytester.path / "report.html")]) == 0
+    page = (pytester.path / "report.html").read_text()
+    assert page.count('<img class="thumb" src="data:image/png;base64,') == sum(len(r["images"])
+                                                                             for r in alone.records)
     # the same question about other pictures gets other answers: the pixels reach the model
     tsv = [records["general_vmcq", f"colours-{i:04d}"] for i in range(3)]
     assert len({r["prompt"] for r in tsv}) == 1 and len({r["output"] for r in tsv}) > 1

@@ -59,7 +59,8 @@ def build(folder: Path, tokenizer_folder: Path) -> Path:
                      "max_position_embeddings": 2048, "tie_word_embeddings": False,
                      "bos_token_id": tokenizer.bos_token_id, "eos_token_id": tokenizer.eos_token_id,
                      "pad_token_id": tokenizer.pad_token_id},
-        scale_factor=SCALE, pad_token_id=tokenizer.pad_token_id, image_token_id=tokenizer.convert_tokens_to_ids("<image>"), tie_word_embeddings=False)
+        scale_factor=SCALE, pad_token_id=tokenizer.pad_token_id,
+        image_token_id=tokenizer.convert_tokens_to_ids("<image>"), tie_word_embeddings=False)
     torch.manual_seed(0)
     model = Idefics3ForConditionalGeneration(config)
     model.generation_config.eos_token_id = [tokenizer.eos_token_id, tokenizer.convert_tokens_to_ids(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar, runtime_checkable
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar, cast, runtime_checkable
 
 from evalscope.schema import ChoiceLoglikelihoods, ChoiceRequest, Completion, GenerationRequest
 
@@ -104,7 +104,8 @@ def load(config: RunConfig, threads: int) -> Backend:
     if config.backend == "transformers":  # a vision-language folder loads through its processor
         from evalscope.models import vision
 
-        factory = vision.VisionBackend if vision.is_vision_model(config) else factory
+        if vision.is_vision_model(config):  # (cast: its name/remote are plain class attributes, as every backend's)
+            return cast(Backend, vision.VisionBackend(config, threads))
     return factory(config, threads)
 
 

@@ -132,8 +132,8 @@ class VllmBackend:
         if any(r.images and (self.chat_template is None or not r.chat) for r in requests):
             from evalscope.models import CapabilityError
 
-            raise CapabilityError("--backend vllm places images through the chat template; raw prompts (--template-type "
-                                  "none) cannot carry them here")
+            raise CapabilityError("--backend vllm places images through the chat template; raw prompts "
+                                  "(--template-type none) cannot carry them here")
         texts = [rendering.render(self.tokenizer, self.chat_template, r) for r in requests]
         # As the transformers backend: special tokens (BOS) for raw prompts, a chat template brings its own.
         encoded = [self.tokenizer(text, add_special_tokens=self.chat_template is None or not r.chat)["input_ids"]
