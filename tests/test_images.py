@@ -15,7 +15,7 @@ from evalscope import images
 from evalscope.cache import request_key
 from evalscope.config import RunConfig
 from evalscope.kinds.vision import placed, row_images, with_images
-from evalscope.models import CapabilityError, rendering
+from evalscope.models import CapabilityError, refuse_images, rendering
 from evalscope.schema import GenerationRequest, Sample, interleaved
 from tests.image_data import picture
 
@@ -114,9 +114,9 @@ def test_chat_messages_for_a_processor_and_for_an_api() -> None:
 def test_a_text_only_model_refuses_images_in_one_line() -> None:
     request = GenerationRequest("What colour?", images=(images.load(picture("red")),))
     with pytest.raises(CapabilityError, match=r"^model 'tiny' is text-only: it cannot see the images") as info:
-        rendering.refuse_images([GenerationRequest("fine"), request], "tiny")
+        refuse_images([GenerationRequest("fine"), request], "tiny")
     assert "\n" not in str(info.value)
-    rendering.refuse_images([GenerationRequest("fine")], "tiny")  # text alone goes through
+    refuse_images([GenerationRequest("fine")], "tiny")  # text alone goes through
 
 
 def test_thumbnails_are_written_once_per_image(tmp_path: Path) -> None:

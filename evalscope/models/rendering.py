@@ -63,15 +63,6 @@ def messages(request: GenerationRequest, image: ImagePart | None = None) -> list
     return [*out, {"role": "user", "content": parts}]
 
 
-def refuse_images(requests: Sequence[GenerationRequest], model: str) -> None:
-    """A text-only model given images: one line saying so, before anything reaches its tokenizer."""
-    from evalscope.models import CapabilityError
-
-    if any(r.images for r in requests):
-        raise CapabilityError(f"model {model!r} is text-only: it cannot see the images these requests carry; "
-                              "evaluate a vision-language model (or a server that serves one)")
-
-
 def render_context(tokenizer: Any, template: str | None, request: ChoiceRequest) -> str:
     """The text every continuation follows: the context as is, or (when the request wants the chat template and
     the model has one) the context as a user turn followed by the assistant's cue, as lm-eval's

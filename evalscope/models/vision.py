@@ -4,7 +4,6 @@ has a `vision_config`)."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -21,13 +20,6 @@ MAX_IMAGES = 8
 """Images one prompt may carry in vLLM (MMMU's questions show up to 7)."""
 
 
-def is_vision_model(config: RunConfig) -> bool:
-    """Whether `--model` names a local folder of a vision-language model (its config has a vision tower)."""
-    _, folder, _ = resolve.known_weights(config.model, config.model_args.revision)
-    path = None if folder is None else folder / "config.json"
-    return path is not None and path.is_file() and "vision_config" in json.loads(path.read_text(encoding="utf-8"))
-
-
 def raw_text(request: GenerationRequest, image_token: str) -> str:
     """A raw prompt with the processor's image token where each image goes (the processor expands it)."""
     user = "".join(p if isinstance(p, str) else image_token for p in request.parts())
@@ -38,7 +30,7 @@ def raw_text(request: GenerationRequest, image_token: str) -> str:
 class VisionBackend(TransformersBackend):
     """The transformers backend for a vision-language model: generation only (loglikelihood setups are text)."""
 
-    def __init__(self, config: RunConfig, threads: int) -> None:  # noqa: super().__init__ loads a causal LM
+    def __init__(self, config: RunConfig, threads: int) -> None:  # not super().__init__(): that loads a causal LM
         import torch
         from transformers import AutoConfig, AutoModelForImageTextToText, AutoProcessor
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from evalscope import devices
 from evalscope.config import RunConfig
-from evalscope.models import Progress, describe_local, identity, rendering, resolve
+from evalscope.models import Progress, describe_local, identity, refuse_images, rendering, resolve
 from evalscope.models.resolve import ModelError
 from evalscope.schema import ChoiceLoglikelihoods, ChoiceRequest, Completion, GenerationRequest
 
@@ -61,9 +61,9 @@ class VllmBackend:
         if not gpu:
             os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
         eager = (not gpu) if args.enforce_eager is None else args.enforce_eager
-        from evalscope.models.vision import MAX_IMAGES, is_vision_model
+        from evalscope.models.vision import MAX_IMAGES
 
-        self.vision = is_vision_model(config)
+        self.vision = resolve.is_vision_model(config.model, args.revision)
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(str(folder), trust_remote_code=args.trust_remote_code)
             declared = devices.config_dtype(AutoConfig.from_pretrained(str(folder),
@@ -128,7 +128,7 @@ class VllmBackend:
     def generate(self, requests: Sequence[GenerationRequest],
                  on_step: Progress = None) -> Iterator[tuple[int, Completion]]:
         if not self.vision:
-            rendering.refuse_images(requests, self.model_id)
+            refuse_images(requests, self.model_id)
         if any(r.images and (self.chat_template is None or not r.chat) for r in requests):
             from evalscope.models import CapabilityError
 
