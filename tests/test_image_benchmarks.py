@@ -97,3 +97,23 @@ def test_a_text_only_model_given_images_refuses_in_one_line(tiny_model: Path) ->
     request = GenerationRequest("What colour?", images=(load(image_data.picture("red"), "red.png"),))
     with pytest.raises(CapabilityError, match=r"is text-only: it cannot see the images these requests carry"):
         list(backend.generate([request]))
+
+
+def test_a_bad_image_errors_its_own_item_naming_it(tmp_path: Path) -> None:
+    from evalscope.config import DatasetArgs, RunConfig
+    from evalscope.schema import BadRow
+    from evalscope.suite import Suite
+
+    image_data.vmcq_jsonl(tmp_path)
+    with (tmp_path / "pairs.jsonl").open("a") as fh:
+        fh.write(json.dumps({"question": "Which?", "options": ["a", "b"], "answer": "A", "image": "pics/gone.png"})
+                 + "\n")
+        fh.write(json.dumps({"question": "Which?", "options": ["a", "b"], "answer": "C", "image": "pics/red.png"})
+                 + "\n")
+    suite = Suite.load("general_vmcq", RunConfig(dataset_args={"general_vmcq": DatasetArgs(local_path=str(tmp_path))}))
+    bad = [s for s in suite.samples if isinstance(s, BadRow)]
+    assert [b.message for b in bad] == [
+        f"{tmp_path / 'pairs.jsonl'}:3: image {tmp_path / 'pics' / 'gone.png'}: cannot read it (No such file or "
+        "directory)",
+        f"{tmp_path / 'pairs.jsonl'}:4: answer 'C' is not one of the choice labels ['A', 'B']"]
+    assert len(suite.samples) == 4  # the good rows still run
