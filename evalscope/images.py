@@ -131,3 +131,12 @@ def with_thumbnails(images: tuple[Image, ...], run_dir: Path) -> tuple[dict[str,
             os.replace(aside, path)
         refs.append({**image.ref(), "thumbnail": f"{THUMBNAILS}/{path.name}"})
     return tuple(refs)
+
+
+def thumbnail_src(run_dir: Path, ref: Mapping[str, Any]) -> str:
+    """A record's image as an HTML page shows it: its thumbnail inlined as a data URI (the page stays one file);
+    "" when the run wrote none (or it is gone)."""
+    path = run_dir / str(ref.get("thumbnail") or "")
+    if not ref.get("thumbnail") or not path.is_file():
+        return ""
+    return f"data:image/png;base64,{base64.b64encode(path.read_bytes()).decode('ascii')}"

@@ -41,6 +41,18 @@ def vmcq_tsv(folder: Path, subset: str = "colours", n: int = len(QUESTIONS)) -> 
     return path
 
 
+def vqa_tsv(folder: Path, subset: str = "colours") -> Path:
+    """VLMEvalKit's VQA TSV: index, image (base64 PNG), question, answer."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{subset}.tsv"
+    with path.open("w", newline="") as fh:
+        writer = csv.writer(fh, delimiter="\t")
+        writer.writerow(["index", "image", "question", "answer"])
+        for i, colour in enumerate(["red", "blue"]):
+            writer.writerow([i, base64.b64encode(picture(colour)).decode(), "Which colour is it?", colour])
+    return path
+
+
 def vmcq_jsonl(folder: Path, subset: str = "pairs") -> Path:
     """JSONL with image paths relative to the file; the second question places two images with `<image N>`."""
     (folder / "pics").mkdir(parents=True, exist_ok=True)

@@ -50,7 +50,7 @@ def run(pytester: pytest.Pytester, data: Path, model: Path, *args: str) -> Suite
 
 def test_image_benchmarks_through_the_transformers_backend(pytester: pytest.Pytester, image_dir: Path,
                                                            vlm: Path) -> None:
-    alone = run(pytester, image_dir, vlm)
+    alone = run(pytester, image_dir, vlm, "--html", str(pytester.path / "pytest.html"))
     assert alone.result.ret == 0, alone.result.stdout.str()
     records = {(r["benchmark"], r["sample_id"]): r for r in alone.records}
     assert {b for b, _ in records} == {"general_vmcq", "mmmu", "chartqa"}
@@ -75,6 +75,8 @@ def test_image_benchmarks_through_the_transformers_backend(pytester: pytest.Pyte
     page = (pytester.path / "report.html").read_text()
     assert page.count('<img class="thumb" src="data:image/png;base64,') == sum(len(r["images"])
                                                                              for r in alone.records)
+    shown = (pytester.path / "pytest.html").read_text()  # pytest-html's page: thumbnails in the answer column
+    assert shown.count("data:image/png;base64,") == sum(len(r["images"]) for r in alone.records)
     # the same question about other pictures gets other answers: the pixels reach the model
     tsv = [records["general_vmcq", f"colours-{i:04d}"] for i in range(3)]
     assert len({r["prompt"] for r in tsv}) == 1 and len({r["output"] for r in tsv}) > 1

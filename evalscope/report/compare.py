@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from evalscope import paired
+from evalscope import images, paired
 from evalscope.report.rundir import Run
 from evalscope.report.templating import score_rows
 
@@ -91,13 +90,8 @@ def _answer(record: Mapping[str, Any] | None) -> Answer:
 def _thumbnails(folder: Path, record: Mapping[str, Any]) -> tuple[Mapping[str, str], ...]:
     """A record's images as the page shows them: each thumbnail the run wrote, inlined (a missing file: the name
     alone)."""
-    out = []
-    for image in record.get("images") or ():
-        path = folder / str(image.get("thumbnail", ""))
-        src = f"data:image/png;base64,{base64.b64encode(path.read_bytes()).decode()}" \
-            if image.get("thumbnail") and path.is_file() else ""
-        out.append({"name": str(image.get("name") or image.get("sha256", "")[:12]), "src": src})
-    return tuple(out)
+    return tuple({"name": str(image.get("name") or image.get("sha256", "")[:12]),
+                  "src": images.thumbnail_src(folder, image)} for image in record.get("images") or ())
 
 
 def _samples(runs: Sequence[Run]) -> list[SampleView]:
