@@ -27,17 +27,19 @@ def image_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     image_data.vmcq_tsv(root / "general_vmcq", n=3)
     image_data.vmcq_jsonl(root / "general_vmcq")
     image_data.mmmu(root / "mmmu", ("Art",))
+    image_data.vqa_tsv(root / "general_vqa")
     image_data.chartqa(root / "chartqa")
     return root
 
 
 def run(pytester: pytest.Pytester, data: Path, model: Path, *args: str) -> SuiteRun:
-    """`pytest benchmarks/general_vmcq benchmarks/mmmu benchmarks/chartqa` in a subprocess; general_vmcq's folder
-    given as the issue's `path`, the others under --dataset-dir."""
+    """`pytest benchmarks/general_vmcq benchmarks/general_vqa benchmarks/mmmu benchmarks/chartqa` in a subprocess;
+    general_vmcq's folder given as the issue's `path`, the others under --dataset-dir."""
     work = pytester.path / f"out-{len(list(pytester.path.glob('out-*')))}"
     dataset_args = {"general_vmcq": {"path": str(data / "general_vmcq")}, "mmmu": {"subset_list": ["Art"]}}
     result = pytester.runpytest_subprocess(
-        *(str(REPO / "benchmarks" / b) for b in ("general_vmcq", "mmmu", "chartqa")), "--dataset-dir", str(data),
+        *(str(REPO / "benchmarks" / b) for b in ("general_vmcq", "general_vqa", "mmmu", "chartqa")),
+        "--dataset-dir", str(data),
         "--dataset-args", json.dumps(dataset_args), "--model", str(model), "--work-dir", str(work),
         "--generation-config", "max_new_tokens=4", "-p", "no:cacheprovider", *args, timeout=600)
     out = SuiteRun(result, work)
@@ -53,8 +55,9 @@ def test_image_benchmarks_through_the_transformers_backend(pytester: pytest.Pyte
     alone = run(pytester, image_dir, vlm, "--html", str(pytester.path / "pytest.html"))
     assert alone.result.ret == 0, alone.result.stdout.str()
     records = {(r["benchmark"], r["sample_id"]): r for r in alone.records}
-    assert {b for b, _ in records} == {"general_vmcq", "mmmu", "chartqa"}
-    assert len(records) == 5 + 2 + 3
+    assert {b for b, _ in records} == {"general_vmcq", "general_vqa", "mmmu", "chartqa"}
+    assert len(records) == 5 + 2 + 2 + 3
+    assert records["general_vqa", "colours-0001"]["target"] == "blue"
     assert alone.report["model"]["vision"] is True
     # every image became the processor's image tokens: MMMU's option images sit where `<image N>` stood
     mc = records["mmmu", "Art-0000"]
