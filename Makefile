@@ -11,7 +11,7 @@ DATA ?= $(or $(EVALSCOPE_DATASET_DIR),$(abspath ../shared/data))
 LIMIT ?= 10
 PYTEST_ARGS ?=
 
-.PHONY: install vllm opencompass sandbox eval test lint clean
+.PHONY: install vllm opencompass sandbox eval test lint clean tiny-vlm test-images-vllm
 
 $(VENV)/.installed: pyproject.toml setup.py
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -65,6 +65,14 @@ test: lint vllm sandbox
 	$(TEST_ENV) EVALSCOPE_THREADS=1 $(VENV)/bin/pytest tests -m "not serial" -n 2 \
 		$(if $(JUNIT),--junitxml=$(JUNIT)/junit-parallel.xml) $(PYTEST_ARGS)
 	$(TEST_ENV) $(VENV)/bin/pytest tests -m serial $(if $(JUNIT),--junitxml=$(JUNIT)/junit-serial.xml) $(PYTEST_ARGS)
+
+# The tiny random vision-language model the image tests use (built once under ~/.cache/evalscope), and the image
+# runs through vLLM (minutes of CPU start-up, so not in `make test`).
+tiny-vlm: install
+	$(PY) -m tests.tiny_vlm
+
+test-images-vllm: install vllm
+	$(TEST_ENV) EVALSCOPE_VLLM_IMAGES=1 $(VENV)/bin/pytest tests/test_vllm_images.py $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) $(VLLM_VENV) $(OPENCOMPASS_VENV) outputs build *.egg-info

@@ -19,6 +19,7 @@ from evalscope.kinds.choice import (
 )
 from evalscope.kinds.code import CodeBenchmark, CodeSetup, extract_code
 from evalscope.kinds.math import EVALSCOPE_05, LEVELS, MINERVA, SUBJECTS, MathProblems, math_score
+from evalscope.kinds.vision import placed, read_parquet, row_images, with_images
 from evalscope.rows import Rows, csv_rows, read_csv, read_jsonl, read_rows
 from evalscope.schema import (
     ChoiceLoglikelihoods,
@@ -33,7 +34,9 @@ from evalscope.schema import (
 from evalscope.scoring import instructions
 from evalscope.scoring.extract import (
     LETTERS,
+    answer_line,
     choice_letter,
+    evalscope_letter,
     first_number,
     last_boxed,
     last_number,
@@ -81,9 +84,11 @@ __all__ = [
     "SampleResult",
     "Scored",
     "Setup",
+    "answer_line",
     "argmax",
     "choice_letter",
     "csv_rows",
+    "evalscope_letter",
     "extract_code",
     "f1",
     "fields",
@@ -101,8 +106,12 @@ __all__ = [
     "normalize_number",
     "numbers_equal",
     "numeric_answer",
+    "placed",
     "read_csv",
     "read_jsonl",
+    "read_parquet",
     "read_rows",
+    "row_images",
     "tokens",
+    "with_images",
 ]

@@ -28,15 +28,32 @@ def request_key(fingerprint: str, backend: str, request: Request, config: RunCon
         "model": fingerprint,
         "backend": backend,
         "kind": type(request).__name__,
-        "request": asdict(request),  # prompt + system + stop strings, or context + continuations
+        "request": _request(request),  # prompt + system + stop strings (+ images), or context + continuations
         "generation": asdict(config.generation) if isinstance(request, GenerationRequest) else None,
         "model_args": asdict(config.model_args),
         "seed": config.seed,
         "template": config.template,
     }
-    # surrogatepass: a prompt with a lone surrogate gets a key too (valid text hashes as before)
-    return hashlib.sha256(json.dumps(material, sort_keys=True, ensure_ascii=False).encode("utf-8", "surrogatepass")
-                          ).hexdigest()
+    # surrogatepass: a prompt with a lone surrogate gets a key too (valid text hashes as before); an image's bytes
+    # count by their sha256 (its content, whatever its name)
+    return hashlib.sha256(json.dumps(material, sort_keys=True, ensure_ascii=False, default=_content).encode(
+        "utf-8", "surrogatepass")).hexdigest()
+
+
+def _request(request: Request) -> dict[str, Any]:
+    fields = asdict(request)
+    if isinstance(request, GenerationRequest) and not request.images:  # text requests keep their keys
+        del fields["images"], fields["image_at"]
+    elif isinstance(request, GenerationRequest):
+        for image in fields["images"]:
+            image.pop("name")  # the same picture under another name is the same request
+    return fields
+
+
+def _content(value: Any) -> str:
+    if isinstance(value, bytes):
+        return hashlib.sha256(value).hexdigest()
+    raise TypeError(f"{type(value).__name__} in a request")
 
 
 def _encode(response: Response) -> str:

@@ -256,7 +256,10 @@ def parse_dataset_args(text: str | None) -> dict[str, DatasetArgs]:
         raise ConfigError(f"--dataset-args: invalid JSON ({exc.msg} at column {exc.colno})") from None
     if not isinstance(data, dict) or not all(isinstance(v, dict) for v in data.values()):
         raise ConfigError('--dataset-args: expected {"<benchmark>": {"key": value, ...}, ...}')
-    return {name: build(DatasetArgs, f"--dataset-args[{name}]", values) for name, values in data.items()}
+    # `path` is `local_path` by the name the (and EvalScope's custom-dataset) examples give it
+    return {name: build(DatasetArgs, f"--dataset-args[{name}]",
+                        {("local_path" if k == "path" else k): v for k, v in values.items()})
+            for name, values in data.items()}
 
 
 def api_base(url: str) -> str:

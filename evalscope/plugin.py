@@ -7,6 +7,7 @@ work is done elsewhere: options.py (options), suite.py (a benchmark in this run)
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections import Counter, defaultdict
 from pathlib import Path
@@ -14,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from evalscope import deadline, devices, gates, models, options, registry, shards
+from evalscope import deadline, devices, gates, images, models, options, registry, shards
 from evalscope.config import ConfigError
 from evalscope.engine import Engine, PredictionError
 from evalscope.execution import pool as execution
@@ -225,6 +226,8 @@ class EvalSession:
             failure = f"{bench} {sample.id}: {exc}"
         if failure is not None:
             pytest.fail(failure, pytrace=False)
+        if sample.images:  # the report shows each image beside the answer: a thumbnail file, never the bytes
+            result = dataclasses.replace(result, images=images.with_thumbnails(sample.images, self.run_dir))
         item.user_properties.append((RESULT_PROPERTY, result.to_json()))
         return result
 

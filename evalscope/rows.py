@@ -61,11 +61,13 @@ CSV_FIELD_LIMIT = 2**31 - 1
 (2**31 - 1 rather than sys.maxsize: the limit is a C long, 32 bits on Windows.)"""
 
 
-def csv_rows(lines: Iterable[str], where: str | Path, columns: Sequence[str] | None = None) -> Rows:
+def csv_rows(lines: Iterable[str], where: str | Path, columns: Sequence[str] | None = None,
+             delimiter: str = ",") -> Rows:
     """Yield (`where:line`, row) for CSV text (a file, or one read from an archive); `columns` names the fields
-    of a text without a header row. Text the csv module cannot parse stops with a DataError naming its line."""
+    of a text without a header row; `delimiter` "\t" reads TSV. Text the csv module cannot parse stops with a
+    DataError naming its line."""
     csv.field_size_limit(max(csv.field_size_limit(), CSV_FIELD_LIMIT))
-    reader = csv.reader(lines)
+    reader = csv.reader(lines, delimiter=delimiter)
     try:
         header = list(columns) if columns is not None else next(reader, [])
         line = reader.line_num + 1
@@ -81,11 +83,12 @@ def csv_rows(lines: Iterable[str], where: str | Path, columns: Sequence[str] | N
         raise DataError(f"{where}:{reader.line_num}: cannot read this CSV row ({exc})") from None
 
 
-def read_csv(path: Path, columns: Sequence[str] | None = None) -> Rows:
-    """Yield (`file:line`, row) for a CSV file; `columns` names the fields of a file without a header row."""
+def read_csv(path: Path, columns: Sequence[str] | None = None, delimiter: str = ",") -> Rows:
+    """Yield (`file:line`, row) for a CSV file (a TSV one with `delimiter="\t"`); `columns` names the fields of a
+    file without a header row."""
     try:
         with open(path, newline="", encoding="utf-8-sig") as fh:
-            yield from csv_rows(fh, path, columns)
+            yield from csv_rows(fh, path, columns, delimiter)
     except UnicodeDecodeError:
         raise DataError(not_utf8(path)) from None
     except OSError as exc:

@@ -8,6 +8,8 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from evalscope.images import Image
+
 
 @dataclass(frozen=True)
 class Sample:
@@ -28,12 +30,17 @@ class Sample:
     """Position of the sample in its subset's evaluation split."""
     subset: str = field(default="", kw_only=True)
     """Subset (subject, task, config) the sample belongs to."""
+    images: tuple[Image, ...] = field(default=(), kw_only=True)
+    """Images the question shows; a request gets them before its text unless the benchmark places them."""
 
     @property
     def digest(self) -> str:
-        """What the sample is (its input, target and choices), hashed: two runs pair a sample only when its
-        digest is the same in both (a changed data file renumbers nothing silently)."""
-        text = json.dumps([self.input, self.target, list(self.choices)], ensure_ascii=False)
+        """What the sample is (its input, target, choices and images' content), hashed: two runs pair a sample only
+        when its digest is the same in both (a changed data file renumbers nothing silently)."""
+        what: list[Any] = [self.input, self.target, list(self.choices)]
+        if self.images:  # text samples keep the digest they always had
+            what.append([image.sha256 for image in self.images])
+        text = json.dumps(what, ensure_ascii=False)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -80,6 +87,35 @@ class GenerationRequest:
     by default. The suite sets it from the setup's default or `--template-type`."""
     n: int = 1
     """Completions to draw (pass@k), all with the run's sampling settings."""
+    images: tuple[Image, ...] = ()
+    """Images shown with the prompt (the user's last turn)."""
+    image_at: tuple[int, ...] = ()
+    """Where each image goes in `prompt`, as a character offset (() : all of them before the text)."""
+
+    def parts(self) -> list[str | Image]:
+        """The user's turn in order: text pieces and images (no empty text pieces)."""
+        if not self.images:
+            return [self.prompt]
+        at = self.image_at or (0,) * len(self.images)
+        out: list[str | Image] = []
+        start = 0
+        for offset, image in sorted(zip(at, self.images, strict=True), key=lambda pair: pair[0]):
+            out += [self.prompt[start:offset], image] if offset > start else [image]
+            start = max(start, offset)
+        return [p for p in [*out, self.prompt[start:]] if not isinstance(p, str) or p]
+
+
+def interleaved(*parts: str | Image) -> tuple[str, tuple[Image, ...], tuple[int, ...]]:
+    """(prompt, images, image_at) of text and images in order, for `GenerationRequest(prompt, images=...,
+    image_at=...)`."""
+    text, images, at = "", [], []
+    for part in parts:
+        if isinstance(part, Image):
+            images.append(part)
+            at.append(len(text))
+        else:
+            text += part
+    return text, tuple(images), tuple(at)
 
 
 @dataclass(frozen=True)
@@ -169,6 +205,9 @@ class SampleResult:
     cause: str | None = None
     """Why the sample counts as wrong whatever its answer: `checker timeout` when a check of it ran past
     `--checker-timeout` (the checks that did are listed in `details["timed_out_checks"]`)."""
+    images: tuple[Mapping[str, Any], ...] = ()
+    """The images the model was shown, each as `Image.ref()` (name, sha256, size; never the bytes), and the
+    report's thumbnail file (`thumbnail`, relative to the run folder) when one was written."""
 
     @property
     def correct(self) -> bool:
@@ -181,6 +220,7 @@ class SampleResult:
     def from_json(cls, data: Mapping[str, Any]) -> SampleResult:
         values = dict(data)
         values["choices"] = tuple(values.get("choices") or ())
+        values["images"] = tuple(values.get("images") or ())
         if values.get("loglikelihoods") is not None:
             values["loglikelihoods"] = tuple(values["loglikelihoods"])
         return cls(**values)

@@ -159,6 +159,11 @@ class Suite:
         """What the model is asked for this sample (raw or through the chat template); built once per process."""
         if sample.id not in self._requests:
             request = replace(self.bench.request(sample, self.setup, self.few_shot(sample)), chat=self.chat)
+            if sample.images and isinstance(request, GenerationRequest) and not request.images:
+                request = replace(request, images=sample.images)  # before the text, unless the benchmark placed them
+            elif sample.images and isinstance(request, ChoiceRequest):
+                raise ValueError(f"{self.bench.name}: setup {self.setup.name!r} scores loglikelihoods of text, "
+                                 "which cannot show this sample's images; choose a generation setup")
             system = self.args.system_prompt
             if isinstance(request, GenerationRequest) and self.setup.samples > 1:
                 request = replace(request, n=self.setup.samples)
@@ -214,6 +219,7 @@ class Suite:
             "category": self.bench.category(sample), "cluster": None if cluster is None else str(cluster),
             "details": details, "sample_hash": sample.digest, "reasoning": reasoning,
             "units": dict(verdict.units), "cause": deadline.CAUSE if timed_out else None,
+            "images": tuple(image.ref() for image in sample.images),
         }
         if isinstance(response, ChoiceLoglikelihoods):
             asked = self.request(sample)

@@ -73,6 +73,13 @@ class CapabilityError(RuntimeError):
     """The backend cannot serve a request type the benchmark's setup needs."""
 
 
+def refuse_images(requests: Sequence[GenerationRequest], model: str) -> None:
+    """A text-only model given images: one line saying so, before anything reaches its tokenizer."""
+    if any(r.images for r in requests):
+        raise CapabilityError(f"model {model!r} is text-only: it cannot see the images these requests carry; "
+                              "evaluate a vision-language model (or a server that serves one)")
+
+
 def scorer(backend: Backend) -> Scorer:
     if not isinstance(backend, Scorer):
         raise CapabilityError(f"backend {backend.name!r} cannot score loglikelihoods; "
@@ -92,15 +99,27 @@ LOCAL_DEFAULT, REMOTE_DEFAULT = "transformers", "openai"
 """The backend without `--backend`: in process, or the API one when `--api-url` names a server."""
 
 
-def backend_class(name: str) -> type[Backend]:
-    module_name, _, attr = BACKENDS[name].partition(":")
+VISION = "evalscope.models.vision:VisionBackend"
+"""The transformers backend for a local vision-language model (`resolve.is_vision_model`)."""
+
+
+def _import(path: str) -> type[Backend]:
+    module_name, _, attr = path.partition(":")
     cls: type[Backend] = getattr(importlib.import_module(module_name), attr)
     return cls
+
+
+def backend_class(name: str) -> type[Backend]:
+    return _import(BACKENDS[name])
 
 
 def load(config: RunConfig, threads: int) -> Backend:
     """The backend `config` names, loaded (weights read, server checked)."""
     factory: Callable[[RunConfig, int], Backend] = backend_class(config.backend)
+    from evalscope.models import resolve
+
+    if config.backend == "transformers" and resolve.is_vision_model(config.model, config.model_args.revision):
+        factory = _import(VISION)  # a vision-language folder loads through its processor
     return factory(config, threads)
 
 

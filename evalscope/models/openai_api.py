@@ -219,8 +219,9 @@ class OpenAIBackend:
 
     def render(self, request: GenerationRequest) -> str:
         """What the report shows as the prompt: the messages as JSON (chat) or the raw prompt (completions)."""
-        if request.chat:
-            return json.dumps(messages(request), ensure_ascii=False)
+        if request.chat:  # an image by its name and hash: the report never holds its bytes
+            return json.dumps(messages(request, lambda image: {"type": "image_url", "image_url": {
+                "url": f"sha256:{image.sha256}", "name": image.name}}), ensure_ascii=False)
         return render(None, None, request)
 
     def _complete(self, request: GenerationRequest) -> Completion:
@@ -230,9 +231,13 @@ class OpenAIBackend:
             body["stop"] = list(request.stop)[:MAX_STOPS]
         if request.n > 1:  # several samples of one prompt in one request
             body["n"] = request.n
+        if request.images and not request.chat:
+            raise CapabilityError(f"{self.url}: images go only in chat messages (/v1/chat/completions), not in a raw "
+                                  "prompt; use --template-type auto")
         if request.chat:  # the server's chat template; a raw prompt goes to /completions
+            sent = messages(request, lambda image: {"type": "image_url", "image_url": {"url": image.data_uri()}})
             chat = self._call("POST /chat/completions", lambda client: _post(
-                client, "/chat/completions", {**body, "messages": messages(request)}))
+                client, "/chat/completions", {**body, "messages": sent}))
             choices = chat.get("choices") or []
             drawn = [((c.get("message") or {}).get("content") or "", c.get("finish_reason")) for c in choices]
             # a server with a reasoning parser (vLLM --reasoning-parser) returns the thinking apart

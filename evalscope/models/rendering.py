@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from evalscope.images import Image
 from evalscope.schema import ChoiceRequest, GenerationRequest
+
+ImagePart = Callable[[Image], dict[str, Any]]
+"""How a chat message shows an image: `{"type": "image"}` for a processor's template, an `image_url` for an API."""
 
 RAW_TEMPLATES = {"none", "raw", "base", "default-generation"}
 """--template-type values that mean: feed the prompt as plain text, no chat template."""
@@ -46,12 +50,17 @@ def render(tokenizer: Any, template: str | None, request: GenerationRequest) -> 
                                              add_generation_prompt=True))
 
 
-def messages(request: GenerationRequest) -> list[dict[str, str]]:
-    """The request as chat messages: the system message, earlier turns, then the prompt as the user's turn."""
-    out = [{"role": "system", "content": request.system}] if request.system else []
+def messages(request: GenerationRequest, image: ImagePart | None = None) -> list[dict[str, Any]]:
+    """The request as chat messages: the system message, earlier turns, then the prompt as the user's turn (a list
+    of text and image parts, in order, when it carries images)."""
+    out: list[dict[str, Any]] = [{"role": "system", "content": request.system}] if request.system else []
     for user, answer in request.history:
         out += [{"role": "user", "content": user}, {"role": "assistant", "content": answer}]
-    return [*out, {"role": "user", "content": request.prompt}]
+    if not request.images:
+        return [*out, {"role": "user", "content": request.prompt}]
+    show = image or (lambda _: {"type": "image"})
+    parts = [show(p) if isinstance(p, Image) else {"type": "text", "text": p} for p in request.parts()]
+    return [*out, {"role": "user", "content": parts}]
 
 
 def render_context(tokenizer: Any, template: str | None, request: ChoiceRequest) -> str:

@@ -6,6 +6,7 @@ import fcntl
 import functools
 import hashlib
 import importlib.util
+import json
 import os
 import shutil
 from dataclasses import dataclass
@@ -189,3 +190,11 @@ def _convert(path: Path, target: Path) -> None:
     (tmp / ".complete").write_text(str(path))
     shutil.rmtree(target, ignore_errors=True)
     os.replace(tmp, target)
+
+
+def is_vision_model(spec: str | None, revision: str | None) -> bool:
+    """Whether `--model` names local weights of a vision-language model (its config has a vision tower); read from
+    config.json, nothing loaded."""
+    _, folder, _ = known_weights(spec, revision)
+    path = None if folder is None else folder / "config.json"
+    return path is not None and path.is_file() and "vision_config" in json.loads(path.read_text(encoding="utf-8"))

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from evalscope import devices
 from evalscope.config import RunConfig
-from evalscope.models import Progress, describe_local, identity, rendering, resolve
+from evalscope.models import Progress, describe_local, identity, refuse_images, rendering, resolve
 from evalscope.models.packing import Packed, attention_mask, common_prefix, pack, shared_prefix
 from evalscope.models.rendering import cut_at_stop
 from evalscope.models.resolve import ModelError
@@ -100,6 +100,7 @@ class TransformersBackend:
                  on_step: Progress = None) -> Iterator[tuple[int, Completion]]:
         """Complete every request; batches of `eval_batch_size`, longest prompts first. A request for n
         completions goes as n copies (sampled in different rows or batches) and comes back as one."""
+        refuse_images(requests, self.model_id)
         copies = [(i, replace(r, n=1)) for i, r in enumerate(requests) for _ in range(r.n)]
         if len(copies) == len(requests):
             yield from self._generate_each(requests, on_step)

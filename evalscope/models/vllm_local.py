@@ -17,7 +17,7 @@ from typing import Any
 
 from evalscope import devices
 from evalscope.config import RunConfig
-from evalscope.models import Progress, describe_local, identity, rendering, resolve
+from evalscope.models import Progress, describe_local, identity, refuse_images, rendering, resolve
 from evalscope.models.resolve import ModelError
 from evalscope.schema import ChoiceLoglikelihoods, ChoiceRequest, Completion, GenerationRequest
 
@@ -61,6 +61,9 @@ class VllmBackend:
         if not gpu:
             os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
         eager = (not gpu) if args.enforce_eager is None else args.enforce_eager
+        from evalscope.models.vision import MAX_IMAGES
+
+        self.vision = resolve.is_vision_model(config.model, args.revision)
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(str(folder), trust_remote_code=args.trust_remote_code)
             declared = devices.config_dtype(AutoConfig.from_pretrained(str(folder),
@@ -71,6 +74,7 @@ class VllmBackend:
                 enforce_eager=eager,
                 max_model_len=args.max_model_len, trust_remote_code=args.trust_remote_code,
                 gpu_memory_utilization=args.gpu_memory_utilization, tensor_parallel_size=args.tensor_parallel_size,
+                **({"limit_mm_per_prompt": {"image": MAX_IMAGES}} if self.vision else {}),
             )
         except (OSError, ValueError, RuntimeError) as exc:
             raise ModelError(f"vLLM cannot load model {self.model_id!r} from {folder}: {exc}".splitlines()[0]) \
@@ -88,12 +92,13 @@ class VllmBackend:
         """Stop vLLM's engine-core process now, while pytest's streams are still open for its log lines."""
         self.llm.llm_engine.engine_core.shutdown()
 
-    def _run(self, token_prompts: Sequence[list[int]], params: Sequence[Any]) -> Iterator[tuple[int, Any]]:
+    def _run(self, token_prompts: Sequence[list[int] | dict[str, Any]], params: Sequence[Any]
+             ) -> Iterator[tuple[int, Any]]:
         """Hand every prompt to vLLM at once and step its engine, yielding each request's output as it finishes
-        (so the cache has it even if a later one fails)."""
+        (so the cache has it even if a later one fails). A prompt is token ids, or (with images) vLLM's own dict."""
         from vllm.inputs import TokensPrompt
 
-        batch = [TokensPrompt(prompt_token_ids=ids) for ids in token_prompts]
+        batch = [ids if isinstance(ids, dict) else TokensPrompt(prompt_token_ids=ids) for ids in token_prompts]
         if not hasattr(self.llm, "enqueue"):  # older vLLM: one blocking call, results at the end
             yield from enumerate(self.llm.generate(batch, list(params), use_tqdm=False))
             return
@@ -122,12 +127,22 @@ class VllmBackend:
 
     def generate(self, requests: Sequence[GenerationRequest],
                  on_step: Progress = None) -> Iterator[tuple[int, Completion]]:
+        if not self.vision:
+            refuse_images(requests, self.model_id)
+        if any(r.images and (self.chat_template is None or not r.chat) for r in requests):
+            from evalscope.models import CapabilityError
+
+            raise CapabilityError("--backend vllm places images through the chat template; raw prompts "
+                                  "(--template-type none) cannot carry them here")
         texts = [rendering.render(self.tokenizer, self.chat_template, r) for r in requests]
         # As the transformers backend: special tokens (BOS) for raw prompts, a chat template brings its own.
         encoded = [self.tokenizer(text, add_special_tokens=self.chat_template is None or not r.chat)["input_ids"]
                    for text, r in zip(texts, requests, strict=True)]
+        # With images vLLM's processor expands each image marker of the text into the model's image tokens.
+        prompts = [{"prompt": text, "multi_modal_data": {"image": [image.pil() for image in r.images]}}
+                   if r.images else ids for text, ids, r in zip(texts, encoded, requests, strict=True)]
         sampling = {key: self._sampling(*key) for key in {(r.stop, r.n) for r in requests}}  # one per stop set and n
-        for i, output in self._run(encoded, [sampling[(r.stop, r.n)] for r in requests]):
+        for i, output in self._run(prompts, [sampling[(r.stop, r.n)] for r in requests]):
             # Decoded by the same tokenizer call as the transformers backend, then cut at the first stop.
             cut = [rendering.cut_at_stop(str(self.tokenizer.decode(list(o.token_ids), skip_special_tokens=True)),
                                          requests[i].stop) for o in output.outputs]
@@ -135,7 +150,8 @@ class VllmBackend:
             reason = "stop" if stopped or output.outputs[0].finish_reason != "length" else "length"
             if on_step is not None:
                 on_step(1)
-            yield i, Completion(text, len(encoded[i]), len(output.outputs[0].token_ids), reason, texts[i],
+            yield i, Completion(text, len(output.prompt_token_ids or encoded[i]), len(output.outputs[0].token_ids),
+                                reason, texts[i],
                                 tuple(t for t, _ in cut) if requests[i].n > 1 else ())
 
     def loglikelihood(self, requests: Sequence[ChoiceRequest],

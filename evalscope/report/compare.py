@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from evalscope import paired
+from evalscope import images, paired
 from evalscope.report.rundir import Run
 from evalscope.report.templating import score_rows
 
@@ -48,6 +49,8 @@ class SampleView:
     target: str
     prompt: str
     answers: tuple[Answer, ...]
+    images: tuple[Mapping[str, str], ...] = ()
+    """The images the question showed: `name` and `src`, the thumbnail as a data URI (the page stays one file)."""
 
     @property
     def status(self) -> str:
@@ -84,6 +87,13 @@ def _answer(record: Mapping[str, Any] | None) -> Answer:
                   str(record.get("output", "")), score)
 
 
+def _thumbnails(folder: Path, record: Mapping[str, Any]) -> tuple[Mapping[str, str], ...]:
+    """A record's images as the page shows them: each thumbnail the run wrote, inlined (a missing file: the name
+    alone)."""
+    return tuple({"name": str(image.get("name") or image.get("sha256", "")[:12]),
+                  "src": images.thumbnail_src(folder, image)} for image in record.get("images") or ())
+
+
 def _samples(runs: Sequence[Run]) -> list[SampleView]:
     out = []
     names = sorted({name for run in runs for name in run.records})
@@ -94,9 +104,11 @@ def _samples(runs: Sequence[Run]) -> list[SampleView]:
             records = [records.get(sample_id) for records in by_run]
             scored = next((r for r in records if r is not None and "metrics" in r), None)
             first = scored or next(r for r in records if r is not None)
+            shown = next((_thumbnails(run.folder, r) for run, r in zip(runs, records, strict=True)
+                          if r is not None and r.get("images")), ())
             out.append(SampleView(name, str(first.get("subset", sample_id.rsplit("-", 1)[0])), sample_id,
                                   str(first.get("target", "")), str(first.get("prompt", "")),
-                                  tuple(_answer(r) for r in records)))
+                                  tuple(_answer(r) for r in records), shown))
     return out
 
 

@@ -6,6 +6,7 @@ import html
 
 import pytest
 
+from evalscope import images
 from evalscope.report.recorder import RESULT_PROPERTY, Recorder
 from evalscope.report.templating import render, score_rows
 from evalscope.schema import SampleResult
@@ -43,7 +44,12 @@ class HtmlReport:
         answer = "" if result is None else str(result.extracted.get(result.primary_metric))
         target = "" if result is None else result.target
         cells.insert(2, f'<td class="col-score">{html.escape(score)}</td>')
-        cells.insert(3, f'<td class="col-answer">{html.escape(answer)}</td>')
+        # the question's images beside the answer, inlined: the report stays one offline file
+        shown = "" if result is None else "".join(
+            f'<img class="thumb" src="{src}" title="{html.escape(str(ref.get("name", "")))}" '
+            'style="max-height:64px;margin-right:4px">'
+            for ref in result.images if (src := images.thumbnail_src(self.recorder.run_dir, ref)))
+        cells.insert(3, f'<td class="col-answer">{shown}{html.escape(answer)}</td>')
         cells.insert(4, f'<td class="col-target">{html.escape(target)}</td>')
 
     def pytest_html_results_table_html(self, report: pytest.TestReport, data: list[str]) -> None:

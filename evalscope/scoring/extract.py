@@ -154,6 +154,13 @@ def _leading_labels(capture: str, allowed: set[str]) -> str:
 
 
 @bounded(_no_answer)
+def answer_line(text: str) -> str | None:
+    """What follows the last `ANSWER:` (any case, bold allowed) to the end of its line, without bold stars; None
+    without a marker (EvalScope 1.x's reading of open answers)."""
+    found = list(_MARKER["ANSWER"].finditer(text))
+    return text[found[-1].end():].split("\n", 1)[0].strip().strip("*").strip() if found else None
+
+
 def evalscope_letter(text: str, n_choices: int, marker: str = "ANSWER") -> str | None:
     """The option letter EvalScope 1.14.1 reads from a reply: after the last `ANSWER:` (or `答案：`) that a label
     follows, which must then be one option; without any, the reply's last capital letter if it is an option."""

@@ -1,0 +1,11 @@
+"""Your multiple-choice questions about images as a pytest suite: one item per question."""
+
+import pytest
+
+pytestmark = pytest.mark.evalscope("general_vmcq")
+
+
+def test_general_vmcq(sample, scored):
+    """Passes when the model picks the right option; a wrong answer reports as INCORRECT, not as a failure."""
+    assert scored.primary_metric in scored.metrics, f"the scorer gave no {scored.primary_metric}"
+    assert all(0.0 <= v <= 1.0 for v in scored.metrics.values()), f"scores outside [0, 1]: {scored.metrics}"
