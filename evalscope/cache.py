@@ -1,4 +1,8 @@
-"""Per-request response cache: one SQLite row (WAL mode) per answered request, committed as it arrives."""
+"""Per-request response cache: one SQLite row (WAL mode) per answered request, committed as it arrives.
+
+A loglikelihood row keeps its scores and the id of its frame (the chat template's text around the context, one row
+of `frames` per template and system prompt), not the rendered prompt: the context is the request's own, hashed
+into the key and held by every lookup. Rows written with the whole prompt (before this layout) read as they are."""
 
 from __future__ import annotations
 
@@ -17,8 +21,9 @@ from evalscope.config import ConfigError, RunConfig
 from evalscope.schema import ChoiceLoglikelihoods, ChoiceRequest, Completion, GenerationRequest, Request, Response
 
 FORMAT_VERSION = 1
-"""Bump when what a request means changes (prompt rendering, stop handling, the split of continuations),
-so that an older answer is never served for a request that would now be sent differently."""
+"""The request format the keys hash. Bump when what a request means changes (prompt rendering, stop handling, the
+split of continuations), so that an older answer is never served for a request that would now be sent differently.
+A row's own layout needs no bump: rows of every layout are read (see `_decode`)."""
 
 
 def request_key(fingerprint: str, backend: str, request: Request, config: RunConfig) -> str:
@@ -30,7 +35,8 @@ def request_key(fingerprint: str, backend: str, request: Request, config: RunCon
         "kind": type(request).__name__,
         "request": asdict(request),  # prompt + system + stop strings, or context + continuations
         "generation": asdict(config.generation) if isinstance(request, GenerationRequest) else None,
-        "model_args": asdict(config.model_args),
+        # which loop decodes is left out (greedy text is the same, as for another batch size): keys stay as before
+        "model_args": {k: v for k, v in asdict(config.model_args).items() if k != "decoding"},
         "seed": config.seed,
         "template": config.template,
     }
@@ -39,18 +45,38 @@ def request_key(fingerprint: str, backend: str, request: Request, config: RunCon
                           ).hexdigest()
 
 
-def _encode(response: Response) -> str:
+def _frame(request: Request, response: Response) -> tuple[str, str] | None:
+    """A loglikelihood's rendered prompt as the text around its request's context (the chat template's head and
+    tail; both empty for a raw prompt), or None where the context is not in it as it is."""
+    if not isinstance(response, ChoiceLoglikelihoods) or not isinstance(request, ChoiceRequest):
+        return None
+    at = response.rendered_prompt.find(request.context)
+    if at < 0:
+        return None
+    return response.rendered_prompt[:at], response.rendered_prompt[at + len(request.context):]
+
+
+def _encode(response: Response, frame: str | None) -> str:
+    data = {"type": type(response).__name__, **asdict(response)}
+    if frame is not None:
+        # The context is the request's, which the key hashes and every lookup holds: the row keeps the frame's
+        # id instead (most MMLU rows were 95% their 5-shot context).
+        del data["rendered_prompt"]
+        data["frame"] = frame
     # SQLite stores UTF-8: a reply with a lone surrogate is stored escaped, and read back as it was.
-    return utf8.dumps({"type": type(response).__name__, **asdict(response)})
+    return utf8.dumps(data, separators=(",", ":"))
 
 
-def _decode(text: str) -> Response:
-    data: dict[str, Any] = json.loads(text)
+def _decode(data: dict[str, Any], request: Request, frames: dict[str, tuple[str, str]]) -> Response:
     kind = data.pop("type")
     if kind == "Completion":
         return Completion(**{**data, "texts": tuple(data.get("texts", ()))})
     for name in ("loglikelihoods", "greedy", "continuation_tokens"):
         data[name] = tuple(data[name])
+    if "frame" in data:  # rows written before format 2 hold `rendered_prompt` itself, and read as they are
+        assert isinstance(request, ChoiceRequest), "a loglikelihood row is found by a ChoiceRequest's key"
+        head, tail = frames[data.pop("frame")]
+        data["rendered_prompt"] = head + request.context + tail
     return ChoiceLoglikelihoods(**data)
 
 
@@ -75,35 +101,53 @@ class ResponseCache:
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute("CREATE TABLE IF NOT EXISTS responses (key TEXT PRIMARY KEY, backend TEXT, model TEXT,"
                              " kind TEXT, response TEXT NOT NULL, created REAL)")
+            # A chat template's text around each context, once per template and system prompt.
+            self._db.execute("CREATE TABLE IF NOT EXISTS frames (id TEXT PRIMARY KEY, head TEXT NOT NULL, "
+                             "tail TEXT NOT NULL)")
             self._db.execute("SELECT count(*) FROM responses").fetchone()
         except (sqlite3.Error, OSError) as exc:
             raise CacheError(f"{path}: cannot open the response cache ({exc}); move it aside or use another "
                              "--use-cache") from None
         self.hits = 0
         self.misses = 0
+        self._frames: dict[str, tuple[str, str]] = {}
 
-    def get(self, key: str) -> Response | None:
+    def get(self, key: str, request: Request) -> Response | None:
+        """The answer kept under `key`, which is `request`'s (a loglikelihood row gets its context back from it)."""
         try:
             with self._lock:
                 row = self._db.execute("SELECT response FROM responses WHERE key = ?", (key,)).fetchone()
+                data = None if row is None else json.loads(row[0])
+                if data is not None and data.get("frame", "") not in ("", *self._frames):
+                    self._read_frames()  # written by another process, or before this one opened the file
         except sqlite3.Error as exc:
             self._give_up(f"cannot read it any more ({exc})")
-            row = None
-        if row is None:
+            data = None
+        if data is None:
             self.misses += 1
             return None
         self.hits += 1
-        return _decode(row[0])
+        return _decode(data, request, self._frames)
+
+    def _read_frames(self) -> None:
+        # Frames are few (one per template and system prompt): all of them, once, and again when one is new.
+        self._frames.update((i, (h, t)) for i, h, t in self._db.execute("SELECT id, head, tail FROM frames"))
 
     def put(self, key: str, backend: str, model: str, request: Request, response: Response) -> None:
         kind = "loglikelihood" if isinstance(request, ChoiceRequest) else "generate"
         if self.failed is not None:
             return
+        frame = _frame(request, response)
+        frame_id = None if frame is None else hashlib.sha256(utf8.dumps(frame).encode()).hexdigest()[:16]
         try:
             with self._lock:
+                if frame is not None and frame_id not in self._frames:
+                    self._db.execute("INSERT OR IGNORE INTO frames (id, head, tail) VALUES (?, ?, ?)",
+                                     (frame_id, *frame))
+                    self._frames[str(frame_id)] = frame
                 self._db.execute("INSERT OR REPLACE INTO responses (key, backend, model, kind, response, created) "
-                                 "VALUES (?, ?, ?, ?, ?, ?)", (key, backend, model, kind, _encode(response),
-                                                                time.time()))
+                                 "VALUES (?, ?, ?, ?, ?, ?)", (key, backend, model, kind,
+                                                                _encode(response, frame_id), time.time()))
         except sqlite3.Error as exc:
             self._give_up(f"cannot write it ({exc}); answers are still scored, but not kept for a rerun")
 

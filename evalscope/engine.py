@@ -195,7 +195,7 @@ class Engine:
         caches = self._caches()
         for i, cache_key in cache_keys.items():
             for n, cache in enumerate(caches):
-                hit = cache.get(cache_key)
+                hit = cache.get(cache_key, requests[i])
                 if hit is not None:
                     self.results[keys[i]] = hit
                     if n and caches[0] is self.store:
