@@ -12,13 +12,21 @@ import sqlite3
 import threading
 import time
 import warnings
-from dataclasses import asdict
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from evalscope import utf8
 from evalscope.config import ConfigError, RunConfig
-from evalscope.schema import ChoiceLoglikelihoods, ChoiceRequest, Completion, GenerationRequest, Request, Response
+from evalscope.schema import (
+    ChoiceLoglikelihoods,
+    ChoiceRequest,
+    Completion,
+    GenerationRequest,
+    Request,
+    Response,
+    plain,
+)
 
 FORMAT_VERSION = 1
 """The request format the keys hash. Bump when what a request means changes (prompt rendering, stop handling, the
@@ -33,16 +41,34 @@ def request_key(fingerprint: str, backend: str, request: Request, config: RunCon
         "model": fingerprint,
         "backend": backend,
         "kind": type(request).__name__,
-        "request": asdict(request),  # prompt + system + stop strings, or context + continuations
-        "generation": asdict(config.generation) if isinstance(request, GenerationRequest) else None,
-        # which loop decodes is left out (greedy text is the same, as for another batch size): keys stay as before
-        "model_args": {k: v for k, v in asdict(config.model_args).items() if k != "decoding"},
-        "seed": config.seed,
-        "template": config.template,
+        "request": plain(request),  # prompt + system + stop strings, or context + continuations
+        **_settings(config, isinstance(request, GenerationRequest)),
     }
     # surrogatepass: a prompt with a lone surrogate gets a key too (valid text hashes as before)
     return hashlib.sha256(json.dumps(material, sort_keys=True, ensure_ascii=False).encode("utf-8", "surrogatepass")
                           ).hexdigest()
+
+
+_SETTINGS: dict[tuple[int, bool], tuple[RunConfig, dict[str, Any]]] = {}
+
+
+def _settings(config: RunConfig, generation: bool) -> dict[str, Any]:
+    """The run's part of a key, the same for every request of a kind: worked out once per config (a frozen one,
+    but not hashable: it holds dicts)."""
+    known = _SETTINGS.get((id(config), generation))
+    if known is not None and known[0] is config:
+        return known[1]
+    settings = {
+        "generation": plain(config.generation) if generation else None,
+        # which loop decodes is left out (greedy text is the same, as for another batch size): keys stay as before
+        "model_args": {k: v for k, v in plain(config.model_args).items() if k != "decoding"},
+        "seed": config.seed,
+        "template": config.template,
+    }
+    if len(_SETTINGS) > 64:  # a long-lived process that builds many configs (tests)
+        _SETTINGS.clear()
+    _SETTINGS[(id(config), generation)] = config, settings
+    return settings
 
 
 def _frame(request: Request, response: Response) -> tuple[str, str] | None:
@@ -57,7 +83,7 @@ def _frame(request: Request, response: Response) -> tuple[str, str] | None:
 
 
 def _encode(response: Response, frame: str | None) -> str:
-    data = {"type": type(response).__name__, **asdict(response)}
+    data = {"type": type(response).__name__, **plain(response)}
     if frame is not None:
         # The context is the request's, which the key hashes and every lookup holds: the row keeps the frame's
         # id instead (most MMLU rows were 95% their 5-shot context).
@@ -114,40 +140,63 @@ class ResponseCache:
 
     def get(self, key: str, request: Request) -> Response | None:
         """The answer kept under `key`, which is `request`'s (a loglikelihood row gets its context back from it)."""
+        return self.get_many({key: request}).get(key)
+
+    def get_many(self, requests: Mapping[str, Request]) -> dict[str, Response]:
+        """The answers kept under these keys (each `request`'s), in one query per few hundred keys."""
+        found: dict[str, Any] = {}
+        keys = list(requests)
         try:
             with self._lock:
-                row = self._db.execute("SELECT response FROM responses WHERE key = ?", (key,)).fetchone()
-                data = None if row is None else json.loads(row[0])
-                if data is not None and data.get("frame", "") not in ("", *self._frames):
+                for start in range(0, len(keys), 500):  # SQLite's bound on parameters is 999 in old builds
+                    chunk = keys[start : start + 500]
+                    found.update(self._db.execute(f"SELECT key, response FROM responses WHERE key IN "
+                                                  f"({','.join('?' * len(chunk))})", chunk).fetchall())
+                data = {key: json.loads(text) for key, text in found.items()}
+                if any(d.get("frame", "") not in ("", *self._frames) for d in data.values()):
                     self._read_frames()  # written by another process, or before this one opened the file
         except sqlite3.Error as exc:
             self._give_up(f"cannot read it any more ({exc})")
-            data = None
-        if data is None:
-            self.misses += 1
-            return None
-        self.hits += 1
-        return _decode(data, request, self._frames)
+            data = {}
+        self.hits += len(data)
+        self.misses += len(requests) - len(data)
+        return {key: _decode(d, requests[key], self._frames) for key, d in data.items()}
 
     def _read_frames(self) -> None:
         # Frames are few (one per template and system prompt): all of them, once, and again when one is new.
         self._frames.update((i, (h, t)) for i, h, t in self._db.execute("SELECT id, head, tail FROM frames"))
 
     def put(self, key: str, backend: str, model: str, request: Request, response: Response) -> None:
-        kind = "loglikelihood" if isinstance(request, ChoiceRequest) else "generate"
-        if self.failed is not None:
+        self.put_many(backend, model, [(key, request, response)])
+
+    def put_many(self, backend: str, model: str, rows: Sequence[tuple[str, Request, Response]]) -> None:
+        """Keep these answers (key, request, response), committed together."""
+        if self.failed is not None or not rows:
             return
-        frame = _frame(request, response)
-        frame_id = None if frame is None else hashlib.sha256(utf8.dumps(frame).encode()).hexdigest()[:16]
+        frames: dict[str, tuple[str, str]] = {}
+        values = []
+        for key, request, response in rows:
+            kind = "loglikelihood" if isinstance(request, ChoiceRequest) else "generate"
+            frame = _frame(request, response)
+            frame_id = None if frame is None else hashlib.sha256(utf8.dumps(frame).encode()).hexdigest()[:16]
+            if frame is not None and frame_id not in self._frames:
+                frames[str(frame_id)] = frame
+            values.append((key, backend, model, kind, _encode(response, frame_id), time.time()))
         try:
             with self._lock:
-                if frame is not None and frame_id not in self._frames:
-                    self._db.execute("INSERT OR IGNORE INTO frames (id, head, tail) VALUES (?, ?, ?)",
-                                     (frame_id, *frame))
-                    self._frames[str(frame_id)] = frame
-                self._db.execute("INSERT OR REPLACE INTO responses (key, backend, model, kind, response, created) "
-                                 "VALUES (?, ?, ?, ?, ?, ?)", (key, backend, model, kind,
-                                                                _encode(response, frame_id), time.time()))
+                self._db.execute("BEGIN")
+                try:
+                    # a frame before the rows that name it: a reader never meets a row without its frame
+                    self._db.executemany("INSERT OR IGNORE INTO frames (id, head, tail) VALUES (?, ?, ?)",
+                                         [(i, *f) for i, f in frames.items()])
+                    self._db.executemany("INSERT OR REPLACE INTO responses (key, backend, model, kind, response, "
+                                         "created) VALUES (?, ?, ?, ?, ?, ?)", values)
+                    self._db.execute("COMMIT")
+                except BaseException:
+                    if self._db.in_transaction:
+                        self._db.execute("ROLLBACK")
+                    raise
+                self._frames.update(frames)
         except sqlite3.Error as exc:
             self._give_up(f"cannot write it ({exc}); answers are still scored, but not kept for a rerun")
 

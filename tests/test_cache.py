@@ -80,7 +80,8 @@ def test_a_lone_surrogate_is_stored_and_read_back_as_it_was(tmp_path: Path) -> N
     cache.close()
 
 
-PREAMBLE = "".join(f"Question {n}: which letter?\nA. a\nB. b\nC. c\nD. d\nAnswer: B\n\n" for n in range(40))  # MMLU-sized
+# MMLU-sized: a 5-shot context is a few KB
+PREAMBLE = "".join(f"Question {n}: which letter?\nA. a\nB. b\nC. c\nD. d\nAnswer: B\n\n" for n in range(40))
 HEAD, TAIL = "<|im_start|>user\n", "<|im_end|>\n<|im_start|>assistant\n"
 
 
