@@ -24,6 +24,11 @@ TOKENS_PER_FORWARD = {"cpu": 512, "other": 8192}
 cache: ARC-Easy 500 scored in 21 s at 512 against 33 s at 8192 (SmolLM2-135M, 2 cores). On a GPU the bound only
 keeps the attention mask's memory in check."""
 
+REFILL_GROUP = 4
+"""Batches of prompts per generation group when rows refill: the queue a batch's slots draw from. Larger groups
+keep rows busy longer (only a group's last batch-width of replies runs at a shrinking width) but spread worse over
+xdist workers."""
+
 MIN_SHARED_PREFIX = 16
 """A common prefix at least this long (tokens) is run once and its KV cache reused by every row of the batch."""
 
@@ -46,7 +51,10 @@ class TransformersBackend:
 
     @classmethod
     def group_size(cls, config: RunConfig, batch: int, selected: int, workers: int) -> int:
-        return batch
+        """A generation group (`batch` is `--eval-batch-size` then; loglikelihood groups come larger) holds
+        REFILL_GROUP batches where rows may refill, so a row that ends early has prompts to take its slot."""
+        refills = config.model_args.decoding in ("auto", "refill") and not config.batch_auto
+        return batch * REFILL_GROUP if refills and batch == config.eval_batch_size else batch
 
     @classmethod
     def identify(cls, config: RunConfig) -> dict[str, Any] | None:
