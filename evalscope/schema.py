@@ -8,7 +8,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, is_dataclass
 from typing import Any
 
-
 _LEAVES = frozenset({str, int, float, bool, type(None)})
 
 
