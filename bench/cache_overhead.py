@@ -8,7 +8,8 @@ harness (collection, prompt building, cache keys and lookups, scoring, reports),
 changes how long the first run takes: without `--model`, a one-layer model with random weights and the default
 model's tokenizer (built into a temporary folder; loads in a fraction of a second) fills the cache in minutes,
 where the default model needs about 20. The baseline, timed in the same run, is `pytest --collect-only` over the
-same items. Each timing is a whole process, launch to exit.
+same items. Each timing is a whole process, launch to exit; its CPU seconds are printed too (steadier than wall
+time on a shared machine).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -48,12 +50,22 @@ def session(model: Path, args: argparse.Namespace, work: Path, *extra: str) -> t
            "--model", str(model), "--dataset-dir", str(args.dataset_dir), "--work-dir", str(work),
            f"--use-cache={args.cache}", "--threads", "1", *(["--limit", str(args.limit)] if args.limit else []),
            *extra]
-    start = time.perf_counter()
+    start, used = time.perf_counter(), _children_cpu()
     proc = subprocess.run(cmd, env={**os.environ, **OFFLINE}, capture_output=True, text=True)
     seconds = time.perf_counter() - start
     if proc.returncode not in (0, 1):
         sys.exit(f"pytest failed ({proc.returncode}): {proc.stdout.strip().splitlines()[-3:]}")
+    CPU[work.name] = _children_cpu() - used
     return seconds, proc.stdout
+
+
+CPU: dict[str, float] = {}
+"""Each session's CPU seconds (user + system): on a busy machine a steadier measure than wall time."""
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def main() -> None:
@@ -82,6 +94,9 @@ def main() -> None:
     print(f"answered from cache: {timed:.1f} s, {1000 * timed / items:.2f} ms per item "
           f"(collection, lookups, scoring, reports)")
     print(f"ratio (cached run / collect only): {timed / collect:.2f}")
+    print(f"CPU seconds: collect only {CPU['collect']:.1f}, answered from cache {CPU['timed']:.1f} "
+          f"({1000 * (CPU['timed'] - CPU['collect']) / items:.2f} ms per item beyond collection); "
+          f"ratio {CPU['timed'] / CPU['collect']:.2f}")
 
 
 if __name__ == "__main__":

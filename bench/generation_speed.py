@@ -72,13 +72,13 @@ def run_lmeval(python: str, model: Path, task_dir: Path, out: Path, args: argpar
     return records, seconds
 
 
-def parting(model: Any, tok: Any, prompt: str, ours: str, theirs: str) -> str:
+def parting(model: Any, tok: Any, prompt: str, ours: str, their_reply: str, theirs: str = "lm-eval") -> str:
     """Where two replies to one prompt part, in tokens, with both next tokens' log-probabilities."""
     import torch
 
     base = tok(prompt, add_special_tokens=False)["input_ids"]
     a = tok(prompt + ours, add_special_tokens=False)["input_ids"]
-    b = tok(prompt + theirs, add_special_tokens=False)["input_ids"]
+    b = tok(prompt + their_reply, add_special_tokens=False)["input_ids"]
     at = next((i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), min(len(a), len(b)))
     if at >= min(len(a), len(b)):
         return f"one reply is a prefix of the other (token {at - len(base)} of the reply)"
@@ -88,7 +88,7 @@ def parting(model: Any, tok: Any, prompt: str, ours: str, theirs: str) -> str:
     gap = abs(float(logprobs[a[at]] - logprobs[b[at]]))
     verdict = "near-tie" if gap <= NEAR_TIE else "NOT a near-tie"
     return (f"token {at - len(base)} of the reply: ours {tok.decode([a[at]])!r} {float(logprobs[a[at]]):.4f}, "
-            f"lm-eval {tok.decode([b[at]])!r} {float(logprobs[b[at]]):.4f} (gap {gap:.4f}: {verdict})")
+            f"{theirs} {tok.decode([b[at]])!r} {float(logprobs[b[at]]):.4f} (gap {gap:.4f}: {verdict})")
 
 
 def main() -> None:

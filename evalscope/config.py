@@ -53,9 +53,14 @@ class ModelArgs:
     """vLLM: share of GPU memory for weights and KV cache."""
     tensor_parallel_size: int = 1
     """vLLM: GPUs one model is split over."""
+    decoding: str = "auto"
+    """transformers: the generation loop, refill (rows take the next prompt as they end), batch (a batch runs to
+    its longest reply) or generate (`model.generate`); auto: batch (refill is not yet shown faster). Not in cache keys:
+    greedy text is the same (up to float rounding, as with another batch size)."""
 
 
 PRECISIONS = ("float32", "bfloat16", "float16", "auto")
+DECODING_LOOPS = ("auto", "refill", "batch", "generate")
 
 
 @dataclass(frozen=True)
@@ -243,6 +248,8 @@ def parse_model_args(text: str | None) -> ModelArgs:
     args = build(ModelArgs, "--model-args", parse_key_values("--model-args", text))
     if args.precision not in PRECISIONS:
         raise ConfigError(f"--model-args: precision={args.precision!r} (choose from {', '.join(PRECISIONS)})")
+    if args.decoding not in DECODING_LOOPS:
+        raise ConfigError(f"--model-args: decoding={args.decoding!r} (choose from {', '.join(DECODING_LOOPS)})")
     return args
 
 

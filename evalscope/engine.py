@@ -210,14 +210,16 @@ class Engine:
         backend = str(info["backend"])
         cache_keys = {i: request_key(_model_key(info), backend, requests[i], self.config) for i in which}
         caches = self._caches()
-        for i, cache_key in cache_keys.items():
-            for n, cache in enumerate(caches):
-                hit = cache.get(cache_key)
-                if hit is not None:
-                    self.results[keys[i]] = hit
-                    if n and caches[0] is self.store:
-                        caches[0].put(cache_key, backend, str(info["fingerprint"]), requests[i], hit)
-                    break
+        todo = dict(cache_keys)
+        for n, cache in enumerate(caches):  # one query per store for the whole group, not one per request
+            hits = cache.get_many({key: requests[i] for i, key in todo.items()})
+            found = [(i, key, hits[key]) for i, key in todo.items() if key in hits]
+            for i, _, hit in found:
+                self.results[keys[i]] = hit
+                del todo[i]
+            if n and found and caches[0] is self.store:
+                self.store.put_many(backend, str(info["fingerprint"]), [(key, requests[i], hit)
+                                                                        for i, key, hit in found])
         return cache_keys
 
     def _unanswered(self, keys: list[tuple[str, str]], which: Iterable[int],

@@ -7,6 +7,9 @@ import sqlite3
 from dataclasses import replace
 from pathlib import Path
 
+import pytest
+
+from evalscope import utf8
 from evalscope.cache import ResponseCache, request_key
 from evalscope.config import GenerationConfig, RunConfig, cache_file
 from evalscope.report.recorder import redact
@@ -46,7 +49,7 @@ def test_responses_round_trip_and_survive_a_new_connection(tmp_path: Path) -> No
         assert other.execute("SELECT count(*) FROM responses").fetchone()[0] == 2
         assert other.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     again = ResponseCache(path)
-    assert again.get("k1") == done and again.get("k2") == scored and again.get("k3") is None
+    assert again.get("k1", ASK) == done and again.get("k2", choice) == scored and again.get("k3", ASK) is None
     assert (again.hits, again.misses) == (2, 1)
     cache.close()
     again.close()
@@ -69,11 +72,58 @@ def test_a_lone_surrogate_is_stored_and_read_back_as_it_was(tmp_path: Path) -> N
     plain = Completion("4 é", 3, 1, "stop", "2+2=")
     cache.put("odd", "openai", "api:u|m", ASK, odd)
     cache.put("plain", "openai", "api:u|m", ASK, plain)
-    assert cache.failed is None and cache.get("odd") == odd and cache.get("plain") == plain
+    assert cache.failed is None and cache.get("odd", ASK) == odd and cache.get("plain", ASK) == plain
     with sqlite3.connect(tmp_path / "responses.sqlite") as db:
         assert "4 é" in db.execute("SELECT response FROM responses WHERE key = 'plain'").fetchone()[0]
     assert request_key("api:u|m", "openai", dataclasses.replace(ASK, prompt="\udc80"), CONFIG) != request_key(
         "api:u|m", "openai", dataclasses.replace(ASK, prompt="\ufffd"), CONFIG)
+    cache.close()
+
+
+# MMLU-sized: a 5-shot context is a few KB
+PREAMBLE = "".join(f"Question {n}: which letter?\nA. a\nB. b\nC. c\nD. d\nAnswer: B\n\n" for n in range(40))
+HEAD, TAIL = "<|im_start|>user\n", "<|im_end|>\n<|im_start|>assistant\n"
+
+
+def mmlu_like(n: int, framed: bool) -> tuple[ChoiceRequest, ChoiceLoglikelihoods]:
+    context = f"{PREAMBLE}Question {n}: and this one?\nA. w\nB. x\nC. y\nD. z\nAnswer:"
+    rendered = f"{HEAD}{context}{TAIL}" if framed else context
+    return ChoiceRequest(context, (" A", " B", " C", " D")), ChoiceLoglikelihoods(
+        (-1.25, -0.5, -2.0, -3.0), (False, True, False, False), (1, 1, 1, 1), 120 + n, rendered)
+
+
+@pytest.mark.parametrize("framed", [False, True])
+def test_loglikelihood_rows_keep_their_frame_once_not_their_context(tmp_path: Path, framed: bool) -> None:
+    path = tmp_path / "responses.sqlite"
+    cache = ResponseCache(path)
+    items = [mmlu_like(n, framed) for n in range(40)]
+    for n, (request, response) in enumerate(items):
+        cache.put(f"k{n}", "transformers", "sha", request, response)
+    with sqlite3.connect(path) as db:
+        rows = [r for (r,) in db.execute("SELECT response FROM responses")]
+        assert db.execute("SELECT head, tail FROM frames").fetchall() == [(HEAD, TAIL) if framed else ("", "")]
+    assert len(rows) == 40 and not any("Question" in r for r in rows)
+    # what the rows held before: the rendered prompt in each
+    before = sum(len(utf8.dumps({"type": "ChoiceLoglikelihoods", **dataclasses.asdict(r)})) for _, r in items)
+    assert 4 * sum(map(len, rows)) < before
+    again = ResponseCache(path)  # another process: frames read from the file
+    assert [again.get(f"k{n}", request) for n, (request, _) in enumerate(items)] == [r for _, r in items]
+    cache.close()
+    again.close()
+
+
+def test_rows_written_with_the_whole_prompt_and_prompts_that_do_not_hold_their_context_read_back(
+        tmp_path: Path) -> None:
+    path = tmp_path / "responses.sqlite"
+    cache = ResponseCache(path)
+    old_request, old = mmlu_like(1, framed=True)
+    with sqlite3.connect(path) as db:  # a row as every earlier version wrote it
+        db.execute("INSERT INTO responses VALUES ('old', 'transformers', 'sha', 'loglikelihood', ?, 0)",
+                   (utf8.dumps({"type": "ChoiceLoglikelihoods", **dataclasses.asdict(old)}),))
+    request, response = mmlu_like(2, framed=False)
+    rewritten = dataclasses.replace(response, rendered_prompt=response.rendered_prompt.strip().upper())
+    cache.put("new", "transformers", "sha", request, rewritten)
+    assert cache.get("old", old_request) == old and cache.get("new", request) == rewritten
     cache.close()
 
 

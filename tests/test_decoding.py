@@ -26,17 +26,19 @@ def backend(default_model_folder: Path):
     return TransformersBackend(config, 1)
 
 
-def both_paths(backend, requests: list[GenerationRequest], **generation: object) -> tuple[list, list]:
-    """The same requests through our loop and through `model.generate` (the fallback path)."""
+def both_paths(backend, requests: list[GenerationRequest], loop: str = "refill", batch: int = 8,
+               **generation: object) -> tuple[list, list]:
+    """The same requests through one of our loops and through `model.generate` (the fallback path), `batch` rows
+    at a time."""
     saved = backend.config
-    backend.config = replace(saved, generation=replace(saved.generation, **generation))
+    backend.config = replace(saved, eval_batch_size=batch, generation=replace(saved.generation, **generation))
     try:
-        backend.fast_decoding, backend._kept_prefix = True, None
+        backend.decoding, backend._kept_prefix = loop, None
         fast = in_order(backend.generate(requests))
-        backend.fast_decoding = False
+        backend.decoding = "generate"
         slow = in_order(backend.generate(requests))
     finally:
-        backend.config, backend.fast_decoding = saved, True
+        backend.config, backend.decoding = saved, "batch"
     return fast, slow
 
 
@@ -44,15 +46,19 @@ def requests(stop: tuple[str, ...] = (), chat: bool = False) -> list[GenerationR
     return [GenerationRequest(PREAMBLE + q, stop=stop, chat=chat) for q in QUESTIONS]
 
 
-def test_the_default_model_takes_our_loop_with_grouped_kv_heads(backend) -> None:
-    assert backend.fast_decoding and backend.info()["decoding"] == "evalscope"
+def test_the_default_model_takes_our_batch_loop_with_grouped_kv_heads(backend) -> None:
+    # refill stays opt-in until bench/refill_speed.py shows it faster (README, Local inference)
+    assert backend.decoding == "batch" and backend.info()["decoding"] == "batch"
     assert backend.model.config.num_key_value_heads < backend.model.config.num_attention_heads
     assert backend.model.config._attn_implementation == "evalscope_sdpa"
 
 
-@pytest.mark.parametrize("chat", [False, True])
-def test_greedy_text_equals_model_generate_with_a_shared_preamble_and_padding(backend, chat: bool) -> None:
-    fast, slow = both_paths(backend, requests(chat=chat))
+@pytest.mark.parametrize(("chat", "loop", "batch"), [(False, "batch", 8), (True, "batch", 8), (False, "refill", 2),
+                                                     (True, "refill", 3)])
+def test_greedy_text_equals_model_generate_with_a_shared_preamble_and_padding(backend, chat: bool, loop: str,
+                                                                              batch: int) -> None:
+    # refill: 4 prompts over 2 or 3 rows, so the later prompts start in the slots of rows that ended
+    fast, slow = both_paths(backend, requests(chat=chat), loop, batch)
     assert [c.text for c in fast] == [c.text for c in slow]
     assert [(c.finish_reason, c.completion_tokens) for c in fast] == \
         [(c.finish_reason, c.completion_tokens) for c in slow]
@@ -65,7 +71,7 @@ def test_rows_that_stop_early_leave_the_batch_and_the_rest_go_on_unchanged(backe
     # A word from the middle of one reply and no other: that row ends there, the others run to the limit.
     others = " ".join(c.text for c in free[:1] + free[2:])
     stop = next(w for w in free[1].text[5:].split() if len(w) >= 4 and w not in others)
-    fast, slow = both_paths(backend, requests(stop=(stop,)))
+    fast, slow = both_paths(backend, requests(stop=(stop,)), batch=2)  # its slot takes the next prompt
     assert [c.text for c in fast] == [c.text for c in slow]
     assert fast[1].finish_reason == "stop" and fast[1].completion_tokens < 24
     assert fast[1].text == free[1].text[: free[1].text.index(stop)]
@@ -90,18 +96,25 @@ def test_sampling_is_seeded_and_top_k_1_is_greedy(backend) -> None:
     assert [c.text for c in first] != [c.text for c in greedy]
 
 
-def test_loop_logprobs_equal_a_plain_forward_over_prompt_and_reply(backend) -> None:
+@pytest.mark.parametrize("loop", ["batch", "refill"])
+def test_loop_logprobs_equal_a_plain_forward_over_prompt_and_reply(backend, loop: str) -> None:
     import torch
 
-    from evalscope.models import decoding
+    from evalscope.models import decoding, refilling
 
     tok = backend.tokenizer
     rows = [list(tok(PREAMBLE + q)["input_ids"]) for q in QUESTIONS]
     prefix = backend._generation_prefix(rows)
     assert prefix is not None
-    stop_at = {rows[2][-1]}  # some row may end on it: rows then leave the batch mid-way
-    decoded = decoding.decode(backend.model, rows, prefix, backend.config.generation, stop_at, lambda _: False,
-                              tok.pad_token_id)
+    stop_at = {rows[2][-1]}  # some row may end on it: rows then leave the batch (or their slot) mid-way
+    gen = backend.config.generation
+    if loop == "batch":
+        decoded = decoding.decode(backend.model, rows, prefix, gen, stop_at, lambda _: False, tok.pad_token_id)
+    else:
+        pairs = list(refilling.refill(backend.model, rows, prefix, gen, 2, stop_at, lambda *_: False,
+                                      tok.pad_token_id))
+        assert sorted(k for k, _ in pairs) == [0, 1, 2, 3]
+        decoded = [d for _, d in sorted(pairs, key=lambda pair: pair[0])]
     for row, result in zip(rows, decoded, strict=True):
         with torch.inference_mode():
             logits = backend.model(torch.tensor([row + result.tokens])).logits[0].float()

@@ -102,9 +102,11 @@ def killer(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch):
 
 
 def test_kill_9_then_resume_asks_only_for_what_is_missing(run_suite, killer, tmp_path: Path) -> None:
-    reference = run_suite("--eval-batch-size", "2", max_new_tokens=6)
+    # groups of one batch (not the refilling loop's 4), so that 10 samples are 5 groups and a kill falls between
+    batches = ("--eval-batch-size", "2", "--model-args", "decoding=batch")
+    reference = run_suite(*batches, max_new_tokens=6)
     killer(5)
-    killed = run_suite("--eval-batch-size", "2", "-p", "killer", max_new_tokens=6)
+    killed = run_suite(*batches, "-p", "killer", max_new_tokens=6)
     assert killed.result.ret == -signal.SIGKILL
     (folder,) = killed.work_dir.iterdir()
     report = json.loads((folder / "report.json").read_text())
@@ -112,7 +114,7 @@ def test_kill_9_then_resume_asks_only_for_what_is_missing(run_suite, killer, tmp
     with sqlite3.connect(folder / "responses.sqlite") as db:
         stored = db.execute("SELECT count(*) FROM responses").fetchone()[0]
     assert 5 <= stored < 10
-    resumed = run_suite("--eval-batch-size", "2", "--resume", str(killed.work_dir), max_new_tokens=6)
+    resumed = run_suite(*batches, "--resume", str(killed.work_dir), max_new_tokens=6)
     assert resumed.result.ret == 0, resumed.result.stdout.str()
     resumed.result.stderr.fnmatch_lines([f"*--resume {killed.work_dir}: taking its latest run, {folder.name}*"])
     final = json.loads((folder / "report.json").read_text())

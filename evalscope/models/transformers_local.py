@@ -3,7 +3,7 @@ for layouts it does not cover), and loglikelihoods from packed forwards with a s
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,8 +24,22 @@ TOKENS_PER_FORWARD = {"cpu": 512, "other": 8192}
 cache: ARC-Easy 500 scored in 21 s at 512 against 33 s at 8192 (SmolLM2-135M, 2 cores). On a GPU the bound only
 keeps the attention mask's memory in check."""
 
+REFILL_GROUP = 4
+"""Batches of prompts per generation group when rows refill: the queue a batch's slots draw from. Larger groups
+keep rows busy longer (only a group's last batch-width of replies runs at a shrinking width) but spread worse over
+xdist workers."""
+
 MIN_SHARED_PREFIX = 16
 """A common prefix at least this long (tokens) is run once and its KV cache reused by every row of the batch."""
+
+
+def loop(asked: str, supported: bool) -> str:
+    """The generation loop: `batch` (decoding.py) by default, `refill` (refilling.py) when asked, until a bench
+    on a quiet machine shows it faster (see README); `model.generate` for layouts neither covers, whatever was
+    asked."""
+    if not supported:
+        return "generate"
+    return "batch" if asked == "auto" else asked
 
 
 class TransformersBackend:
@@ -36,7 +50,10 @@ class TransformersBackend:
 
     @classmethod
     def group_size(cls, config: RunConfig, batch: int, selected: int, workers: int) -> int:
-        return batch
+        """A generation group (`batch` is `--eval-batch-size` then; loglikelihood groups come larger) holds
+        REFILL_GROUP batches where rows may refill, so a row that ends early has prompts to take its slot."""
+        refills = config.model_args.decoding == "refill" and not config.batch_auto
+        return batch * REFILL_GROUP if refills and batch == config.eval_batch_size else batch
 
     @classmethod
     def identify(cls, config: RunConfig) -> dict[str, Any] | None:
@@ -72,7 +89,7 @@ class TransformersBackend:
         if self.mixed:
             mixed.apply(self.model)
         attention.use_grouped(self.model)
-        self.fast_decoding = decoding.supported(self.model)
+        self.decoding = loop(args.decoding, decoding.supported(self.model))
         self._kept_prefix: decoding.Prefix | None = None
         self._kept_scoring_prefix: tuple[tuple[int, ...], Any] | None = None
         self._head_fp32: tuple[Any, Any] | None = None
@@ -89,7 +106,7 @@ class TransformersBackend:
     def info(self) -> dict[str, Any]:
         dtype = "bfloat16" if self.mixed else self.model.dtype
         return describe_local(self.name, self.local, dtype, threads=self.threads, device=str(self.model.device),
-                              decoding="evalscope" if self.fast_decoding else "generate",
+                              decoding=self.decoding,
                               **({"compute": "bf16 linear layers; fp32 residual stream, attention, logits"}
                                  if self.mixed else {}))
 
@@ -125,22 +142,51 @@ class TransformersBackend:
             members = sorted((i for i in range(len(texts)) if raw[i] == special), key=lambda i: -len(encoded[i]))
             prefix = self._generation_prefix([encoded[i] for i in members])
             batches += [(members[start : start + size], prefix) for start in range(0, len(members), size)]
-        for number, (batch, prefix) in enumerate(batches):
-            stops = tuple(sorted({s for i in batch for s in requests[i].stop}))
-            rows = [encoded[i] for i in batch]
-            if self.fast_decoding:
-                completions = self._decode_batch(rows, prefix, stops, number, on_step)
-            else:
-                completions = self._generate_batch([texts[i] for i in batch], stops, raw[batch[0]], number, on_step)
-            for i, completion in zip(batch, completions, strict=True):
-                text, stopped = cut_at_stop(completion.text, requests[i].stop)
-                reason = "stop" if stopped else completion.finish_reason
-                yield i, Completion(text, completion.prompt_tokens, completion.completion_tokens, reason, texts[i])
+        if self.decoding == "refill":
+            # One queue per kind of prompt, `size` slots refilled as rows end (refilling.py).
+            answered = (pair for number, special in enumerate(sorted(set(raw)))
+                        for pair in self._refill([i for batch, _ in batches if raw[batch[0]] == special for i in batch],
+                                                 encoded, requests, number, size, on_step))
+        else:
+            answered = (pair for number, (batch, prefix) in enumerate(batches)
+                        for pair in self._batch(batch, prefix, encoded, texts, requests, raw, number, on_step))
+        for i, completion in answered:
+            text, stopped = cut_at_stop(completion.text, requests[i].stop)
+            reason = "stop" if stopped else completion.finish_reason
+            yield i, Completion(text, completion.prompt_tokens, completion.completion_tokens, reason, texts[i])
+
+    def _batch(self, batch: list[int], prefix: decoding.Prefix | None, encoded: list[list[int]], texts: list[str],
+               requests: Sequence[GenerationRequest], raw: list[bool], number: int,
+               on_step: Progress) -> Iterator[tuple[int, Completion]]:
+        """One batch to its end, through our batch loop or `model.generate`."""
+        stops = tuple(sorted({s for i in batch for s in requests[i].stop}))
+        rows = [encoded[i] for i in batch]
+        if self.decoding == "batch":
+            completions = self._decode_batch(rows, prefix, stops, number, on_step)
+        else:
+            completions = self._generate_batch([texts[i] for i in batch], stops, raw[batch[0]], number, on_step)
+        yield from zip(batch, completions, strict=True)
+
+    def _refill(self, members: list[int], encoded: list[list[int]], requests: Sequence[GenerationRequest],
+                number: int, slots: int, on_step: Progress) -> Iterator[tuple[int, Completion]]:
+        """`members` (longest prompts first) through `slots` rows that take the next prompt as one ends."""
+        import torch
+
+        from evalscope.models import refilling
+
+        rows = [encoded[i] for i in members]
+        stopped = self._stop_check([requests[i].stop for i in members])
+        if self.config.generation.do_sample:
+            torch.manual_seed(self.config.seed + number)  # as in _generate_batch
+        for k, d in refilling.refill(self.model, rows, self._generation_prefix(rows), self.config.generation, slots,
+                                     self._ends(), stopped, self.tokenizer.pad_token_id, on_step):
+            text = str(self.tokenizer.decode(d.tokens, skip_special_tokens=True))
+            yield members[k], Completion(text, len(rows[k]), len(d.tokens), d.reason, "")
 
     def _generation_prefix(self, rows: list[list[int]]) -> decoding.Prefix | None:
         """The KV of the prompt head all `rows` share (e.g. a fixed few-shot preamble), computed once and kept for
         the next group, which usually shares it too."""
-        if not self.fast_decoding or len(rows) < 2:
+        if self.decoding == "generate" or len(rows) < 2:
             return None
         # every row keeps a token of its own: it predicts the first new one
         common = common_prefix(rows, min(map(len, rows)) - 1)
@@ -161,20 +207,30 @@ class TransformersBackend:
 
         gen = self.config.generation
         tok = self.tokenizer
-        eos = self.model.generation_config.eos_token_id
-        ends = {t for t in (eos if isinstance(eos, list) else [eos]) if t is not None}
-        ends |= {t for t in (tok.eos_token_id, tok.pad_token_id) if t is not None}
-        # A stop string of n characters spans at most n tokens: the tail of n + 2 holds any that just ended.
-        tail = max((len(s) for s in stop), default=0) + 2
-
-        def stopped(tokens: list[int]) -> bool:
-            return bool(stop) and any(s in tok.decode(tokens[-tail:]) for s in stop)
-
+        check = self._stop_check([stop])
         if gen.do_sample:
             torch.manual_seed(self.config.seed + number)  # as in _generate_batch
-        decoded = decoding.decode(self.model, rows, prefix, gen, ends, stopped, tok.pad_token_id, on_step)
+        decoded = decoding.decode(self.model, rows, prefix, gen, self._ends(), lambda tokens: check(0, tokens),
+                                  tok.pad_token_id, on_step)
         return [Completion(str(tok.decode(d.tokens, skip_special_tokens=True)), len(row), len(d.tokens), d.reason, "")
                 for row, d in zip(rows, decoded, strict=True)]
+
+    def _ends(self) -> set[int]:
+        """Tokens that end a reply: the model's EOS tokens, the tokenizer's EOS and pad."""
+        eos = self.model.generation_config.eos_token_id
+        ends = {t for t in (eos if isinstance(eos, list) else [eos]) if t is not None}
+        return ends | {t for t in (self.tokenizer.eos_token_id, self.tokenizer.pad_token_id) if t is not None}
+
+    def _stop_check(self, stops: list[tuple[str, ...]]) -> Callable[[int, list[int]], bool]:
+        """Whether row k's tokens so far end in one of `stops[k]`."""
+        # A stop string of n characters spans at most n tokens: the tail of n + 2 holds any that just ended.
+        tails = [max((len(s) for s in stop), default=0) + 2 for stop in stops]
+        decode = self.tokenizer.decode
+
+        def stopped(k: int, tokens: list[int]) -> bool:
+            return bool(stops[k]) and any(s in decode(tokens[-tails[k]:]) for s in stops[k])
+
+        return stopped
 
     def _generate_batch(self, texts: list[str], stop: tuple[str, ...], special: bool, number: int,
                         on_step: Progress) -> list[Completion]:
