@@ -1,6 +1,7 @@
 """Everything a benchmark folder imports, in one place: `from evalscope.api import Benchmark, Setup, Sample, ...`."""
 
 from evalscope.benchmark import GENERATION, LOGLIKELIHOOD, Benchmark, Scored, Setup, fields
+from evalscope.config import RunConfig
 from evalscope.kinds.choice import (
     CHINESE_FEW_SHOT_HEADER,
     CHINESE_SINGLE_ANSWER,
@@ -80,6 +81,7 @@ __all__ = [
     "MultipleChoice",
     "RowError",
     "Rows",
+    "RunConfig",
     "Sample",
     "SampleResult",
     "Scored",

@@ -9,9 +9,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from evalscope.api import Benchmark, Completion, DataError, GenerationRequest, Sample, Scored, Setup, fields
+from evalscope.api import Benchmark, Completion, DataError, GenerationRequest, RunConfig, Sample, Scored, Setup, fields
 from evalscope.backends import opencompass as oc
-from evalscope.config import RunConfig
 
 
 class OpenCompass(Benchmark):
