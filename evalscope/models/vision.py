@@ -82,7 +82,7 @@ class VisionBackend(TransformersBackend):
         drawn: dict[int, list[Completion]] = {}
         for number, batch in enumerate(b for chunk in batches for b in _split(chunk, copies)):
             asked = [copies[j][1] for j in batch]
-            for j, completion in zip(batch, self._batch(asked, [texts[j] for j in batch], number, on_step),
+            for j, completion in zip(batch, self._vision_batch(asked, [texts[j] for j in batch], number, on_step),
                                      strict=True):
                 i = copies[j][0]
                 drawn.setdefault(i, []).append(completion)
@@ -90,7 +90,7 @@ class VisionBackend(TransformersBackend):
                     done = drawn.pop(i)
                     yield i, replace(done[0], texts=tuple(c.text for c in done)) if len(done) > 1 else done[0]
 
-    def _batch(self, asked: list[GenerationRequest], texts: list[str], number: int,
+    def _vision_batch(self, asked: list[GenerationRequest], texts: list[str], number: int,
                on_step: Progress) -> list[Completion]:
         import torch
         from transformers import GenerationConfig
