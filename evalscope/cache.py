@@ -48,7 +48,8 @@ def _decode(text: str) -> Response:
     data: dict[str, Any] = json.loads(text)
     kind = data.pop("type")
     if kind == "Completion":
-        return Completion(**{**data, "texts": tuple(data.get("texts", ()))})
+        return Completion(**{**data, "texts": tuple(data.get("texts", ())),
+                              "tool_calls": tuple(data.get("tool_calls", ()))})
     for name in ("loglikelihoods", "greedy", "continuation_tokens"):
         data[name] = tuple(data[name])
     return ChoiceLoglikelihoods(**data)

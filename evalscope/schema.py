@@ -80,6 +80,11 @@ class GenerationRequest:
     by default. The suite sets it from the setup's default or `--template-type`."""
     n: int = 1
     """Completions to draw (pass@k), all with the run's sampling settings."""
+    messages: tuple[Mapping[str, Any], ...] = ()
+    """The whole conversation as chat messages (OpenAI's shape: roles system/user/assistant/tool, assistant
+    `tool_calls`), for agents; when given it replaces `system`, `history` and `prompt`."""
+    tools: tuple[Mapping[str, Any], ...] = ()
+    """Tools offered for native function calling (OpenAI's `{"type": "function", "function": {...}}`)."""
 
 
 @dataclass(frozen=True)
@@ -125,6 +130,8 @@ class Completion:
     """Every completion drawn when the request asked for several (`n`), `text` first; () for one."""
     reasoning: str | None = None
     """The thinking a server returned apart from the answer (`reasoning_content`), when it did."""
+    tool_calls: tuple[Mapping[str, Any], ...] = ()
+    """Native function calls the model made: `{"id", "name", "arguments"}` (arguments as the JSON text sent)."""
 
     @property
     def all_texts(self) -> tuple[str, ...]:

@@ -230,6 +230,8 @@ class OpenAIBackend:
             body["stop"] = list(request.stop)[:MAX_STOPS]
         if request.n > 1:  # several samples of one prompt in one request
             body["n"] = request.n
+        if request.tools:  # native function calling: the server's template shows them, its parser reads calls
+            body["tools"] = [dict(t) for t in request.tools]
         if request.chat:  # the server's chat template; a raw prompt goes to /completions
             chat = self._call("POST /chat/completions", lambda client: _post(
                 client, "/chat/completions", {**body, "messages": messages(request)}))
@@ -238,12 +240,15 @@ class OpenAIBackend:
             # a server with a reasoning parser (vLLM --reasoning-parser) returns the thinking apart
             said = (choices[0].get("message") or {}) if choices else {}
             reasoning = said.get("reasoning_content") or said.get("reasoning")
+            calls = tuple({"id": str(c.get("id") or ""), "name": str((c.get("function") or {}).get("name") or ""),
+                           "arguments": (c.get("function") or {}).get("arguments") or "{}"}
+                          for c in said.get("tool_calls") or [])
             usage = chat.get("usage") or {}
         else:
             done = self._completions(lambda client: _post(
                 client, "/completions", {**body, "prompt": self.render(request)}))
             drawn = [(c.get("text") or "", c.get("finish_reason")) for c in done.get("choices") or []]
-            usage, reasoning = done.get("usage") or {}, None
+            usage, reasoning, calls = done.get("usage") or {}, None, ()
         if not drawn:
             raise ApiError(f"{self.url}: a reply without choices")
         cut = [cut_at_stop(utf8.scrub(text), request.stop) for text, _ in drawn]
@@ -251,7 +256,7 @@ class OpenAIBackend:
         return Completion(cut[0][0], int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0),
                           "stop" if stopped else "length", self.render(request),
                           tuple(text for text, _ in cut) if request.n > 1 else (),
-                          utf8.scrub(str(reasoning)) if reasoning else None)
+                          utf8.scrub(str(reasoning)) if reasoning else None, calls)
 
     def generate(self, requests: Sequence[GenerationRequest],
                  on_step: Progress = None) -> Iterator[tuple[int, Completion]]:
