@@ -27,7 +27,7 @@ def replay(bench: BFCL, sample: Sample) -> multiturn.Verdict:
     assert isinstance(conversation, Conversation)
     answers = sample.metadata["ground_truth"]
     pending = [list(turn) for turn in answers]
-    while (request := conversation.next_request()) is not None:
+    while conversation.next_request() is not None:
         turn = pending[conversation.turn]
         text = "[" + ", ".join(keyword_form(conversation.world, c) for c in turn) + "]" if turn else "Done."
         pending[conversation.turn] = []

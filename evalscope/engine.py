@@ -18,11 +18,11 @@ from typing import Any
 import pytest
 
 from evalscope import models
+from evalscope.benchmark import Episode
 from evalscope.cache import ResponseCache, request_key
 from evalscope.config import RunConfig
 from evalscope.groups import BENCH_KEY, GROUP_KEY, sample_of
 from evalscope.progress import ProgressFactory
-from evalscope.benchmark import Episode
 from evalscope.schema import ChoiceRequest, Completion, GenerationRequest, Request, Response, Sample
 from evalscope.suite import Suite
 

@@ -71,16 +71,7 @@ class Conversation:
         step["results"] = results
         step["state_diff"] = state_diff(before, self.world.state())
         if self.native:
-            ids = [str(c.get("id") or f"call_{self.steps}_{k}") for k, c in enumerate(completion.tool_calls)] \
-                or [f"call_{self.steps}_{k}" for k in range(len(calls))]
-            sent = completion.tool_calls or [{"name": prompts.tool_name(next(iter(c))), "arguments": json.dumps(
-                next(iter(c.values())))} for c in calls]
-            self.messages.append({"role": "assistant", "content": completion.text or None, "tool_calls": [
-                {"id": i, "type": "function", "function": {"name": c["name"], "arguments": c["arguments"] if
-                                                           isinstance(c["arguments"], str) else json.dumps(c["arguments"])}}
-                for i, c in zip(ids, sent, strict=False)]})
-            self.messages += [{"role": "tool", "tool_call_id": i, "content": r}
-                              for i, r in zip(ids, results, strict=False)]
+            self._tool_messages(completion, calls, results)
         else:  # BFCL's prompting format: the results as one user message, a repr of tool messages
             self.messages.append({"role": "assistant", "content": completion.text})
             shown = [{"role": "tool", "name": execution_string(c), "content": r} for c, r in zip(calls, results,
@@ -89,6 +80,18 @@ class Conversation:
         self.steps += 1
         if self.steps > MAX_STEPS:  # BFCL forces the model to quit: the remaining turns never run
             self.forced, self.done = True, True
+
+    def _tool_messages(self, completion: Completion, calls: list[Call], results: list[str]) -> None:
+        """The assistant's tool calls and one `tool` message per result, as an OpenAI conversation holds them
+        (calls a local model wrote as text get ids of ours)."""
+        sent = [dict(c) for c in completion.tool_calls] or [
+            {"name": prompts.tool_name(next(iter(c))), "arguments": next(iter(c.values()))} for c in calls]
+        ids = [str(c.get("id") or f"call_{self.steps}_{k}") for k, c in enumerate(sent)]
+        wire = [{"id": i, "type": "function", "function": {"name": c["name"], "arguments": c["arguments"] if isinstance(
+            c["arguments"], str) else json.dumps(c["arguments"])}} for i, c in zip(ids, sent, strict=True)]
+        self.messages.append({"role": "assistant", "content": completion.text or None, "tool_calls": wire})
+        self.messages += [{"role": "tool", "tool_call_id": i, "content": r}
+                          for i, r in zip(ids, results, strict=True)]
 
     def _next_turn(self) -> None:
         self.turn += 1

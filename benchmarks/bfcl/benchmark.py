@@ -28,7 +28,7 @@ def _lines(path: Path) -> Iterator[tuple[str, dict[str, Any] | RowError]]:
             try:
                 yield f"{path}:{number}", json.loads(line)
             except ValueError as exc:
-                yield f"{path}:{number}", RowError(f"{path}:{number}: not JSON: {exc}")
+                yield f"{path}:{number}", RowError(f"not JSON: {exc}")
 
 
 def _doc_ok(doc: Any) -> bool:
@@ -51,26 +51,32 @@ class BFCL(Benchmark):
 
     def rows(self, path: Path, split: str, subset: str) -> Iterator[tuple[str, Mapping[str, Any] | RowError]]:
         answers: dict[str, Any] = {}
+        bad: list[str] = []
         answer_file = path / "possible_answer" / f"BFCL_v4_{subset}.json"
         if answer_file.is_file():
             for location, row in _lines(answer_file):
                 if isinstance(row, dict) and "id" in row and "ground_truth" in row:
                     answers[row["id"]] = row["ground_truth"]
                 else:
-                    answers[f"bad:{location}"] = row  # reported on no question: the count check below says it
+                    bad.append(location)
         for location, row in _lines(path / f"BFCL_v4_{subset}.json"):
             if isinstance(row, RowError):
                 yield location, row
                 continue
-            if subset in MULTI_TURN:
-                row = {**row, "function": self._api_docs(path, row)}
+            try:
+                if subset in MULTI_TURN:
+                    row = {**row, "function": self._api_docs(path, row)}
+            except (RowError, OSError, ValueError) as exc:
+                yield location, RowError(f"function documents: {exc}")
+                continue
             if subset not in RELEVANCE:
                 if row.get("id") not in answers:
-                    yield location, RowError(f"{location}: no possible answer for id {row.get('id')!r} in "
-                                             f"{answer_file}")
+                    # the answer row that was to match it, when one is malformed
+                    why = f" (malformed answer rows: {', '.join(bad)})" if bad else ""
+                    yield location, RowError(f"no possible answer for id {row.get('id')!r} in {answer_file}{why}")
                     continue
                 row = {**row, "ground_truth": answers[row["id"]]}
-            yield location, {**row, "category": subset, "location": location}
+            yield location, {**row, "category": subset}
 
     @staticmethod
     def _api_docs(path: Path, row: Mapping[str, Any]) -> list[Any]:
@@ -87,17 +93,15 @@ class BFCL(Benchmark):
         return docs
 
     def to_sample(self, row: Mapping[str, Any]) -> Sample:
-        where = row.get("location", "?")
         question, docs = row.get("question"), row.get("function")
         if not isinstance(question, list) or not question or not all(isinstance(t, list) for t in question):
-            raise RowError(f"{where}: 'question' is not a list of turns")
+            raise RowError("'question' is not a list of turns")
         if not isinstance(docs, list) or not all(_doc_ok(d) for d in docs):
-            raise RowError(f"{where}: malformed function document (each needs name, description, "
-                           "parameters.properties)")
+            raise RowError("malformed function document (each needs name, description, parameters.properties)")
         truth = row.get("ground_truth", [])
         if row["category"] in AST and not (isinstance(truth, list) and truth and all(
                 isinstance(c, dict) and len(c) == 1 and all(isinstance(a, dict) for a in c.values()) for c in truth)):
-            raise RowError(f"{where}: malformed answer row (want [{{function: {{param: [values]}}}}])")
+            raise RowError("malformed answer row (want [{function: {param: [values]}}])")
         first = [m for m in question[0] if isinstance(m, dict) and m.get("role") == "user"]
         keep = ("id", "category", "question", "function", "ground_truth", "initial_config", "involved_classes",
                 "missed_function")

@@ -46,8 +46,9 @@ def _types_ok(value: Any, accepted: Sequence[Any], expected: type, inner: type |
     if type(value) is expected:
         if inner is None:
             return True, variable
+        items: list[Any] = value  # a list: `expected` is list whenever there is an inner type
         for option in accepted:
-            if type(option) is list and all(_types_ok(v, option, inner, None)[0] for v in value):
+            if isinstance(option, list) and all(_types_ok(v, option, inner, None)[0] for v in items):
                 return True, variable
             if type(option) is not list:
                 return True, variable  # a non-list option (e.g. the optional "") is not checked item by item

@@ -34,7 +34,7 @@ def summarize(results: Sequence[Any]) -> dict[str, Any]:
                                        for c, v in sorted(hits.items())}
     groups: dict[str, dict[str, Any]] = {}
     for name, parts, how in GROUPS:
-        present = [rows.get(p) or groups.get(p) for p in parts if p in rows or p in groups]
+        present = [rows[p] if p in rows else groups[p] for p in parts if p in rows or p in groups]
         if not present:
             continue
         n = sum(p["n"] for p in present)

@@ -41,7 +41,10 @@ def _value(node: ast.expr) -> Any:
     if isinstance(node, ast.Constant):
         return "..." if node.value is Ellipsis else node.value
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub) and isinstance(node.operand, ast.Constant):
-        return -node.operand.value
+        try:  # BFCL negates any constant; a negated string is no value
+            return -node.operand.value  # type: ignore[operator]
+        except TypeError:
+            raise Unparseable(f"cannot negate {node.operand.value!r}") from None
     if isinstance(node, ast.List):
         return [_value(v) for v in node.elts]
     if isinstance(node, ast.Tuple):

@@ -22,7 +22,8 @@ SYSTEM_PROMPT = (
     "\n\nAt each turn, you should try your best to complete the tasks requested by the user within the current "
     "turn. Continue to output functions to call until you have fulfilled the user's request to the best of your "
     "ability. Once you have no more functions to call, the system will consider the current turn complete and "
-    "proceed to the next turn or task.\n\nHere is a list of functions in json format that you can invoke.\n{functions}\n"
+    "proceed to the next turn or task.\n\nHere is a list of functions in json format that you can invoke."
+    "\n{functions}\n"
 )
 MORE_FUNCTIONS = "I have updated some more functions you can choose from. What about now?"
 """The user's message when held-out functions arrive (miss_func); prompt mode puts the documents before it."""

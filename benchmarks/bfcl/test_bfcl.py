@@ -2,9 +2,11 @@
 
 import pytest
 
+from evalscope.schema import SampleResult
+
 pytestmark = pytest.mark.evalscope("bfcl")
 
 
-def test_bfcl(sample, scored):
+def test_bfcl(sample: object, scored: SampleResult) -> None:
     """Passes when the calls are BFCL-correct; a wrong or unparseable reply reports as INCORRECT."""
     assert scored.metrics["acc"] in (0.0, 1.0), f"accuracy is 0 or 1: {scored.metrics}"
