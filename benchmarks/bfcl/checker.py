@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from benchmarks.bfcl.values import JAVA_TYPES, JS_TYPES, PYTHON_TYPES, from_java, from_js
 
@@ -46,7 +46,7 @@ def _types_ok(value: Any, accepted: Sequence[Any], expected: type, inner: type |
     if type(value) is expected:
         if inner is None:
             return True, variable
-        items: list[Any] = value  # a list: `expected` is list whenever there is an inner type
+        items = cast("list[Any]", value)  # a list: `expected` is list whenever there is an inner type
         for option in accepted:
             if isinstance(option, list) and all(_types_ok(v, option, inner, None)[0] for v in items):
                 return True, variable
