@@ -56,7 +56,7 @@ class BFCL(Benchmark):
         if answer_file.is_file():
             for location, row in _lines(answer_file):
                 if isinstance(row, dict) and "id" in row and "ground_truth" in row:
-                    answers[row["id"]] = row["ground_truth"]
+                    answers[row["id"]] = (location, row["ground_truth"])
                 else:
                     bad.append(location)
         for location, row in _lines(path / f"BFCL_v4_{subset}.json"):
@@ -75,7 +75,7 @@ class BFCL(Benchmark):
                     why = f" (malformed answer rows: {', '.join(bad)})" if bad else ""
                     yield location, RowError(f"no possible answer for id {row.get('id')!r} in {answer_file}{why}")
                     continue
-                row = {**row, "ground_truth": answers[row["id"]]}
+                row = {**row, "answer_location": answers[row["id"]][0], "ground_truth": answers[row["id"]][1]}
             yield location, {**row, "category": subset}
 
     @staticmethod
@@ -101,7 +101,8 @@ class BFCL(Benchmark):
         truth = row.get("ground_truth", [])
         if row["category"] in AST and not (isinstance(truth, list) and truth and all(
                 isinstance(c, dict) and len(c) == 1 and all(isinstance(a, dict) for a in c.values()) for c in truth)):
-            raise RowError("malformed answer row (want [{function: {param: [values]}}])")
+            raise RowError(f"{row.get('answer_location')}: malformed answer row (want [{{function: {{param: "
+                           "[values]}}])")
         first = [m for m in question[0] if isinstance(m, dict) and m.get("role") == "user"]
         keep = ("id", "category", "question", "function", "ground_truth", "initial_config", "involved_classes",
                 "missed_function")
