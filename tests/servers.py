@@ -131,18 +131,18 @@ def vllm_python() -> str:
     return python
 
 
-@pytest.fixture(scope="session")
-def vllm_server(tmp_path_factory: pytest.TempPathFactory, default_model_folder: Path) -> Iterator[VllmServer]:
-    """vLLM's CPU server on 127.0.0.1 serving the default model (its HF folder), started from the vLLM venv
-    (see `vllm_python`); waits on /health (up to EVALSCOPE_VLLM_START_S, 600 s), stopped at session end."""
+@contextlib.contextmanager
+def launch_vllm(folder: Path, model: Path, *extra: str) -> Iterator[VllmServer]:
+    """vLLM's CPU server on 127.0.0.1 serving `model` (an HF folder) with `extra` options, started from the vLLM
+    venv (see `vllm_python`); waits on /health (up to EVALSCOPE_VLLM_START_S, 600 s); stopped on exit."""
     python = vllm_python()
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
-    log = tmp_path_factory.mktemp("vllm") / "server.log"
+    log = folder / "server.log"
     env: dict[str, Any] = {**os.environ, "VLLM_CPU_KVCACHE_SPACE": os.environ.get("VLLM_CPU_KVCACHE_SPACE", "1")}
-    args = [python, "-m", "vllm.entrypoints.openai.api_server", "--model", str(default_model_folder),
+    args = [python, "-m", "vllm.entrypoints.openai.api_server", "--model", str(model),
             "--host", "127.0.0.1", "--port", str(port), "--enforce-eager", "--max-model-len", "2048",
-            "--dtype", "float32"]  # the transformers backend's default precision, for comparable numbers
+            "--dtype", "float32", *extra]  # float32: the transformers backend's default, for comparable numbers
     with log.open("wb") as out:
         proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True)
     try:
@@ -152,7 +152,7 @@ def vllm_server(tmp_path_factory: pytest.TempPathFactory, default_model_folder: 
                 tail = log.read_text(errors="replace")[-3000:]
                 pytest.fail(f"vLLM server did not become healthy (exit {proc.poll()}); log {log}:\n{tail}")
             time.sleep(1)
-        yield VllmServer(base, str(default_model_folder), log)
+        yield VllmServer(base, str(model), log)
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGTERM)
@@ -161,3 +161,10 @@ def vllm_server(tmp_path_factory: pytest.TempPathFactory, default_model_folder: 
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
+
+
+@pytest.fixture(scope="session")
+def vllm_server(tmp_path_factory: pytest.TempPathFactory, default_model_folder: Path) -> Iterator[VllmServer]:
+    """vLLM's CPU server serving the default model (see `launch_vllm`), for the whole session."""
+    with launch_vllm(tmp_path_factory.mktemp("vllm"), default_model_folder) as server:
+        yield server

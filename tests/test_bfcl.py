@@ -15,6 +15,7 @@ from benchmarks.bfcl.parse import Unparseable, python_calls, source_calls, text_
 from benchmarks.bfcl.values import from_java, from_js
 from evalscope.schema import Completion, SampleResult
 from tests.conftest import SHARED_DATA
+from tests.servers import launch_vllm
 
 BFCL_DATA = SHARED_DATA / "bfcl"
 DOC = {"name": "area", "description": "Area of a shape.", "parameters": {"type": "dict", "properties": {
@@ -199,3 +200,20 @@ def test_runs_every_kind_of_category_with_bad_rows_apart_under_xdist(run_suite, 
     assert summary is not None and set(summary["categories"]) == {"simple_python", "parallel", "irrelevance",
                                                                   "multi_turn_base"}
     assert summary["unparseable"] == sum(r.get("cause") == "unparseable" for r in alone.records)
+
+
+@pytest.mark.serial
+def test_native_calls_through_a_vllm_server_with_a_tool_parser(run_suite, bfcl_data: Path, default_model_folder: Path,
+                                                              tmp_path: Path) -> None:
+    template = Path(__file__).resolve().parent.parent / "benchmarks" / "bfcl" / "smollm2_tools.jinja"
+    with launch_vllm(tmp_path, default_model_folder, "--enable-auto-tool-choice", "--tool-call-parser", "pythonic",
+                     "--chat-template", str(template)) as server:
+        run = run_suite("--api-url", server.base, "--limit", "3", "--dataset-args",
+                        '{"bfcl": {"setup": "native", "subset_list": ["simple_python"]}}', bench="bfcl",
+                        model=server.model, data=bfcl_data.parent, max_new_tokens=48)
+    assert run.result.ret in (0, 1), run.result.stdout.str()  # 1: an incorrect answer, not an error
+    records = [r for r in run.records if "metrics" in r]
+    assert len(records) == 3 and not any("error" in r for r in run.records)
+    assert run.report["benchmarks"][0]["setup"]["name"] == "native"
+    for record in records:  # the server read calls (tool_calls), or the reply was text: both are scored
+        assert record["metrics"]["acc"] in (0.0, 1.0)
