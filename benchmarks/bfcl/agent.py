@@ -114,8 +114,10 @@ class Conversation:
 
     def outcome(self) -> Completion:
         record = {"turns": self.turns, "forced_quit": self.forced, "final_state": self.world.state()}
-        return Completion(json.dumps(record, ensure_ascii=False, default=repr), self.tokens[0], self.tokens[1],
-                          "length" if self.forced else "stop", json.dumps(self.messages[:2], ensure_ascii=False))
+        # indented: the HTML sample view shows it as is, one step per block
+        text = json.dumps(record, ensure_ascii=False, default=repr, indent=1)
+        return Completion(text, self.tokens[0], self.tokens[1], "length" if self.forced else "stop",
+                          json.dumps(self.messages[:2], ensure_ascii=False))
 
 
 def replies_to_turns(record: Mapping[str, Any]) -> list[list[list[Call]]]:
