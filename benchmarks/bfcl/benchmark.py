@@ -131,8 +131,8 @@ class BFCL(Benchmark):
             record = json.loads(response.text)
             verdict = multiturn.check(replies_to_turns(record), meta["ground_truth"], meta["involved_classes"],
                                       meta.get("initial_config") or {}, "long_context" in category)
-            calls = sum(len(step.get("calls", [])) for turn in record["turns"] for step in turn)
-            what = f"{len(record['turns'])} turns, {calls} calls" + (f"; {verdict.error}" if verdict.error else "")
+            made = sum(len(step.get("calls", [])) for turn in record["turns"] for step in turn)
+            what = f"{len(record['turns'])} turns, {made} calls" + (f"; {verdict.error}" if verdict.error else "")
             return Scored({"acc": float(verdict.valid)}, {"acc": what},
                           {"error_type": verdict.error_type, "error": verdict.error})
         names = {prompts.tool_name(d["name"]): d["name"] for d in meta["function"]}
