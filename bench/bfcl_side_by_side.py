@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import inspect
 import json
 import sys
 import types
@@ -235,14 +236,13 @@ def multi_turn(data: Path, per_category: int) -> int:
 
 
 def _keyword(text: str) -> dict[str, Any]:
-    """A ground-truth call as a decoded call; positional arguments keep their place under '#<i>' keys, which
-    our executor would refuse, so they are named from the method's signature where one is at hand."""
+    """A ground-truth call as a model would write it: positional arguments named from the method's signature
+    (bfcl-eval's checker gets the ground truth's own text)."""
     name, args, kwargs = multiturn.ground_truth_call(text)
     if args:
-        for cls in multiturn._MODULES:
+        for cls in multiturn.API_MODULES:
             method = getattr(multiturn.api_class(cls), name, None)
             if method is not None:
-                import inspect
                 kwargs = dict(inspect.signature(method).bind_partial(None, *args, **kwargs).arguments)
                 kwargs.pop("self", None)
                 break

@@ -81,15 +81,12 @@ class BFCL(Benchmark):
     @staticmethod
     def _api_docs(path: Path, row: Mapping[str, Any]) -> list[Any]:
         """The multi-turn sample's documents: its classes' (multi_turn_func_doc/), held-out ones taken out."""
-        names = {"GorillaFileSystem": "gorilla_file_system", "MathAPI": "math_api", "MessageAPI": "message_api",
-                 "TwitterAPI": "posting_api", "TicketAPI": "ticket_api", "TradingBot": "trading_bot",
-                 "TravelAPI": "travel_booking", "VehicleControlAPI": "vehicle_control"}
         docs: list[Any] = []
         for cls in row.get("involved_classes") or []:
-            if cls not in names:
+            if cls not in multiturn.API_MODULES:
                 raise RowError(f"unknown simulated API {cls!r}")
-            docs += [json.loads(line) for line in (path / "multi_turn_func_doc" / f"{names[cls]}.json")
-                     .read_text(encoding="utf-8").splitlines() if line.strip()]
+            lines = (path / "multi_turn_func_doc" / f"{multiturn.API_MODULES[cls]}.json").read_text(encoding="utf-8")
+            docs += [json.loads(line) for line in lines.splitlines() if line.strip()]
         return docs
 
     def to_sample(self, row: Mapping[str, Any]) -> Sample:

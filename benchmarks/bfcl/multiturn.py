@@ -13,9 +13,10 @@ from typing import Any
 
 from benchmarks.bfcl.checker import Call, Verdict
 
-_MODULES = {"GorillaFileSystem": "gorilla_file_system", "MathAPI": "math_api", "MessageAPI": "message_api",
-            "TwitterAPI": "posting_api", "TicketAPI": "ticket_api", "TradingBot": "trading_bot",
-            "TravelAPI": "travel_booking", "VehicleControlAPI": "vehicle_control"}
+API_MODULES = {"GorillaFileSystem": "gorilla_file_system", "MathAPI": "math_api", "MessageAPI": "message_api",
+               "TwitterAPI": "posting_api", "TicketAPI": "ticket_api", "TradingBot": "trading_bot",
+               "TravelAPI": "travel_booking", "VehicleControlAPI": "vehicle_control"}
+"""The simulated API classes -> their module in bfcl-eval (and their documents' file in multi_turn_func_doc/)."""
 _PACKAGE = "bfcl_eval.eval_checker.multi_turn_eval.func_source_code"
 _STATELESS = {"MathAPI"}
 _FORBIDDEN = {"kill", "exit", "quit", "remove", "unlink", "popen", "Popen", "run"}
@@ -30,10 +31,10 @@ class MissingApis(RuntimeError):
 
 
 def api_class(name: str) -> type:
-    if name not in _MODULES:
+    if name not in API_MODULES:
         raise ValueError(f"unknown simulated API {name!r}")
     try:
-        module = importlib.import_module(f"{_PACKAGE}.{_MODULES[name]}")
+        module = importlib.import_module(f"{_PACKAGE}.{API_MODULES[name]}")
     except ImportError as exc:
         raise MissingApis(f"the multi-turn categories run bfcl-eval's simulated APIs: {INSTALL} ({exc})") from None
     cls: type = getattr(module, name)
