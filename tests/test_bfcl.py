@@ -217,3 +217,20 @@ def test_native_calls_through_a_vllm_server_with_a_tool_parser(run_suite, bfcl_d
     assert run.report["benchmarks"][0]["setup"]["name"] == "native"
     for record in records:  # the server read calls (tool_calls), or the reply was text: both are scored
         assert record["metrics"]["acc"] in (0.0, 1.0)
+
+
+def test_local_native_mode_renders_tools_and_reads_text_calls(default_model_folder: Path) -> None:
+    from transformers import AutoTokenizer
+
+    from benchmarks.bfcl.parse import native_calls
+    from evalscope.models.rendering import render
+    from evalscope.schema import GenerationRequest
+
+    template = (Path(__file__).resolve().parent.parent / "benchmarks" / "bfcl" / "smollm2_tools.jinja").read_text()
+    tools = prompts.tools([{**DOC, "name": "geo.area"}])
+    request = GenerationRequest("q", messages=({"role": "user", "content": "Area of 10 by 5?"},), tools=tuple(tools))
+    text = render(AutoTokenizer.from_pretrained(default_model_folder), template, request)
+    assert json.dumps(tools[0]) in text and text.endswith("<|im_start|>assistant\n")
+    names = {"geo_area": "geo.area"}
+    assert native_calls((), "[geo_area(base=10, height=5.0)]", names) == [{"geo.area": {"base": 10, "height": 5.0}}]
+    assert native_calls((), "I cannot.", names) == []

@@ -16,9 +16,8 @@ from benchmarks.bfcl.parse import (
     execution_string,
     has_calls,
     is_call_list,
+    native_calls,
     python_calls,
-    text_tool_calls,
-    tool_calls,
 )
 from evalscope.api import Completion, GenerationRequest
 
@@ -45,7 +44,7 @@ class Conversation:
 
     def _decode(self, completion: Completion) -> list[Call]:
         if self.native:
-            return tool_calls(completion.tool_calls or text_tool_calls(completion.text), self.names)
+            return native_calls(completion.tool_calls, completion.text, self.names)
         return python_calls(completion.text)
 
     def observe(self, completion: Completion) -> None:

@@ -12,7 +12,7 @@ from typing import Any
 from benchmarks.bfcl import checker, multiturn, prompts
 from benchmarks.bfcl.agent import Conversation, replies_to_turns
 from benchmarks.bfcl.leaderboard import summarize
-from benchmarks.bfcl.parse import Unparseable, has_calls, is_call_list, text_calls, text_tool_calls, tool_calls
+from benchmarks.bfcl.parse import Unparseable, has_calls, is_call_list, native_calls, text_calls
 from evalscope.api import Benchmark, Completion, GenerationRequest, RowError, Sample, Scored, Setup
 
 AST = ("simple_python", "simple_java", "simple_javascript", "multiple", "parallel", "parallel_multiple",
@@ -134,8 +134,8 @@ class BFCL(Benchmark):
                           {"error_type": verdict.error_type, "error": verdict.error})
         names = {prompts.tool_name(d["name"]): d["name"] for d in meta["function"]}
         try:
-            if setup.name == "native":  # a reply without tool calls made none
-                calls = tool_calls(response.tool_calls or text_tool_calls(response.text), names)
+            if setup.name == "native":
+                calls = native_calls(response.tool_calls, response.text, names)
             else:
                 calls = text_calls(response.text, prompts.language_of(category) if category in AST else "python")
             if not is_call_list(calls):

@@ -207,6 +207,20 @@ def text_tool_calls(text: str) -> list[dict[str, Any]]:
     return out
 
 
+def native_calls(sent: Sequence[Mapping[str, Any]], text: str, names: Mapping[str, str]) -> list[Call]:
+    """A native-mode reply's calls: the server's tool calls; else, for a local model whose chat template teaches
+    a text format, `<tool_call>` blocks or a Python list of calls (the `pythonic` format); else none."""
+    if sent:
+        return tool_calls(sent, names)
+    tagged = text_tool_calls(text)
+    if tagged:
+        return tool_calls(tagged, names)
+    try:
+        return [{names.get(n, n): a for n, a in c.items()} for c in python_calls(text)]
+    except Unparseable:
+        return []
+
+
 def is_call_list(calls: Sequence[Any]) -> bool:
     """BFCL's test that decoding gave calls: every item one {name: {args}} (empty lists pass)."""
     return all(isinstance(c, dict) and len(c) == 1 and all(isinstance(v, dict) for v in c.values()) for c in calls)
