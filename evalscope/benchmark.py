@@ -7,11 +7,11 @@ import string
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, Protocol
 
 from evalscope.config import DatasetArgs, RunConfig
 from evalscope.rows import read_rows
-from evalscope.schema import Request, Response, RowError, Sample
+from evalscope.schema import Completion, GenerationRequest, Request, Response, RowError, Sample
 
 Mode = Literal["generation", "loglikelihood"]
 GENERATION: Mode = "generation"
@@ -25,6 +25,23 @@ Scorer = Callable[[Sample, Any], "Scored"]
 """(sample, the model's Completion or ChoiceLoglikelihoods) -> the verdict."""
 
 
+class Episode(Protocol):
+    """A conversation about one sample that takes several model calls (an agent's loop): the engine asks the
+    model what `next_request` says, in a batch with the other samples' episodes, until it says None."""
+
+    def next_request(self) -> GenerationRequest | None:
+        """What to ask the model next; None: the conversation is over."""
+        ...
+
+    def observe(self, completion: Completion) -> None:
+        """The model's answer to the last request (the episode acts on it: runs tools, moves to the next turn)."""
+        ...
+
+    def outcome(self) -> Completion:
+        """The whole conversation as the one response the sample is scored on."""
+        ...
+
+
 @dataclass(frozen=True)
 class Scored:
     """A benchmark's verdict on one completion."""
@@ -35,6 +52,8 @@ class Scored:
     """Metric name -> the answer its extractor found (None: nothing found)."""
     details: Mapping[str, Any] = field(default_factory=dict)
     """JSON-safe record of how the score came about (kept in the per-sample JSONL)."""
+    cause: str | None = None
+    """Why the sample is wrong apart from a wrong answer (e.g. `unparseable`), counted apart in the report."""
     units: Mapping[str, int] = field(default_factory=dict)
     """Metric name -> how many scored units (e.g. IFEval's instructions) this sample's value averages, when not
     one: the report weighs the value that many times and clusters the units by sample (a micro average)."""
@@ -194,6 +213,16 @@ class Benchmark:
         """An `external` benchmark's answers to a batch group: (index into `samples`, response) as they are known;
         `folder` (in the run folder) keeps what the other harness writes. Its verdicts come through `score`."""
         raise NotImplementedError(f"{self.name}: an external benchmark defines external_answers()")
+
+    def episode(self, sample: Sample, setup: Setup, request: Request) -> Episode | None:
+        """A conversation of several model calls for this sample (an agent benchmark), starting from `request`;
+        None (the default): the sample is one request and one response."""
+        return None
+
+    def summarize(self, results: Sequence[Any]) -> dict[str, Any]:
+        """Rows of the benchmark's own that the report adds from all its scored samples (SampleResults), such
+        as a leaderboard's aggregate of its categories; none by default."""
+        return {}
 
     def prepare(self, sample: Sample, response: Response, setup: Setup) -> None:
         """Called as each response arrives, before the item is scored: a benchmark whose scoring is slow (running

@@ -50,12 +50,18 @@ def request_key(fingerprint: str, backend: str, request: Request, config: RunCon
         "utf-8", "surrogatepass")).hexdigest()
 
 
+_LATER = ("images", "image_at", "messages", "tools")
+"""GenerationRequest's fields added after its first keys were written: left out of a key when empty, so a plain
+text request keeps the key it always had."""
+
+
 def _request(request: Request) -> dict[str, Any]:
     fields: dict[str, Any] = plain(request)
-    if isinstance(request, GenerationRequest) and not request.images:  # text requests keep their keys
-        del fields["images"], fields["image_at"]
-    elif isinstance(request, GenerationRequest):
-        for image in fields["images"]:
+    if isinstance(request, GenerationRequest):
+        for name in _LATER:
+            if not fields[name]:
+                del fields[name]
+        for image in fields.get("images", ()):
             image.pop("name")  # the same picture under another name is the same request
     return fields
 
@@ -113,7 +119,8 @@ def _encode(response: Response, frame: str | None) -> str:
 def _decode(data: dict[str, Any], request: Request, frames: dict[str, tuple[str, str]]) -> Response:
     kind = data.pop("type")
     if kind == "Completion":
-        return Completion(**{**data, "texts": tuple(data.get("texts", ()))})
+        return Completion(**{**data, "texts": tuple(data.get("texts", ())),
+                              "tool_calls": tuple(data.get("tool_calls", ()))})
     for name in ("loglikelihoods", "greedy", "continuation_tokens"):
         data[name] = tuple(data[name])
     if "frame" in data:  # rows written before format 2 hold `rendered_prompt` itself, and read as they are

@@ -9,6 +9,7 @@ whole share as one group, which its scheduler batches.)
 from __future__ import annotations
 
 import contextlib
+import itertools
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -17,11 +18,12 @@ from typing import Any
 import pytest
 
 from evalscope import models
+from evalscope.benchmark import Episode
 from evalscope.cache import ResponseCache, request_key
 from evalscope.config import RunConfig
 from evalscope.groups import BENCH_KEY, GROUP_KEY, sample_of
 from evalscope.progress import ProgressFactory
-from evalscope.schema import ChoiceRequest, GenerationRequest, Request, Response, Sample
+from evalscope.schema import ChoiceRequest, Completion, GenerationRequest, Request, Response, Sample
 from evalscope.suite import Suite
 
 
@@ -103,16 +105,56 @@ class Engine:
         bench = pending[0].stash[BENCH_KEY]
         samples = [s for s in map(sample_of, pending) if isinstance(s, Sample)]
         keys = [(bench, s.id) for s in samples]
+        label = f"{bench} batch {group.rsplit('-', 1)[1]}"
         if self.suites[bench].bench.external:
             self._answer_external(bench, group, samples, keys)
             return
         try:
             requests = [self.suites[bench].request(s) for s in samples]
+            episodes = {i: e for i, s in enumerate(samples) if (e := self.suites[bench].episode(s)) is not None}
         except Exception as exc:
             self._fail(keys, exc)
             return
-        self.predict(f"{bench} batch {group.rsplit('-', 1)[1]}", keys, requests,
-                     lambda i: self._prepare(bench, samples[i]))
+        if episodes:
+            self._converse(label, [keys[i] for i in episodes], list(episodes.values()))
+        single = [i for i in range(len(samples)) if i not in episodes]
+        if single:
+            self.predict(label, [keys[i] for i in single], [requests[i] for i in single],
+                         lambda j: self._prepare(bench, samples[single[j]]))
+
+    def _converse(self, label: str, keys: list[tuple[str, str]], episodes: list[Episode]) -> None:
+        """Agents' conversations, in lockstep: each round asks every episode still talking, in one batch (each
+        step is answered, cached and resumed like any request); an episode ends when it asks nothing more."""
+        live = dict(enumerate(episodes))
+        for step in itertools.count():
+            asked: dict[int, GenerationRequest] = {}
+            for i, episode in list(live.items()):
+                try:
+                    request = episode.next_request()
+                    if request is None:
+                        self.results[keys[i]] = episode.outcome()
+                except Exception as exc:  # the episode's own failure (e.g. its tools missing) errors its sample
+                    self.results[keys[i]] = exc
+                    request = None
+                if request is None:
+                    del live[i]
+                else:
+                    asked[i] = request
+            if not asked:
+                return
+            step_keys = [(keys[i][0], f"{keys[i][1]}#step{step}") for i in asked]
+            self.predict(f"{label} step {step + 1}", step_keys, list(asked.values()))
+            for i, key in zip(asked, step_keys, strict=True):
+                answer = self.results.pop(key)
+                if isinstance(answer, Completion):
+                    try:
+                        live[i].observe(answer)
+                    except Exception as exc:
+                        self.results[keys[i]] = exc
+                        del live[i]
+                else:
+                    self.results[keys[i]] = answer if isinstance(answer, BaseException) else RuntimeError("no answer")
+                    del live[i]
 
     def predict(self, label: str, keys: list[tuple[str, str]], requests: list[Request],
                 on_answer: Callable[[int], None] | None = None) -> None:

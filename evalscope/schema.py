@@ -108,6 +108,11 @@ class GenerationRequest:
     """Images shown with the prompt (the user's last turn)."""
     image_at: tuple[int, ...] = ()
     """Where each image goes in `prompt`, as a character offset (() : all of them before the text)."""
+    messages: tuple[Mapping[str, Any], ...] = ()
+    """The whole conversation as chat messages (OpenAI's shape: roles system/user/assistant/tool, assistant
+    `tool_calls`), for agents; when given it replaces `system`, `history` and `prompt`."""
+    tools: tuple[Mapping[str, Any], ...] = ()
+    """Tools offered for native function calling (OpenAI's `{"type": "function", "function": {...}}`)."""
 
     def parts(self) -> list[str | Image]:
         """The user's turn in order: text pieces and images (no empty text pieces)."""
@@ -178,6 +183,8 @@ class Completion:
     """Every completion drawn when the request asked for several (`n`), `text` first; () for one."""
     reasoning: str | None = None
     """The thinking a server returned apart from the answer (`reasoning_content`), when it did."""
+    tool_calls: tuple[Mapping[str, Any], ...] = ()
+    """Native function calls the model made: `{"id", "name", "arguments"}` (arguments as the JSON text sent)."""
 
     @property
     def all_texts(self) -> tuple[str, ...]:

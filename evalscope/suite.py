@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from evalscope import deadline, models, registry
-from evalscope.benchmark import GENERATION, LOGLIKELIHOOD, Benchmark, Setup
+from evalscope.benchmark import GENERATION, LOGLIKELIHOOD, Benchmark, Episode, Setup
 from evalscope.config import DatasetArgs, RunConfig
 from evalscope.data import locate, sha256_files
 from evalscope.models.rendering import is_raw
@@ -197,6 +197,10 @@ class Suite:
         shared = self.setup.few_shot_num > 0 and len(self.subsets) > 1
         return (sample.subset if shared else "", -size)
 
+    def episode(self, sample: Sample) -> Episode | None:
+        """The sample's conversation when the benchmark runs one (agents), else None."""
+        return self.bench.episode(sample, self.setup, self.request(sample))
+
     def prepare(self, sample: Sample, response: Response) -> None:
         """Start the benchmark's slow scoring work (running programs) as soon as the response exists."""
         self.bench.prepare(sample, response, self.setup)
@@ -218,7 +222,7 @@ class Suite:
             "extracted": dict(verdict.extracted), "target": sample.target, "prompt": response.rendered_prompt,
             "category": self.bench.category(sample), "cluster": None if cluster is None else str(cluster),
             "details": details, "sample_hash": sample.digest, "reasoning": reasoning,
-            "units": dict(verdict.units), "cause": deadline.CAUSE if timed_out else None,
+            "units": dict(verdict.units), "cause": deadline.CAUSE if timed_out else verdict.cause,
             "images": tuple(image.ref() for image in sample.images),
         }
         if isinstance(response, ChoiceLoglikelihoods):

@@ -234,6 +234,8 @@ class OpenAIBackend:
         if request.images and not request.chat:
             raise CapabilityError(f"{self.url}: images go only in chat messages (/v1/chat/completions), not in a raw "
                                   "prompt; use --template-type auto")
+        if request.tools:  # native function calling: the server's template shows them, its parser reads calls
+            body["tools"] = [dict(t) for t in request.tools]
         if request.chat:  # the server's chat template; a raw prompt goes to /completions
             sent = messages(request, lambda image: {"type": "image_url", "image_url": {"url": image.data_uri()}})
             chat = self._call("POST /chat/completions", lambda client: _post(
@@ -243,12 +245,15 @@ class OpenAIBackend:
             # a server with a reasoning parser (vLLM --reasoning-parser) returns the thinking apart
             said = (choices[0].get("message") or {}) if choices else {}
             reasoning = said.get("reasoning_content") or said.get("reasoning")
+            calls = tuple({"id": str(c.get("id") or ""), "name": str((c.get("function") or {}).get("name") or ""),
+                           "arguments": (c.get("function") or {}).get("arguments") or "{}"}
+                          for c in said.get("tool_calls") or [])
             usage = chat.get("usage") or {}
         else:
             done = self._completions(lambda client: _post(
                 client, "/completions", {**body, "prompt": self.render(request)}))
             drawn = [(c.get("text") or "", c.get("finish_reason")) for c in done.get("choices") or []]
-            usage, reasoning = done.get("usage") or {}, None
+            usage, reasoning, calls = done.get("usage") or {}, None, ()
         if not drawn:
             raise ApiError(f"{self.url}: a reply without choices")
         cut = [cut_at_stop(utf8.scrub(text), request.stop) for text, _ in drawn]
@@ -256,7 +261,7 @@ class OpenAIBackend:
         return Completion(cut[0][0], int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0),
                           "stop" if stopped else "length", self.render(request),
                           tuple(text for text, _ in cut) if request.n > 1 else (),
-                          utf8.scrub(str(reasoning)) if reasoning else None)
+                          utf8.scrub(str(reasoning)) if reasoning else None, calls)
 
     def generate(self, requests: Sequence[GenerationRequest],
                  on_step: Progress = None) -> Iterator[tuple[int, Completion]]:

@@ -44,15 +44,20 @@ def render(tokenizer: Any, template: str | None, request: GenerationRequest) -> 
     """The exact text a local model completes: the prompt in the chat template (if the request wants it and the
     model has one), or raw."""
     if template is None or not request.chat:
+        if request.messages:  # a raw conversation: its texts, one paragraph each
+            return "\n\n".join(str(m.get("content") or "") for m in request.messages)
         turns = [request.system] if request.system else []
         return "\n\n".join([*turns, *(f"{user}\n{answer}" for user, answer in request.history), request.prompt])
+    tools = {"tools": [dict(t) for t in request.tools]} if request.tools else {}
     return str(tokenizer.apply_chat_template(messages(request), chat_template=template, tokenize=False,
-                                             add_generation_prompt=True))
+                                             add_generation_prompt=True, **tools))
 
 
 def messages(request: GenerationRequest, image: ImagePart | None = None) -> list[dict[str, Any]]:
     """The request as chat messages: the system message, earlier turns, then the prompt as the user's turn (a list
-    of text and image parts, in order, when it carries images)."""
+    of text and image parts, in order, when it carries images), or the request's own conversation (agents)."""
+    if request.messages:
+        return [dict(m) for m in request.messages]
     out: list[dict[str, Any]] = [{"role": "system", "content": request.system}] if request.system else []
     for user, answer in request.history:
         out += [{"role": "user", "content": user}, {"role": "assistant", "content": answer}]

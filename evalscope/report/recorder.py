@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 
 import evalscope
-from evalscope import shards, utf8
+from evalscope import registry, shards, utf8
 from evalscope.config import RunConfig
 from evalscope.deadline import CAUSE
 from evalscope.models.fleet import merge_stats
@@ -233,11 +233,23 @@ class Recorder:
                 except Exception:  # the report still gets written, without the data fingerprint
                     known[name] = {}
             info[name] = {**entry, **known[name]}
+            summary = self._summary(name)
+            if summary:
+                info[name]["summary"] = summary
             if "chat_template" in info[name]:  # applied when asked for and the model (or server) has one
                 asked = info[name]["chat_template"]
                 info[name]["chat_template"] = {**asked, "applied": bool(asked["requested"] and
                                                                        model.get("chat_template", False))}
         return info
+
+    def _summary(self, name: str) -> dict[str, Any]:
+        """The benchmark's own aggregate rows (e.g. BFCL's leaderboard groups), from all its scored samples."""
+        try:  # under xdist the controller collected nothing: the benchmark is found by name
+            bench = self.suites[name].bench if name in self.suites else registry.get(name)
+        except registry.UnknownBenchmark:  # a user's folder the controller never saw: no rows of its own
+            return {}
+        return bench.summarize(sorted((r for (b, _), r in self.results.items() if b == name),
+                                      key=lambda r: (r.subset, r.index)))
 
     def _cache_counts(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
