@@ -2,7 +2,7 @@
 
 import pytest
 
-from evalscope.schema import SampleResult
+from evalscope.api import SampleResult
 
 pytestmark = pytest.mark.evalscope("bfcl")
 
