@@ -19,6 +19,7 @@ from evalscope.kinds.choice import (
 )
 from evalscope.kinds.code import CodeBenchmark, CodeSetup, extract_code
 from evalscope.kinds.math import EVALSCOPE_05, LEVELS, MINERVA, SUBJECTS, MathProblems, math_score
+from evalscope.kinds.writing import LongWriting
 from evalscope.rows import Rows, csv_rows, read_csv, read_jsonl, read_rows
 from evalscope.schema import (
     ChoiceLoglikelihoods,
@@ -44,6 +45,8 @@ from evalscope.scoring.extract import (
 from evalscope.scoring.math.hendrycks import is_equiv
 from evalscope.scoring.math.mathverify import math_answer, math_equal
 from evalscope.scoring.overlap import CJK, f1, tokens
+from evalscope.judging import JudgeMetric, reference_grader, rubric
+from evalscope.report.charts import heatmap, scatter
 from evalscope.stats import CLUSTER_KEY
 
 __all__ = [
@@ -69,10 +72,12 @@ __all__ = [
     "CodeBenchmark",
     "CodeSetup",
     "Completion",
+    "JudgeMetric",
     "DataError",
     "GenerationRequest",
     "LetterExam",
     "LetterGeneration",
+    "LongWriting",
     "MathProblems",
     "MultipleChoice",
     "RowError",
@@ -89,6 +94,7 @@ __all__ = [
     "fields",
     "first_number",
     "gold_index",
+    "heatmap",
     "instructions",
     "is_equiv",
     "last_boxed",
@@ -104,5 +110,8 @@ __all__ = [
     "read_csv",
     "read_jsonl",
     "read_rows",
+    "reference_grader",
+    "rubric",
+    "scatter",
     "tokens",
 ]
