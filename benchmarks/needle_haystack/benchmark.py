@@ -48,7 +48,7 @@ class Context:
     tokens: int
     """Tokens of the whole context (haystack and needles), by the model's tokenizer."""
     depths: tuple[float, ...]
-    """Where each needle starts, in percent of the context's characters."""
+    """Where each needle went: the share of the haystack's characters before it, in percent."""
 
 
 @cache
@@ -120,16 +120,15 @@ def build(hay: str, needles: Sequence[Needle], length: int, depth: float, tok: A
                      for p in points} | set())
     while len(places) < len(needles):  # two needles at one sentence start: the later goes to the end
         places.append(len(cut))
-    text, at, landed = "", 0, []
+    text, at = "", 0
     for place, needle in zip(places, needles, strict=True):
         text += cut[at:place]
         if text and not text.endswith((" ", "\n")):
             text += " "
-        landed.append(len(text))
         text += needle.text + " "
         at = place
     text = (text + cut[at:].lstrip()).strip()
-    return Context(text, count(tok, text), tuple(round(100 * p / max(1, len(text)), 1) for p in landed))
+    return Context(text, count(tok, text), tuple(round(100 * p / max(1, len(cut)), 1) for p in places))
 
 
 # --- the benchmark -----------------------------------------------------------------------------------------------
@@ -191,7 +190,12 @@ class NeedleHaystack(Benchmark):
                              f"(got {list(self.lengths)}, {list(self.depths)})")
         folder = extra.get("tokenizer") or str(resolve.local_weights(config.model, config.model_args.revision)[1])
         self.tok = tokenizer(folder)
-        self.haystack_file = Path(extra["haystack"]).expanduser() if extra.get("haystack") else None
+        self.haystack_file = Path(extra["haystack"]).expanduser().resolve() if extra.get("haystack") else None
+        # The haystack is the file the suite locates: the user's (RACE is then not needed), else RACE's articles.
+        self.data_dir = str(self.haystack_file.parent) if self.haystack_file else type(self).data_dir
+        self.splits = {"test": self.haystack_file.name} if self.haystack_file else type(self).splits
+        if self.haystack_file is not None and not self.haystack_file.is_file():
+            raise ValueError(f"{self.name}: haystack {self.haystack_file} is not a file")
         self.seed = config.seed
         self.hay: dict[str, str] = {}
         window = extra.get("window") or config.model_args.max_model_len or json.loads(
@@ -211,8 +215,7 @@ class NeedleHaystack(Benchmark):
 
     def rows(self, path: Path, split: str, subset: str) -> Rows:
         for depth in self.depths:
-            yield f"{self.haystack_file or path}:{subset}@{depth:g}%", {"length": int(subset), "depth": depth,
-                                                                        "path": str(self.haystack_file or path)}
+            yield f"{path}:{subset}@{depth:g}%", {"length": int(subset), "depth": depth, "path": str(path)}
 
     def to_sample(self, row: Mapping[str, Any]) -> Sample:
         needles = self.needles

@@ -85,8 +85,13 @@ class Panel:
         if (bench, group) in self.asked:
             return
         self.asked.add((bench, group))
-        requests: list[Request] = [metric.ask(sample, answer) for sample, answer in answers]
         keys = [(f"judge:{bench}", sample.id) for sample, _ in answers]
+        try:
+            requests: list[Request] = [metric.ask(sample, answer) for sample, answer in answers]
+        except (OSError, KeyError, ValueError) as exc:  # e.g. the judge prompt's file is missing: every item says so
+            for engine in self.engines.values():
+                engine.results.update(dict.fromkeys(keys, exc))
+            return
         for (name, repeat), engine in self.engines.items():
             todo = [i for i, key in enumerate(keys) if key not in engine.results]
             if todo:
