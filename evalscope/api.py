@@ -1,6 +1,7 @@
 """Everything a benchmark folder imports, in one place: `from evalscope.api import Benchmark, Setup, Sample, ...`."""
 
 from evalscope.benchmark import GENERATION, LOGLIKELIHOOD, Benchmark, Scored, Setup, fields
+from evalscope.judging import JudgeMetric, reference_grader, rubric
 from evalscope.kinds.choice import (
     CHINESE_FEW_SHOT_HEADER,
     CHINESE_SINGLE_ANSWER,
@@ -20,6 +21,7 @@ from evalscope.kinds.choice import (
 from evalscope.kinds.code import CodeBenchmark, CodeSetup, extract_code
 from evalscope.kinds.math import EVALSCOPE_05, LEVELS, MINERVA, SUBJECTS, MathProblems, math_score
 from evalscope.kinds.writing import LongWriting
+from evalscope.report.charts import heatmap, scatter
 from evalscope.rows import Rows, csv_rows, read_csv, read_jsonl, read_rows
 from evalscope.schema import (
     ChoiceLoglikelihoods,
@@ -45,8 +47,6 @@ from evalscope.scoring.extract import (
 from evalscope.scoring.math.hendrycks import is_equiv
 from evalscope.scoring.math.mathverify import math_answer, math_equal
 from evalscope.scoring.overlap import CJK, f1, tokens
-from evalscope.judging import JudgeMetric, reference_grader, rubric
-from evalscope.report.charts import heatmap, scatter
 from evalscope.stats import CLUSTER_KEY
 
 __all__ = [
@@ -72,9 +72,9 @@ __all__ = [
     "CodeBenchmark",
     "CodeSetup",
     "Completion",
-    "JudgeMetric",
     "DataError",
     "GenerationRequest",
+    "JudgeMetric",
     "LetterExam",
     "LetterGeneration",
     "LongWriting",

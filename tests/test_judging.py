@@ -13,10 +13,9 @@ import pytest
 
 from evalscope.config import ConfigError, RunConfig
 from evalscope.judging.agreement import alpha
-from evalscope.judging.panel import judges_of
 from evalscope.judging.metric import read_label, reference_grader
+from evalscope.judging.panel import judges_of
 from evalscope.schema import Sample
-from tests.conftest import TEST_DATA
 
 
 @pytest.mark.parametrize(("reply", "label"), [

@@ -6,11 +6,10 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
-
-from dataclasses import replace
 
 from evalscope.config import DatasetArgs, RunConfig
 from evalscope.registry import get
@@ -53,7 +52,7 @@ def test_lengths_past_the_window_are_refused_at_collection(tiny_model: Path, hay
     with pytest.raises(ValueError, match=r"^needle_haystack: lengths \[5000\] do not fit the model's window of 4096 "
                                          r"tokens \(each adds about \d+ tokens"):
         Suite.load("needle_haystack", config)
-    with pytest.raises(ValueError, match="depths within 0..100"):
+    with pytest.raises(ValueError, match=r"depths within 0\.\.100"):
         Suite.load("needle_haystack", replace(config, dataset_args={"needle_haystack": DatasetArgs(
             extra={"depths": [50, 120], "haystack": str(haystack_file)})}))
 

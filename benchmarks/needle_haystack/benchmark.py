@@ -26,7 +26,6 @@ from evalscope.api import (
 from evalscope.config import RunConfig
 from evalscope.models import resolve
 
-
 # --- the haystack: long natural text cut at sentence ends, needles placed at a depth ---------------------------------
 
 SENTENCE_END = re.compile(r"(?<=[.!?。！？])[\"')\]]*\s+")
@@ -116,8 +115,8 @@ def build(hay: str, needles: Sequence[Needle], length: int, depth: float, tok: A
     starts = [s for s in sentence_starts(hay) if s <= limit]
     cut = hay[: starts[-1]].rstrip() if starts[-1] > 0 else hay[:limit]
     points = sorted(depth + (100 - depth) * i / len(needles) for i in range(len(needles)))
-    places = sorted({min(sentence_starts(cut) + [len(cut)], key=lambda s: abs(s - len(cut) * p / 100))
-                     for p in points} | set())
+    candidates = [*sentence_starts(cut), len(cut)]
+    places = sorted({min(candidates, key=lambda s: abs(s - len(cut) * p / 100)) for p in points})
     while len(places) < len(needles):  # two needles at one sentence start: the later goes to the end
         places.append(len(cut))
     text, at = "", 0

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
 from evalscope.judging.metric import Verdict
 
 
-def alpha(ratings: Sequence[Mapping[str, Verdict | None]], level: str) -> dict[str, Any]:
+def alpha(ratings: Sequence[Mapping[str, Verdict | None]], level: Literal["nominal", "interval"]) -> dict[str, Any]:
     """Krippendorff's alpha over raters (one mapping per rater: unit -> verdict, None or absent when unreadable).
     `alpha` is None where it is undefined (fewer than two raters, no unit rated twice, a single value seen)."""
     units = sorted({u for rater in ratings for u, v in rater.items() if v is not None})

@@ -8,7 +8,7 @@ import dataclasses
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from evalscope.config import ConfigError, RunConfig
 from evalscope.engine import Engine, PredictionError
@@ -125,7 +125,8 @@ def summary(results: Iterable[SampleResult]) -> dict[str, Any]:
     judges (first repeats) and across each judge's repeats."""
     verdicts: dict[tuple[str, int], dict[str, Verdict | None]] = {}
     counts = {"verdicts": 0, "unreadable": 0, "unscored_samples": 0, "prompt_tokens": 0, "completion_tokens": 0}
-    metric, level = None, "interval"
+    metric: str | None = None
+    level: Literal["nominal", "interval"] = "interval"
     for result in results:
         judged = result.details.get("judge")
         if not judged:

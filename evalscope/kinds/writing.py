@@ -9,7 +9,7 @@ import re
 from collections.abc import Mapping, Sequence
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from evalscope.benchmark import Benchmark, Scored, Setup, fields
 from evalscope.config import RunConfig
@@ -96,10 +96,12 @@ def score(sample: Sample, completion: Completion) -> Scored:
 class LongWriting(Benchmark):
     """Rows `{"prompt", "length", "type"}`; the prompt as the user turn, scored by S_l (and S_q with a judge)."""
 
-    setups: Any = (Setup("default", "the prompt as a user turn; S_l (LongWriter's length score: Chinese characters "
-                         "plus English words against the length asked), and with --judge S_q (the paper's judge "
-                         "prompt, six dimensions) and S = (S_l + S_q) / 2", prompt=request, score=score,
-                         metrics=("S", "S_l", "S_q", "length_ratio"), judge=QUALITY),)
+    setups: ClassVar[tuple[Setup, ...]] = (
+        Setup("default", "the prompt as a user turn; S_l (LongWriter's length score: Chinese characters plus "
+              "English words against the length asked), and with --judge S_q (the paper's judge prompt, six "
+              "dimensions) and S = (S_l + S_q) / 2", prompt=request, score=score,
+              metrics=("S", "S_l", "S_q", "length_ratio"), judge=QUALITY),
+    )
 
     def adapt(self, setup: Setup, config: RunConfig) -> Setup:
         from dataclasses import replace
