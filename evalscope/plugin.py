@@ -291,6 +291,11 @@ class EvalSession:
             for line in format_table(self.recorder.table, self.recorder.errors,
                                      self.recorder.timeouts).splitlines():
                 terminalreporter.write_line(line)
+            for entry in self.recorder.data.get("benchmarks", []):
+                if entry.get("cut_by_max_new_tokens"):  # never silent: a cut reply scores as it stands
+                    terminalreporter.write_line(f"{entry['name']}: {entry['cut_by_max_new_tokens']} of "
+                                                f"{entry['scored']} replies cut by max_new_tokens (finish_reason "
+                                                "length)", yellow=True)
             terminalreporter.write_line(f"report: {self.recorder.report_path}")
         if self.outcome.lines():
             terminalreporter.section("evalscope gates")

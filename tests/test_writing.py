@@ -64,7 +64,8 @@ def test_ruler_counts_cut_replies_and_draws_the_chart(run_suite) -> None:
         pytest.skip(f"no longbench_write data under {SHARED_DATA}")
     run = run_suite("--limit", "2", bench="longwrite_ruler", data=SHARED_DATA, max_new_tokens=4)
     assert run.result.ret == 0, run.result.stdout.str()
-    run.result.stdout.fnmatch_lines(["*longwrite_ruler*judge metric S_q: not scored (no --judge)*"])
+    run.result.stdout.fnmatch_lines(["*longwrite_ruler*judge metric S_q: not scored (no --judge)*",
+                                     "*longwrite_ruler: 2 of 2 replies cut by max_new_tokens (finish_reason length)"])
     (bench,) = run.report["benchmarks"]
     assert bench["setup"]["metrics"] == ["S_l", "length_ratio"] and "no --judge" in bench["judge"]["note"]
     assert bench["cut_by_max_new_tokens"] == 2 == sum(r["finish_reason"] == "length" for r in run.records)
