@@ -1,5 +1,6 @@
 """A judge metric on a real judge: LongBench-Write's S_q graded by the default model served by vLLM (`--judge URL`),
-the answers written by the default model in process; the judge's calls cached like the model's own."""
+the answers written by the default model in process. (The judges' cache and resume are tested against stub
+judges in test_judging.py: cheaper than a second run here.)"""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ def _run(tmp_path: Path, data: Path, judge: str, *extra: str) -> dict:
     out = tmp_path / "out"
     argv = [sys.executable, "-m", "pytest", str(REPO / "benchmarks" / "longbench_write"), "--limit", "4",
             "--judge", judge, "--dataset-dir", str(data), "--work-dir", str(out), "--generation-config",
-            "max_new_tokens=48", "--use-cache", str(tmp_path / "cache"), "-p", "no:cacheprovider", *extra]
+            "max_new_tokens=48", "-p", "no:cacheprovider", *extra]
     proc = subprocess.run(argv, capture_output=True, text=True, timeout=900, cwd=tmp_path)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
     report = json.loads(max(out.glob("*/report.json")).read_text())
@@ -49,7 +50,3 @@ def test_longbench_write_judged_by_the_default_model_through_vllm(vllm_server: V
             assert record["metrics"]["S"] == pytest.approx((record["metrics"]["S_l"] + entry["verdict"]) / 2)
     assert summary["unreadable"] == sum(r["details"]["judge"]["entries"][0]["verdict"] is None for r in records)
     assert bench["cut_by_max_new_tokens"] == sum(r["finish_reason"] == "length" for r in records) > 0
-    # --use-cache: a second run asks neither the model nor the judge again, and says the same
-    again = _run(tmp_path, shared_data, f"{vllm_server.base}/v1")
-    assert again["run"]["cache"]["misses"] == 0 and again["run"]["predicted"] == 0
-    assert [r["details"]["judge"] for r in again["_records"]] == [r["details"]["judge"] for r in records]
