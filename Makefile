@@ -11,7 +11,7 @@ DATA ?= $(or $(EVALSCOPE_DATASET_DIR),$(abspath ../shared/data))
 LIMIT ?= 10
 PYTEST_ARGS ?=
 
-.PHONY: install vllm sandbox eval test lint clean
+.PHONY: install vllm opencompass sandbox eval test lint clean
 
 $(VENV)/.installed: pyproject.toml setup.py
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -34,6 +34,18 @@ $(VLLM_VENV)/.installed: pyproject.toml setup.py
 
 vllm: $(VLLM_VENV)/.installed
 
+# OpenCompass (the `eval_backend: OpenCompass` of the seed) in a venv of its own: it pins numpy<2, and the newest
+# pyarrow needs numpy 2, hence the pyarrow pin. evalscope runs its python; nothing of ours is installed there.
+OPENCOMPASS_VENV ?= .venv-opencompass
+OPENCOMPASS_PACKAGE ?= opencompass==0.5.4
+$(OPENCOMPASS_VENV)/.installed:
+	test -x $(OPENCOMPASS_VENV)/bin/python || python3 -m venv $(OPENCOMPASS_VENV)
+	$(OPENCOMPASS_VENV)/bin/python -m pip install -q torch==2.13.0
+	$(OPENCOMPASS_VENV)/bin/python -m pip install -q $(OPENCOMPASS_PACKAGE) 'pyarrow<23'
+	touch $@
+
+opencompass: $(OPENCOMPASS_VENV)/.installed
+
 eval: install
 	HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 $(VENV)/bin/pytest benchmarks/gsm8k --limit $(LIMIT) --dataset-dir $(DATA) $(PYTEST_ARGS)
 
@@ -55,4 +67,4 @@ test: lint vllm sandbox
 	$(TEST_ENV) $(VENV)/bin/pytest tests -m serial $(if $(JUNIT),--junitxml=$(JUNIT)/junit-serial.xml) $(PYTEST_ARGS)
 
 clean:
-	rm -rf $(VENV) $(VLLM_VENV) outputs build *.egg-info
+	rm -rf $(VENV) $(VLLM_VENV) $(OPENCOMPASS_VENV) outputs build *.egg-info

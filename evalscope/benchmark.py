@@ -155,6 +155,9 @@ class Benchmark:
     """The fields a user's `prompt_template` may name (none: the benchmark takes no template)."""
     options: ClassVar[Mapping[str, str]] = {}
     """`--dataset-args` keys this benchmark reads itself (`configure`) -> what each means."""
+    external: ClassVar[bool] = False
+    """Answered and judged by another harness (an evaluation backend such as OpenCompass) through
+    `external_answers`, not by the run's model."""
 
     @property
     def data_dir_name(self) -> str:
@@ -193,6 +196,11 @@ class Benchmark:
             raise NotImplementedError(f"{self.name}: setup {setup.name!r} has no score= and the benchmark "
                                       "defines no score()")
         return setup.score(sample, response)
+
+    def external_answers(self, samples: Sequence[Sample], folder: Path) -> Iterator[tuple[int, Response]]:
+        """An `external` benchmark's answers to a batch group: (index into `samples`, response) as they are known;
+        `folder` (in the run folder) keeps what the other harness writes. Its verdicts come through `score`."""
+        raise NotImplementedError(f"{self.name}: an external benchmark defines external_answers()")
 
     def prepare(self, sample: Sample, response: Response, setup: Setup) -> None:
         """Called as each response arrives, before the item is scored: a benchmark whose scoring is slow (running

@@ -31,8 +31,8 @@ from evalscope.report.tables import format_table
 from evalscope.schema import BadRow, Completion, DataError, Sample, SampleResult
 from evalscope.suite import Suite
 
-# The serving-performance suite (`-m perf`) and the arena have their own plugin modules.
-pytest_plugins = ["evalscope.perf.plugin", "evalscope.arena.plugin"]
+# The serving-performance suite (`-m perf`), the arena and the evaluation backends have their own plugin modules.
+pytest_plugins = ["evalscope.perf.plugin", "evalscope.arena.plugin", "evalscope.backends.plugin"]
 
 NAME = "evalscope-session"
 

@@ -13,7 +13,7 @@ from evalscope.options import OPTIONS, Option
 
 PARAMETERS: dict[str, Option] = {name: opt for opt in OPTIONS for name in (opt.key, *opt.seed_names)}
 """Seed parameter (run_task key, CLI dest) -> plugin option: derived from the one option table."""
-ACCEPTED_NOOP = {"dataset_hub", "mem_cache", "eval_type", "eval_backend", "stage", "debug", "dry_run"}
+ACCEPTED_NOOP = {"dataset_hub", "mem_cache", "eval_type", "stage", "debug", "dry_run"}
 """Seed parameters that need no action here (e.g. the hub is chosen per benchmark, ModelScope first)."""
 
 
@@ -21,7 +21,11 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="evalscope eval", description="Evaluate a model on benchmarks (runs the benchmarks' pytest suites).",
         epilog="Arguments after `--` go to pytest unchanged, e.g. `-- -n 2 -x`.")
-    p.add_argument("--datasets", nargs="+", required=True, help="benchmark names, e.g. gsm8k arc")
+    p.add_argument("--datasets", nargs="+", help="benchmark names, e.g. gsm8k arc (not with --eval-backend)")
+    p.add_argument("--eval-backend", dest="eval_backend", default=None,
+                   help="Native (default) or OpenCompass (evalscope.backends), with --eval-config")
+    p.add_argument("--eval-config", dest="eval_config", default=None,
+                   help="the backend's task: a YAML/JSON file (OpenCompass: datasets, models, limit)")
     for opt in OPTIONS:
         flags = (opt.flag, *opt.aliases)
         if opt.kind == "flag":
@@ -47,8 +51,11 @@ def _stringify(value: Any) -> str:
 
 def pytest_args(params: dict[str, Any], extra: Sequence[str] = ()) -> list[str]:
     """The pytest command line for a seed-style parameter dict (raises UnknownBenchmark)."""
+    from evalscope import backends
     from evalscope.registry import add_root, benchmark_dir, benchmarks_root
 
+    params, backend_args = backends.pytest_args(params)  # `eval_backend`: that backend's suite, our run
+    extra = [*backend_args, *extra]
     for root in [params["benchmarks_dir"]] if isinstance(params.get("benchmarks_dir"), str) else \
             params.get("benchmarks_dir") or []:
         add_root(Path(root).expanduser(), bool(params.get("allow_override")))

@@ -16,7 +16,7 @@ from evalscope.registry import available
 from tests.conftest import REPO
 
 # Suites that need more than the shared data to collect: the user's own files, or contestants.
-NEEDS_MORE = {"general_mcq", "general_qa", "arena", "perf"}
+NEEDS_MORE = {"general_mcq", "general_qa", "arena", "perf", "opencompass"}
 
 
 def _run(args: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
