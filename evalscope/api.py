@@ -2,6 +2,7 @@
 
 from evalscope.benchmark import GENERATION, LOGLIKELIHOOD, Benchmark, Scored, Setup, fields
 from evalscope.config import RunConfig
+from evalscope.judging import JudgeMetric, reference_grader, rubric
 from evalscope.kinds.choice import (
     CHINESE_FEW_SHOT_HEADER,
     CHINESE_SINGLE_ANSWER,
@@ -21,6 +22,8 @@ from evalscope.kinds.choice import (
 from evalscope.kinds.code import CodeBenchmark, CodeSetup, extract_code
 from evalscope.kinds.math import EVALSCOPE_05, LEVELS, MINERVA, SUBJECTS, MathProblems, math_score
 from evalscope.kinds.vision import placed, read_parquet, row_images, with_images
+from evalscope.kinds.writing import LongWriting
+from evalscope.report.charts import heatmap, scatter
 from evalscope.rows import Rows, csv_rows, read_csv, read_jsonl, read_rows
 from evalscope.schema import (
     ChoiceLoglikelihoods,
@@ -75,8 +78,10 @@ __all__ = [
     "Completion",
     "DataError",
     "GenerationRequest",
+    "JudgeMetric",
     "LetterExam",
     "LetterGeneration",
+    "LongWriting",
     "MathProblems",
     "MultipleChoice",
     "RowError",
@@ -96,6 +101,7 @@ __all__ = [
     "fields",
     "first_number",
     "gold_index",
+    "heatmap",
     "instructions",
     "is_equiv",
     "last_boxed",
@@ -113,7 +119,10 @@ __all__ = [
     "read_jsonl",
     "read_parquet",
     "read_rows",
+    "reference_grader",
     "row_images",
+    "rubric",
+    "scatter",
     "tokens",
     "with_images",
 ]

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Literal, Protocol
 
 from evalscope.config import DatasetArgs, RunConfig
+from evalscope.judging.metric import JudgeMetric
 from evalscope.rows import read_rows
 from evalscope.schema import Completion, GenerationRequest, Request, Response, RowError, Sample
 
@@ -91,6 +92,8 @@ class Setup:
     """This setup's scorer; None: the benchmark's `score` method."""
     aliases: tuple[str, ...] = ()
     """Earlier names, still accepted in `--dataset-args`; reports record `name`."""
+    judge: JudgeMetric | None = field(default=None, compare=False, repr=False)
+    """A metric the `--judge` models score (asked in batches, cached), merged into the scorer's metrics."""
 
     @property
     def primary_metric(self) -> str:
@@ -109,7 +112,9 @@ class Setup:
                                "fixed_exemplars": None if self.exemplars is None else len(self.exemplars),
                                "metrics": list(self.metrics)}
         out["options"] = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
-                          if f.name not in common | {"exemplars", "prompt", "score", "aliases"}}
+                          if f.name not in common | {"exemplars", "prompt", "score", "aliases", "judge"}}
+        if self.judge is not None:
+            out["judge_metric"] = self.judge.name
         return out
 
 
@@ -167,6 +172,8 @@ class Benchmark:
     """Scored by running model-written programs (in the sandbox)."""
     placeholders: ClassVar[tuple[str, ...]] = ()
     """The fields a user's `prompt_template` may name (none: the benchmark takes no template)."""
+    options: ClassVar[Mapping[str, str]] = {}
+    """`--dataset-args` keys this benchmark reads itself (`configure`) -> what each means."""
     external: ClassVar[bool] = False
     """Answered and judged by another harness (an evaluation backend such as OpenCompass) through
     `external_answers`, not by the run's model."""
@@ -219,14 +226,18 @@ class Benchmark:
         None (the default): the sample is one request and one response."""
         return None
 
-    def summarize(self, results: Sequence[Any]) -> dict[str, Any]:
-        """Rows of the benchmark's own that the report adds from all its scored samples (SampleResults), such
-        as a leaderboard's aggregate of its categories; none by default."""
-        return {}
-
     def prepare(self, sample: Sample, response: Response, setup: Setup) -> None:
         """Called as each response arrives, before the item is scored: a benchmark whose scoring is slow (running
         programs) starts it here, so it overlaps with the model's next batch."""
+
+    def configure(self, extra: Mapping[str, Any], config: RunConfig) -> None:
+        """Read this benchmark's own `--dataset-args` keys (`options`), before its rows are read; raise ValueError
+        naming a bad value. The default takes none."""
+
+    def summary(self, results: Sequence[Any]) -> dict[str, Any]:
+        """What report.json adds under this benchmark from its scored SampleResults, in (subset, index) order (e.g.
+        a heatmap's cells, a leaderboard's aggregate rows); the default adds nothing."""
+        return {}
 
     def adapt(self, setup: Setup, config: RunConfig) -> Setup:
         """The setup as this run needs it (e.g. pass@k metrics from `--pass-k`); the default changes nothing."""

@@ -81,6 +81,9 @@ class DatasetArgs:
     strip_thinking: bool | None = None
     """Take a reasoning model's `<think>` block out of the reply before extraction (None: on for generation
     setups). `{"*": {...}}` sets it, like any key, for every benchmark of the run."""
+    extra: Mapping[str, Any] | None = None
+    """Keys a benchmark declares itself (`Benchmark.options`, e.g. needle_haystack's `lengths`); the benchmark
+    rejects a key it does not know when its suite loads."""
 
     def under(self, default: DatasetArgs) -> DatasetArgs:
         """These settings, the unset ones taken from `default` (the `"*"` entry)."""
@@ -142,6 +145,10 @@ class RunConfig:
     """Programs run at once (in their own processes), beside generation."""
     exec_timeout: float = 10.0
     """Seconds one program may run before its whole process tree is killed."""
+    judges: tuple[str, ...] = ()
+    """`--judge SPEC` (repeatable): the models that grade the answers of setups with a judge metric."""
+    judge_repeats: int = 1
+    """`--judge-repeats N`: each judge asked N times per answer (sampling), for agreement across repeats."""
     checker_timeout: float = 10.0
     """Seconds one answer check (Math-Verify, sympy, IFEval's checkers, answer regexes) may run; past it the sample
     counts as wrong with cause `checker timeout`."""
@@ -263,10 +270,28 @@ def parse_dataset_args(text: str | None) -> dict[str, DatasetArgs]:
         raise ConfigError(f"--dataset-args: invalid JSON ({exc.msg} at column {exc.colno})") from None
     if not isinstance(data, dict) or not all(isinstance(v, dict) for v in data.values()):
         raise ConfigError('--dataset-args: expected {"<benchmark>": {"key": value, ...}, ...}')
-    # `path` is `local_path` by the name the issue's (and EvalScope's custom-dataset) examples give it
-    return {name: build(DatasetArgs, f"--dataset-args[{name}]",
-                        {("local_path" if k == "path" else k): v for k, v in values.items()})
-            for name, values in data.items()}
+    known = {f.name for f in dataclasses.fields(DatasetArgs)} - {"extra"}
+    out = {}
+    for name, given in data.items():
+        # `path` is `local_path` by the name the issue's (and EvalScope's custom-dataset) examples give it
+        values = {("local_path" if k == "path" else k): v for k, v in given.items()}
+        if "extra" in values:
+            raise ConfigError(f"--dataset-args[{name}]: unknown key 'extra'")
+        own = {k: v for k, v in values.items() if k not in known and k in _benchmark_options(name)}
+        args = build(DatasetArgs, f"--dataset-args[{name}]", {k: v for k, v in values.items() if k not in own})
+        out[name] = dataclasses.replace(args, extra=own or None)
+    return out
+
+
+def _benchmark_options(name: str) -> Mapping[str, str]:
+    """The `--dataset-args` keys a built-in benchmark declares itself (`Benchmark.options`); none for `*` or a name
+    that is no benchmark (reported elsewhere)."""
+    from evalscope import registry  # lazily: the registry imports benchmark definitions, which import this module
+
+    try:
+        return registry.get(name).options
+    except Exception:  # an unknown name is reported by the check of the run's benchmarks, in one line
+        return {}
 
 
 def api_base(url: str) -> str:

@@ -154,6 +154,11 @@ OPTIONS = (
     Option("--exec-timeout", "seconds one program may run before its process tree is killed (default 10)"),
     Option("--checker-timeout", "seconds one answer check (Math-Verify, sympy, IFEval, answer regexes) may run before "
            "the sample counts as wrong with cause 'checker timeout' (default 10)"),
+    Option("--judge", "a judge model SPEC: a server URL, a model (folder, .gguf, hub id), default (the embedded "
+           "model) or JSON {\"model\": ..., \"generation_config\": ...}; repeatable: judge-scored setups ask "
+           "each (the arena takes one, or rule)", kind="append"),
+    Option("--judge-repeats", "ask each judge N times per answer (needs a sampling judge), for agreement across "
+           "repeats (default 1)"),
     Option("--benchmarks-dir", "a folder of your own benchmark folders (NAME/benchmark.py + test_NAME.py), found by "
            "name like the built-in ones (repeatable)", kind="append"),
     Option("--allow-override", "let a benchmark of your own shadow a built-in one of the same name", kind="flag"),
@@ -267,6 +272,8 @@ def run_config(config: pytest.Config) -> cfg.RunConfig:
         rerun_failed=_run_folder(rerun, "--rerun-failed"),
         resume=_run_folder(resume, "--resume"),
         shard=_shard(value(config, "shard")),
+        judges=tuple(values(config, "judge")),
+        judge_repeats=_int(config, "judge_repeats", 1) or 1,
         **execution(config),
     )
 

@@ -16,18 +16,20 @@ from typing import Any
 import pytest
 
 from evalscope import deadline, devices, gates, images, models, options, registry, shards
+from evalscope.arena.plugin import active as arena_active
 from evalscope.config import ConfigError
 from evalscope.engine import Engine, PredictionError
 from evalscope.execution import pool as execution
 from evalscope.execution.sandbox import SandboxError
-from evalscope.groups import BENCH_KEY, assign_groups, sample_of
+from evalscope.groups import BENCH_KEY, GROUP_KEY, assign_groups, sample_of
+from evalscope.judging.panel import Panel, Verdicts, judges_of
 from evalscope.models.resolve import ModelError
 from evalscope.progress import terminal_progress
 from evalscope.report import pytest_html
 from evalscope.report.recorder import ITEM_PROPERTY, RESULT_PROPERTY, Recorder
 from evalscope.report.rundir import RunError, failed_samples
 from evalscope.report.tables import format_table
-from evalscope.schema import BadRow, DataError, Sample, SampleResult
+from evalscope.schema import BadRow, Completion, DataError, Sample, SampleResult
 from evalscope.suite import Suite
 
 # The serving-performance suite (`-m perf`), the arena and the evaluation backends have their own plugin modules.
@@ -51,6 +53,8 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "perf: serving performance tests (deselected unless -m perf)")
     try:
         run, threads = options.prepare(config)
+        if not arena_active(config):  # the arena reads --judge itself (`rule` among its SPECs)
+            judges_of(run)  # a bad --judge SPEC is one line now, not an error per item
     except (ConfigError, ModelError, registry.UnknownBenchmark) as exc:
         raise pytest.UsageError(str(exc)) from None
     session = EvalSession(config, run, threads)
@@ -90,6 +94,9 @@ class EvalSession:
         self.worker = options.is_worker(config)
         self.run_dir = options.run_folder(config, run)
         self.engine = Engine(run, self.suites, threads, terminal_progress(config), self.run_dir / "responses.sqlite")
+        self.panel: Panel | None = None
+        """`--judge`'s models, made when a judge-scored setup first needs them (the arena reads `--judge` too)."""
+        self.threads = threads
         self.saved_env = options.go_offline(run)
         self.pool = execution.Pool(run, ci=os.environ.get("CI", "").lower() in ("1", "true", "yes"))
         execution.install(self.pool)  # code benchmarks run their programs here, made on first use
@@ -219,8 +226,16 @@ class EvalSession:
                 item.session.shouldstop = f"evalscope: {what}: {exc}"
         if failure is not None:  # raised outside the except block: one line, no chained traceback
             pytest.fail(failure, pytrace=False)
+        suite, judged = self.suites[bench], None
+        if suite.judged and isinstance(response, Completion):
+            try:
+                judged = self._judge(item, suite, sample)
+            except PredictionError as exc:
+                failure = f"{bench} {sample.id}: {exc}"
+        if failure is not None:
+            pytest.fail(failure, pytrace=False)
         try:
-            result = self.suites[bench].result(sample, response)
+            result = suite.result(sample, response, judged)
         except SandboxError as exc:  # every later program would fail the same way
             item.session.shouldstop = f"evalscope: cannot run the model's code: {exc}"
             failure = f"{bench} {sample.id}: {exc}"
@@ -231,10 +246,28 @@ class EvalSession:
         item.user_properties.append((RESULT_PROPERTY, result.to_json()))
         return result
 
+    def _judge(self, item: pytest.Item, suite: Suite, sample: Sample) -> Verdicts:
+        """The judges' verdicts on this item's answer; the first item of its group asks them about the whole
+        group's answers at once."""
+        assert suite.setup.judge is not None
+        if self.panel is None:
+            self.panel = Panel(self.run, self.threads, terminal_progress(self.config),
+                               self.run_dir / "responses.sqlite")
+        bench = item.stash[BENCH_KEY]
+        answers = []
+        for mate in self.engine.members[item.stash[GROUP_KEY]]:
+            found = self.engine.results.get((bench, sample_of(mate).id))
+            if isinstance(found, Completion):
+                answers.append((sample_of(mate), suite.answer(found)))
+        self.panel.ask(bench, item.stash[GROUP_KEY], suite.setup.judge, answers)  # type: ignore[arg-type]
+        return self.panel.verdicts(bench, suite.setup.judge, sample)
+
     # --- the end ---------------------------------------------------------------------------------------------
 
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         self.engine.close()
+        if self.panel is not None:
+            self.panel.close()
         self.pool.close()
         deadline.shutdown()
         if self.worker:
@@ -261,6 +294,11 @@ class EvalSession:
             for line in format_table(self.recorder.table, self.recorder.errors,
                                      self.recorder.timeouts).splitlines():
                 terminalreporter.write_line(line)
+            for entry in self.recorder.data.get("benchmarks", []):
+                if entry.get("cut_by_max_new_tokens"):  # never silent: a cut reply scores as it stands
+                    terminalreporter.write_line(f"{entry['name']}: {entry['cut_by_max_new_tokens']} of "
+                                                f"{entry['scored']} replies cut by max_new_tokens (finish_reason "
+                                                "length)", yellow=True)
             terminalreporter.write_line(f"report: {self.recorder.report_path}")
         if self.outcome.lines():
             terminalreporter.section("evalscope gates")

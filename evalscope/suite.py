@@ -6,7 +6,7 @@ import random
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from evalscope import deadline, models, registry
 from evalscope.benchmark import GENERATION, LOGLIKELIHOOD, Benchmark, Episode, Setup
@@ -28,6 +28,9 @@ from evalscope.schema import (
 )
 from evalscope.stats import CLUSTER_KEY
 from evalscope.thinking import without_thinking
+
+if TYPE_CHECKING:
+    from evalscope.judging.panel import Verdicts
 
 LOGLIKELIHOOD_GROUP = 4
 
@@ -59,6 +62,7 @@ class Suite:
     def load(cls, name: str, config: RunConfig) -> Suite:
         bench = registry.get(name)
         args = config.dataset_args.get(name, DatasetArgs()).under(config.dataset_args.get("*", DatasetArgs()))
+        bench.configure(args.extra or {}, config)
         setup = bench.adapt(bench.resolve_setup(args), config)
         splits = [s for s in (setup.split or bench.eval_split, bench.few_shot_split) if s]
         files = locate(bench, registry.benchmark_dir(name), config.dataset_dir, args, splits)
@@ -68,6 +72,9 @@ class Suite:
         if unknown or not available:
             raise ValueError(f"{name}: unknown subsets {sorted(unknown)} (available: {', '.join(available)})"
                              if unknown else f"{name}: no subsets found in {suite.files[suite.eval_split]}")
+        if setup.judge is not None and setup.judge.required and not config.judges:
+            raise ValueError(f"{name}: setup {setup.name!r} is scored by a judge ({setup.judge.name}): give --judge "
+                             "SPEC (a server URL, a model, or default)")
         suite.subsets = args.subset_list or available
         suite.samples = suite._read_eval_split()
         return suite
@@ -205,14 +212,31 @@ class Suite:
         """Start the benchmark's slow scoring work (running programs) as soon as the response exists."""
         self.bench.prepare(sample, response, self.setup)
 
-    def result(self, sample: Sample, response: Response) -> SampleResult:
-        """Score the model's response to `sample`: the record the JSONL keeps and the report aggregates."""
+    @property
+    def judged(self) -> bool:
+        """Whether a judge scores this run's setup (it names a judge metric and `--judge` was given)."""
+        return self.setup.judge is not None and bool(self.config.judges)
+
+    def answer(self, response: Completion) -> str:
+        """The answer as the scorer (and a judge) reads it: without a reasoning model's thinking."""
+        return without_thinking(response)[0].text if self.strip_thinking else response.text
+
+    def result(self, sample: Sample, response: Response, judged: Verdicts | None = None) -> SampleResult:
+        """Score the model's response to `sample` (with the judges' verdicts on it, when a judge scores the setup):
+        the record the JSONL keeps and the report aggregates."""
         reasoning = None
         if isinstance(response, Completion) and self.strip_thinking:
             response, reasoning = without_thinking(response)
         with deadline.noting() as timed_out:
             verdict = self.bench.score(sample, response, self.setup)
         metrics, details = dict(verdict.metrics), dict(verdict.details)
+        judge = self.setup.judge
+        if judged is not None and judge is not None:  # an unreadable verdict is left out, never scored 0
+            value = judged.score(judge)
+            if value is not None:
+                metrics[judge.name] = value
+                metrics.update(judge.combine(metrics) if judge.combine else {})
+            details["judge"] = judged.to_json()
         if timed_out:  # a check that ran out of time proved nothing: the sample is wrong on every metric
             metrics, details = dict.fromkeys(metrics, 0.0), {**details, "timed_out_checks": timed_out}
         cluster = sample.metadata.get(CLUSTER_KEY)
@@ -237,7 +261,10 @@ class Suite:
 
     def info(self) -> dict[str, Any]:
         """What report.json says about this benchmark's definition and data."""
-        return {"version": self.bench.version, "setup": self.setup.to_json(),
+        judge = {} if self.setup.judge is None else {"judge": {
+            "metric": self.setup.judge.name, "judges": list(self.config.judges), "repeats": self.config.judge_repeats,
+            **({} if self.config.judges else {"note": f"no --judge: {self.setup.judge.name} not scored"})}}
+        return {**judge, "version": self.bench.version, "setup": self.setup.to_json(),
                 "primary_metric": self.setup.primary_metric,
                 "chat_template": {"requested": self.chat, "why": self.template_note()},
                 "dataset_files": {s: str(p) for s, p in self.files.items()}, "dataset_sha256": self.dataset_sha256}
@@ -247,4 +274,8 @@ class Suite:
 
     def selected(self, n: int) -> str:
         """The line printed before anything runs (and with --co)."""
-        return f"evalscope: {self.describe()}: {n} of {self.total} samples selected; prompts: {self.template_note()}"
+        judge = self.setup.judge
+        note = "" if judge is None else f"; judge metric {judge.name}: " + (
+            f"{len(self.config.judges)} judge(s)" if self.config.judges else "not scored (no --judge)")
+        return (f"evalscope: {self.describe()}: {n} of {self.total} samples selected; prompts: {self.template_note()}"
+                f"{note}")

@@ -155,5 +155,5 @@ class BFCL(Benchmark):
         return Scored({"acc": float(verdict.valid)}, {"acc": shown},
                       {"error_type": verdict.error_type, "error": verdict.error})
 
-    def summarize(self, results: Sequence[Any]) -> dict[str, Any]:
-        return summarize(results)
+    def summary(self, results: Sequence[Any]) -> dict[str, Any]:
+        return {"summary": summarize(results)}

@@ -25,6 +25,7 @@ from evalscope.api import (
     Setup,
     f1,
     read_jsonl,
+    reference_grader,
     tokens,
 )
 
@@ -78,7 +79,11 @@ class GeneralQA(Benchmark):
     splits = {"test": "."}
     setups = (Setup("default", "the query as a user turn, after its system message and history; exact match, "
                     "token F1, BLEU-4 and ROUGE-L against the response", prompt=prompt, score=score,
-                    metrics=("exact_match", "f1", "bleu4", "rouge_l")),)
+                    metrics=("exact_match", "f1", "bleu4", "rouge_l")),
+              Setup("judge", "as default, and a --judge grades each answer against the response (CORRECT / "
+                    "INCORRECT / NOT_ATTEMPTED); judge_correct is the share graded CORRECT", prompt=prompt,
+                    score=score, metrics=("judge_correct", "exact_match", "f1", "bleu4", "rouge_l"),
+                    judge=reference_grader()))
 
     def subsets_in(self, files: Mapping[str, Path]) -> tuple[str, ...]:
         return tuple(sorted(p.stem for p in files[self.eval_split].glob("*.jsonl")))

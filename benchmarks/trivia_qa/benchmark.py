@@ -6,7 +6,18 @@ import string
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from evalscope.api import Benchmark, Completion, GenerationRequest, RowError, Sample, Scored, Setup, f1, fields
+from evalscope.api import (
+    Benchmark,
+    Completion,
+    GenerationRequest,
+    RowError,
+    Sample,
+    Scored,
+    Setup,
+    f1,
+    fields,
+    reference_grader,
+)
 
 
 def normalized(text: str) -> str:
@@ -37,6 +48,10 @@ class TriviaQA(Benchmark):
               "(lm-eval triviaqa's format), raw text, stop at a newline, period or comma; exact match against any "
               "alias ignoring case and punctuation, and token F1", few_shot_num=5, chat_template=False,
               prompt=five_shot, score=alias_score, metrics=("exact_match", "f1")),
+        Setup("judge", "closed-book's prompt; a --judge grades the answer against the answer and its aliases "
+              "(CORRECT / INCORRECT / NOT_ATTEMPTED), beside exact match and F1", few_shot_num=5,
+              chat_template=False, prompt=five_shot, score=alias_score,
+              metrics=("judge_correct", "exact_match", "f1"), judge=reference_grader(aliases="aliases")),
     )
 
     def to_sample(self, row: Mapping[str, Any]) -> Sample:

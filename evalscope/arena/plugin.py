@@ -41,13 +41,12 @@ ARENA = OptionTable("arena", "arena (pytest benchmarks/arena)", (
            'or JSON: {"model": ..., "generation_config": {...}, "system_prompt": ...}', kind="append"),
     Option("--arena-mode", f"{' | '.join(MODES)} (default pairwise-baseline); --baseline NAME names the baseline "
            "(default: the first candidate)"),
-    Option("--judge", "rule (default: right beats wrong, for benchmark questions) or a SPEC as for --candidate"),
     Option("--judge-prompts", f"{' | '.join(PROMPT_SETS)} (default mt-bench: [[A]]/[[B]]/[[C]], single [[1-10]])"),
     Option("--questions", "mt_bench (default), a benchmark's name (e.g. arc, gsm8k: its generation setup) or a JSONL "
            "file of {turns|question, id, category, reference}"),
     Option("--arena-rounds", "bootstrap rounds for the rating intervals (default 1000)", default="1000"),
 ))
-"""The arena plugin's options; it reads the core's (--gate, --baseline, --model, ...) through `options`."""
+"""The arena plugin's options; it reads the core's (--gate, --baseline, --judge, --model, ...) through `options`."""
 GATE_PREFIX = "arena."
 """Gates on an arena's models (`arena.tuned:win_rate>=0.5`) are this plugin's."""
 
@@ -108,11 +107,19 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         items[:] = [item for item in items if item.get_closest_marker("arena") is None]
 
 
+def _judge(config: pytest.Config) -> str | None:
+    """The core's `--judge` (shared with judge-scored benchmarks): the arena takes one, or `rule`."""
+    given = options.values(config, "judge")
+    if len(given) > 1:
+        raise cfg.ConfigError(f"--judge: the arena takes one judge (given {len(given)})")
+    return given[0] if given else None
+
+
 def _arena_config(config: pytest.Config) -> ArenaConfig:
     run = options.run_config(config)
     path = ARENA.value(config, "arena_config")
     arena = build(run, Path(path).expanduser() if path else None, ARENA.values(config, "candidate"),
-                  ARENA.value(config, "arena_mode"), options.value(config, "baseline"), ARENA.value(config, "judge"),
+                  ARENA.value(config, "arena_mode"), options.value(config, "baseline"), _judge(config),
                   ARENA.value(config, "questions"), ARENA.value(config, "judge_prompts"))
     for who in [*arena.candidates, *([arena.judge] if arena.judge else [])]:
         if not models.backend_class(who.run.backend).remote and who.run.model and looks_local(who.run.model):

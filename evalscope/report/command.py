@@ -72,8 +72,11 @@ def chart(scores: Sequence[Mapping[str, Any]], n_runs: int, left: float = 220, p
 
 
 def html_report(comparison: compare.Comparison) -> str:
+    from evalscope.report import charts
+
     return render("report.html.j2", c=comparison, chart=chart(comparison.scores, len(comparison.labels)),
-                  palette=PALETTE, statuses=compare.STATUSES)
+                  palette=PALETTE, statuses=compare.STATUSES,
+                  figures=[(label, charts.svg(figure)) for label, figure in comparison.charts])
 
 
 def parser() -> argparse.ArgumentParser:

@@ -73,6 +73,8 @@ class Comparison:
     gates: tuple[Mapping[str, Any] | None, ...]
     """Each run's gate section of report.json (None when it ran without gates)."""
     samples: tuple[SampleView, ...]
+    charts: tuple[tuple[str, Mapping[str, Any]], ...] = ()
+    """(run label, chart) for each chart a benchmark put in report.json (a heatmap, a length chart)."""
 
 
 def _answer(record: Mapping[str, Any] | None) -> Answer:
@@ -128,7 +130,9 @@ def build(runs: Sequence[Run]) -> Comparison:
             result = paired.compare(run.scores(name, metric), reference.scores(name, metric))
             diffs.append(RunDiff(i, name, metric, labels[i], labels[0], result))
     gates = tuple(run.report.get("gates") for run in runs)
-    return Comparison(labels, scores, tuple(diffs), gates, tuple(_samples(runs)))
+    charts = tuple((labels[i], chart) for i, run in enumerate(runs) for entry in run.benchmarks
+                   for chart in entry.get("charts") or ())
+    return Comparison(labels, scores, tuple(diffs), gates, tuple(_samples(runs)), charts)
 
 
 def _fmt(value: Any, digits: int = 4, sign: bool = False) -> str:

@@ -19,9 +19,10 @@ import evalscope
 from evalscope import registry, shards, utf8
 from evalscope.config import RunConfig
 from evalscope.deadline import CAUSE
+from evalscope.judging.panel import summary as judge_summary
 from evalscope.models.fleet import merge_stats
 from evalscope.redaction import redact
-from evalscope.report import tables
+from evalscope.report import charts, tables
 from evalscope.schema import SampleResult
 from evalscope.suite import Suite
 
@@ -232,10 +233,8 @@ class Recorder:
                     known[name] = Suite.load(name, self.run).info()
                 except Exception:  # the report still gets written, without the data fingerprint
                     known[name] = {}
+            entry.update(self._summary(name))
             info[name] = {**entry, **known[name]}
-            summary = self._summary(name)
-            if summary:
-                info[name]["summary"] = summary
             if "chat_template" in info[name]:  # applied when asked for and the model (or server) has one
                 asked = info[name]["chat_template"]
                 info[name]["chat_template"] = {**asked, "applied": bool(asked["requested"] and
@@ -243,13 +242,21 @@ class Recorder:
         return info
 
     def _summary(self, name: str) -> dict[str, Any]:
-        """The benchmark's own aggregate rows (e.g. BFCL's leaderboard groups), from all its scored samples."""
+        """What the results of one benchmark add: generations cut by max_new_tokens (`finish_reason: length`,
+        counted, never silent), the judges' section, and the benchmark's own (e.g. a heatmap)."""
+        mine = sorted((r for r in self.results.values() if r.benchmark == name), key=lambda r: (r.subset, r.index))
+        out: dict[str, Any] = {"cut_by_max_new_tokens": sum(r.finish_reason == "length" for r in mine)}
+        judged = judge_summary(mine)
+        if judged:
+            out["judge_summary"] = judged
         try:  # under xdist the controller collected nothing: the benchmark is found by name
             bench = self.suites[name].bench if name in self.suites else registry.get(name)
-        except registry.UnknownBenchmark:  # a user's folder the controller never saw: no rows of its own
-            return {}
-        return bench.summarize(sorted((r for (b, _), r in self.results.items() if b == name),
-                                      key=lambda r: (r.subset, r.index)))
+        except Exception:  # a benchmark of the user's this process cannot find: its scores are still reported
+            return out
+        own = bench.summary(mine) if mine else {}
+        if own.get("charts") and self.report_path is not None:
+            own["charts"] = [charts.with_png(chart, self.report_path.parent) for chart in own["charts"]]
+        return {**out, **own}
 
     def _cache_counts(self) -> dict[str, Any]:
         out: dict[str, Any] = {}

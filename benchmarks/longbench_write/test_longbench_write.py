@@ -1,0 +1,12 @@
+"""longbench_write as a pytest suite: one item per writing request."""
+
+import pytest
+
+pytestmark = pytest.mark.evalscope("longbench_write")
+
+
+def test_longbench_write(sample, scored):
+    """Scores the reply's length against the length asked (S_l, 0-100); with --judge also its quality (S_q) and S.
+    A reply cut by max_new_tokens is marked finish_reason 'length' and counted in report.json."""
+    assert 0.0 <= scored.metrics["S_l"] <= 100.0, f"S_l outside [0, 100]: {scored.metrics}"
+    assert scored.details["required"] == sample.metadata["length"]
