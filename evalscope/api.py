@@ -23,6 +23,7 @@ from evalscope.kinds.code import CodeBenchmark, CodeSetup, extract_code
 from evalscope.kinds.math import EVALSCOPE_05, LEVELS, MINERVA, SUBJECTS, MathProblems, math_score
 from evalscope.kinds.vision import placed, read_parquet, row_images, with_images
 from evalscope.kinds.writing import LongWriting
+from evalscope.models.resolve import local_weights  # a benchmark that counts tokens finds the tokenizer
 from evalscope.report.charts import heatmap, scatter
 from evalscope.rows import Rows, csv_rows, read_csv, read_jsonl, read_rows
 from evalscope.schema import (
@@ -107,6 +108,7 @@ __all__ = [
     "last_boxed",
     "last_number",
     "lettered",
+    "local_weights",
     "math_answer",
     "math_equal",
     "math_score",

@@ -8,7 +8,7 @@ import math
 import os
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -260,8 +260,10 @@ def parse_model_args(text: str | None) -> ModelArgs:
     return args
 
 
-def parse_dataset_args(text: str | None) -> dict[str, DatasetArgs]:
-    """`--dataset-args` is JSON: `{"gsm8k": {"few_shot_num": 5, "setup": "lm-eval"}}`."""
+def parse_dataset_args(text: str | None, benchmark_options: Callable[[str], Mapping[str, str]] = lambda _: {}
+                       ) -> dict[str, DatasetArgs]:
+    """`--dataset-args` is JSON: `{"gsm8k": {"few_shot_num": 5, "setup": "lm-eval"}}`; a benchmark's own keys
+    (`benchmark_options(name)`, given by the caller: this module reads no registry) go to `extra`."""
     if not text or not text.strip():
         return {}
     try:
@@ -277,21 +279,10 @@ def parse_dataset_args(text: str | None) -> dict[str, DatasetArgs]:
         values = {("local_path" if k == "path" else k): v for k, v in given.items()}
         if "extra" in values:
             raise ConfigError(f"--dataset-args[{name}]: unknown key 'extra'")
-        own = {k: v for k, v in values.items() if k not in known and k in _benchmark_options(name)}
+        own = {k: v for k, v in values.items() if k not in known and k in benchmark_options(name)}
         args = build(DatasetArgs, f"--dataset-args[{name}]", {k: v for k, v in values.items() if k not in own})
         out[name] = dataclasses.replace(args, extra=own or None)
     return out
-
-
-def _benchmark_options(name: str) -> Mapping[str, str]:
-    """The `--dataset-args` keys a built-in benchmark declares itself (`Benchmark.options`); none for `*` or a name
-    that is no benchmark (reported elsewhere)."""
-    from evalscope import registry  # lazily: the registry imports benchmark definitions, which import this module
-
-    try:
-        return registry.get(name).options
-    except Exception:  # an unknown name is reported by the check of the run's benchmarks, in one line
-        return {}
 
 
 def api_base(url: str) -> str:

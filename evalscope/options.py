@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -255,7 +256,7 @@ def run_config(config: pytest.Config) -> cfg.RunConfig:
         generation=cfg.parse_generation_config(value(config, "generation_config")),
         template=value(config, "template_type"),
         limit=_int(config, "limit", None),
-        dataset_args=cfg.parse_dataset_args(value(config, "dataset_args")),
+        dataset_args=cfg.parse_dataset_args(value(config, "dataset_args"), _benchmark_options),
         dataset_dir=Path(dataset_dir).expanduser() if dataset_dir else cfg.default_dataset_dir(),
         seed=seed(config),
         work_dir=work_dir,
@@ -461,3 +462,14 @@ def threads(config: pytest.Config, run: cfg.RunConfig) -> int:
     if text and (not text.isdigit() or int(text) < 1):
         raise cfg.ConfigError(f"EVALSCOPE_THREADS={text!r}: expected a positive integer")
     return run.threads or (int(text) if text else max(1, (os.cpu_count() or 1) // workers(config)))
+
+
+def _benchmark_options(name: str) -> Mapping[str, str]:
+    """The `--dataset-args` keys a built-in benchmark declares itself (`Benchmark.options`); none for `*` or a name
+    that is no benchmark (reported elsewhere)."""
+    from evalscope import registry  # lazily: the registry imports every benchmark definition
+
+    try:
+        return registry.get(name).options
+    except Exception:  # an unknown name is reported by the check of the run's benchmarks, in one line
+        return {}

@@ -22,7 +22,8 @@ from evalscope.engine import Engine, PredictionError
 from evalscope.execution import pool as execution
 from evalscope.execution.sandbox import SandboxError
 from evalscope.groups import BENCH_KEY, GROUP_KEY, assign_groups, sample_of
-from evalscope.judging.panel import Panel, Verdicts, judges_of
+from evalscope.judging.panel import Panel, judges_of
+from evalscope.judging.verdicts import Verdicts
 from evalscope.models.resolve import ModelError
 from evalscope.progress import terminal_progress
 from evalscope.report import pytest_html

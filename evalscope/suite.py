@@ -30,7 +30,7 @@ from evalscope.stats import CLUSTER_KEY
 from evalscope.thinking import without_thinking
 
 if TYPE_CHECKING:
-    from evalscope.judging.panel import Verdicts
+    from evalscope.judging.verdicts import Verdicts
 
 LOGLIKELIHOOD_GROUP = 4
 

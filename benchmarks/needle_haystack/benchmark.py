@@ -17,14 +17,14 @@ from evalscope.api import (
     Completion,
     GenerationRequest,
     Rows,
+    RunConfig,
     Sample,
     Scored,
     Setup,
     heatmap,
+    local_weights,
     reference_grader,
 )
-from evalscope.config import RunConfig
-from evalscope.models import resolve
 
 # --- the haystack: long natural text cut at sentence ends, needles placed at a depth ---------------------------------
 
@@ -187,7 +187,7 @@ class NeedleHaystack(Benchmark):
         if not self.lengths or min(self.lengths) < 200 or not all(0 <= d <= 100 for d in self.depths):
             raise ValueError(f"{self.name}: lengths must be at least 200 tokens and depths within 0..100 "
                              f"(got {list(self.lengths)}, {list(self.depths)})")
-        folder = extra.get("tokenizer") or str(resolve.local_weights(config.model, config.model_args.revision)[1])
+        folder = extra.get("tokenizer") or str(local_weights(config.model, config.model_args.revision)[1])
         self.tok = tokenizer(folder)
         self.haystack_file = Path(extra["haystack"]).expanduser().resolve() if extra.get("haystack") else None
         # The haystack is the file the suite locates: the user's (RACE is then not needed), else RACE's articles.

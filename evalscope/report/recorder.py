@@ -19,7 +19,7 @@ import evalscope
 from evalscope import registry, shards, utf8
 from evalscope.config import RunConfig
 from evalscope.deadline import CAUSE
-from evalscope.judging.panel import summary as judge_summary
+from evalscope.judging.verdicts import summary as judge_summary
 from evalscope.models.fleet import merge_stats
 from evalscope.redaction import redact
 from evalscope.report import charts, tables
