@@ -16,3 +16,10 @@ def pytest_evalscope_owns_baseline(config: pytest.Config) -> bool | None:
     """True when this plugin reads `--baseline` itself in this session (an arena: a contestant's name, not a
     previous run), so the core does not load it as a run folder. The first non-None answer counts."""
     return None
+
+
+@pytest.hookspec(firstresult=True)
+def pytest_evalscope_owns_judge(config: pytest.Config) -> bool | None:
+    """True when this plugin reads `--judge` itself in this session (an arena: `rule` or its judge's SPEC), so the
+    core does not build benchmark judges from it. The first non-None answer counts."""
+    return None

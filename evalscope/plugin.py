@@ -16,7 +16,6 @@ from typing import Any
 import pytest
 
 from evalscope import deadline, devices, gates, images, models, options, registry, shards
-from evalscope.arena.plugin import active as arena_active
 from evalscope.config import ConfigError
 from evalscope.engine import Engine, PredictionError
 from evalscope.execution import pool as execution
@@ -54,7 +53,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "perf: serving performance tests (deselected unless -m perf)")
     try:
         run, threads = options.prepare(config)
-        if not arena_active(config):  # the arena reads --judge itself (`rule` among its SPECs)
+        if not config.hook.pytest_evalscope_owns_judge(config=config):  # the arena's --judge is its own
             judges_of(run)  # a bad --judge SPEC is one line now, not an error per item
     except (ConfigError, ModelError, registry.UnknownBenchmark) as exc:
         raise pytest.UsageError(str(exc)) from None

@@ -75,12 +75,21 @@ def benchmark_dir(name: str) -> Path:
     return path
 
 
+ROOT_PACKAGE = "evalscope_benchmarks"
+"""The package benchmark definitions are loaded under (`evalscope_benchmarks.<name>`), apart from wherever their
+folders live."""
+
+
 def _import_definition(name: str) -> ModuleType:
-    module_name = f"evalscope_benchmarks.{name}"
+    module_name = f"{ROOT_PACKAGE}.{name}"
     if module_name in sys.modules:
         return sys.modules[module_name]
     path = benchmark_dir(name) / "benchmark.py"
-    spec = importlib.util.spec_from_file_location(module_name, path)
+    # The definition stands as its folder's package, so the folder's own helper modules import relatively
+    # (`from .checker import ...`), in a checkout, a user's folder and the installed wheel alike.
+    root = sys.modules.setdefault(ROOT_PACKAGE, ModuleType(ROOT_PACKAGE))
+    root.__path__ = getattr(root, "__path__", [])
+    spec = importlib.util.spec_from_file_location(module_name, path, submodule_search_locations=[str(path.parent)])
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[module_name] = module

@@ -69,6 +69,6 @@ def test_bf16_loglikelihoods_stay_closer_to_fp32_than_a_model_cast_whole(backend
 
 def test_bf16_generation_runs_through_our_decoding_loop(backends) -> None:
     _, mixed = backends
-    assert mixed.decoding == "refill"
+    assert mixed.decoding == "batch"  # our loop (not model.generate), the default
     [completion] = in_order(mixed.generate([GenerationRequest("Question: what is 2+2?\nAnswer:", chat=False)]))
     assert completion.completion_tokens >= 1 and completion.text

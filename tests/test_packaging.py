@@ -15,8 +15,10 @@ import pytest
 from evalscope.registry import available
 from tests.conftest import REPO
 
-# Suites that need more than the shared data to collect: the user's own files, or contestants.
-NEEDS_MORE = {"general_mcq", "general_qa", "arena", "perf", "opencompass"}
+# Suites that need more than the shared data to collect: the user's own files, contestants, a config, or data
+# that only a hub has
+NEEDS_MORE = {"general_mcq", "general_qa", "arena", "perf", "opencompass", "general_vmcq", "general_vqa", "mmmu",
+              "chartqa", "tool_bench"}
 
 
 def _run(args: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:

@@ -8,10 +8,12 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
-from benchmarks.bfcl import prompts
-from benchmarks.bfcl.checker import Call
-from benchmarks.bfcl.multiturn import MAX_STEPS, World, state_diff
-from benchmarks.bfcl.parse import (
+from evalscope.api import Completion, GenerationRequest
+
+from . import prompts
+from .checker import Call
+from .multiturn import MAX_STEPS, World, state_diff
+from .parse import (
     Unparseable,
     execution_string,
     has_calls,
@@ -19,7 +21,6 @@ from benchmarks.bfcl.parse import (
     native_calls,
     python_calls,
 )
-from evalscope.api import Completion, GenerationRequest
 
 
 class Conversation:

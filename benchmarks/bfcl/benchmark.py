@@ -9,11 +9,12 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from benchmarks.bfcl import checker, multiturn, prompts
-from benchmarks.bfcl.agent import Conversation, replies_to_turns
-from benchmarks.bfcl.leaderboard import summarize
-from benchmarks.bfcl.parse import Unparseable, has_calls, is_call_list, native_calls, text_calls
 from evalscope.api import Benchmark, Completion, GenerationRequest, RowError, Sample, Scored, Setup
+
+from . import checker, multiturn, prompts
+from .agent import Conversation, replies_to_turns
+from .leaderboard import summarize
+from .parse import Unparseable, has_calls, is_call_list, native_calls, text_calls
 
 AST = ("simple_python", "simple_java", "simple_javascript", "multiple", "parallel", "parallel_multiple",
        "live_simple", "live_multiple", "live_parallel", "live_parallel_multiple")

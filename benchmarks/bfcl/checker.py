@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
-from benchmarks.bfcl.values import JAVA_TYPES, JS_TYPES, PYTHON_TYPES, from_java, from_js
+from .values import JAVA_TYPES, JS_TYPES, PYTHON_TYPES, from_java, from_js
 
 Call = Mapping[str, Mapping[str, Any]]
 """One decoded call: {function name: {parameter: value}}."""

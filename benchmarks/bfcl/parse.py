@@ -10,7 +10,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from benchmarks.bfcl.checker import Call
+from .checker import Call
 
 
 class Unparseable(ValueError):

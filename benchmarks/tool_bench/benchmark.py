@@ -9,8 +9,9 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from benchmarks.tool_bench.steps import metrics, not_scored, tool_names
 from evalscope.api import Benchmark, Completion, GenerationRequest, RowError, Sample, Scored, Setup, read_jsonl
+
+from .steps import metrics, not_scored, tool_names
 
 METRICS = ("F1", "Act.EM", "Plan.EM", "HalluRate", "Rouge-L")
 # Where a subset's rows lie: the unzipped data.zip (`<subset>.jsonl`), or a hub snapshot's split files.

@@ -64,6 +64,11 @@ def pytest_evalscope_gate_prefixes(config: pytest.Config) -> list[str]:
     return [GATE_PREFIX]
 
 
+def pytest_evalscope_owns_judge(config: pytest.Config) -> bool | None:
+    """In an arena, `--judge` names the arena's judge (`rule` among its SPECs), not a benchmark's."""
+    return True if active(config) else None
+
+
 def pytest_evalscope_owns_baseline(config: pytest.Config) -> bool | None:
     """In an arena, `--baseline` names the baseline contestant, not a previous run."""
     return True if active(config) else None
