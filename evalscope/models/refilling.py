@@ -19,36 +19,29 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import torch
-from transformers.cache_utils import Cache, DynamicLayer
+from transformers.cache_utils import Cache
 
 from evalscope.config import GenerationConfig
-from evalscope.models.decoding import Decoded, Prefix, processors
+from evalscope.models.decoding import Decoded, Prefix, SlotLayer, processors
 
 
-class RowLayer(DynamicLayer):
-    """One layer's keys and values, slots x heads x capacity x dim, allocated once. A prefill writes one slot's
-    columns from `start`; a decode step writes each row's column at its own length (`columns`)."""
+class RowLayer(SlotLayer):
+    """One layer's keys and values, slots x heads x capacity x dim, allocated once (as the batch loop's). A prefill
+    writes one slot's columns from `start`; a decode step writes each row's column at its own length (`columns`)."""
 
     def __init__(self, slots: int, capacity: int) -> None:
-        super().__init__()
-        self.slots, self.capacity = slots, capacity
+        super().__init__(capacity)
+        self.slots = slots
         self.prefill: tuple[int, int] | None = None
         """(slot, first column) while one slot's prompt runs; None during a decode step."""
         self.columns = torch.zeros(0, dtype=torch.long)
         self.width = 0
         """Columns a decode step attends over: the longest row's, the new one included."""
 
-    def allocate(self, like: torch.Tensor) -> None:
-        shape = (self.slots, like.shape[1], self.capacity, like.shape[3])
-        self.key_buffer = torch.zeros(shape, dtype=like.dtype, device=like.device)
-        self.value_buffer = torch.zeros_like(self.key_buffer)
-        self.dtype, self.device = like.dtype, like.device
-        self.is_initialized = True
-
     def update(self, key_states: torch.Tensor, value_states: torch.Tensor, *args: Any,
                **kwargs: Any) -> tuple[torch.Tensor, torch.Tensor]:
         if not self.is_initialized:
-            self.allocate(key_states)
+            self.allocate(self.slots, key_states)
         if self.prefill is not None:
             slot, start = self.prefill
             end = start + key_states.shape[2]
@@ -81,7 +74,7 @@ class RowCache(Cache):
     def seed(self, prefix: Sequence[tuple[torch.Tensor, torch.Tensor]]) -> None:
         """Every slot starts with the shared prefix's keys and values (batch 1, broadcast over the slots)."""
         for layer, (keys, values) in zip(self._rows(), prefix, strict=True):
-            layer.allocate(keys)
+            layer.allocate(layer.slots, keys)
             layer.key_buffer[:, :, : keys.shape[2]] = keys
             layer.value_buffer[:, :, : keys.shape[2]] = values
 
